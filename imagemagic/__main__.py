@@ -1,0 +1,5 @@
+"""`python -m imagemagic` is the `imagemagic` command."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""The one-call entry points: `generate` (sync), `agenerate` (async), and `Call` for the front ends.
+
+A Call ties a validated request to its endpoint, stores every final image on disk before it is
+shown, and keeps what arrived so an interrupt or a failure still returns the images.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+from .client import AsyncImagesClient, Progress
+from .endpoint import resolve
+from .errors import ImageMagicError
+from .loop import run_sync
+from .request import ImageRequest
+from .store import HistoryStore
+
+_clients = {}
+
+
+class ImageMagicWarning(UserWarning):
+    """Advice that did not stop the request (an experimental size, a shut-down model)."""
+
+
+def client_for(endpoint, **options):
+    """A shared AsyncImagesClient per endpoint and options, so connections are reused."""
+    key = (endpoint, tuple(sorted(options.items())))
+    if key not in _clients:
+        _clients[key] = AsyncImagesClient(endpoint, **options)
+    return _clients[key]
+
+
+class Call:
+    """One generation: request → client → history store → result, with progress kept throughout."""
+
+    def __init__(self, request, endpoint, *, on_event=None, store=None, client_options=None):
+        self.request = request.validated()
+        self.endpoint = endpoint
+        self.saver = (store or HistoryStore()).saver(self.request, endpoint)
+        self.progress = Progress(self.request.count, on_event, on_final=self.saver)
+        self.client = client_for(endpoint, **(client_options or {}))
+
+    def partial(self):
+        """What has arrived so far, as an ImageResult with its files."""
+        return self._with_files(self.progress.result(self.request))
+
+    def _with_files(self, result):
+        result.files = self.saver.paths
+        return result
+
+    async def run(self):
+        """Send the request; return the ImageResult (errors carry `.partial` with its files)."""
+        try:
+            return self._with_files(await self.client.generate(self.request, progress=self.progress))
+        except ImageMagicError as exc:
+            if exc.partial is not None:
+                self._with_files(exc.partial)
+            raise
+
+    def run_sync(self):
+        """run() from synchronous code; a KeyboardInterrupt carries `.partial`."""
+        return run_sync(self.run(), on_interrupt=self.partial)
+
+
+def _call(prompt, api_key, base_url, offline, on_event, extra_body, params):
+    request = ImageRequest(prompt=prompt, extra_body=dict(extra_body or {}), **params).validated()
+    endpoint = resolve(api_key=api_key, base_url=base_url, offline=offline, notify=lambda line: print(line, file=sys.stderr))
+    for note in request.warnings(endpoint.base_url):
+        warnings.warn(note, ImageMagicWarning, stacklevel=3)
+    return Call(request, endpoint, on_event=on_event)
+
+
+def generate(prompt, *, api_key=None, base_url=None, offline=False, on_event=None, extra_body=None, **params):
+    """Generate images for `prompt` and return an ImageResult (a list of PIL images).
+
+    `params` are the API's parameters by name (model, size, quality, n, background,
+    output_format, output_compression, moderation, stream, partial_images, style,
+    response_format, user); `extra_body` sends parameters this release does not know.
+    Without a key or base URL, the built-in offline preview server answers.
+    """
+    return _call(prompt, api_key, base_url, offline, on_event, extra_body, params).run_sync()
+
+
+async def agenerate(prompt, *, api_key=None, base_url=None, offline=False, on_event=None, extra_body=None, **params):
+    """The async twin of `generate`, for code already inside an event loop."""
+    return await _call(prompt, api_key, base_url, offline, on_event, extra_body, params).run()

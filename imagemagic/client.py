@@ -1,0 +1,372 @@
+"""Client of POST {base_url}/images/generations over httpx: async core, sync facade.
+
+Sends validated requests, fans out what the API serves one image at a time (streams, dall-e-3),
+retries as the official SDK does (2 retries, 0.5 s doubling to 8 s with jitter, honouring
+retry-after) but never after a read timeout or a dropped connection unless asked (the provider
+may have billed the first attempt), parses JSON and event-stream answers alike, and keeps
+every image that arrived in `Progress` so a failure or an interrupt loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from . import __version__
+from .endpoint import Endpoint, resolve
+from .errors import APIError, APITimeoutError, ImageDataError, ImageMagicError, TransportError
+from .loop import run_sync
+from .result import GeneratedImage, ImageResult, add_usage
+from .sse import SSEDecoder
+
+DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
+MAX_RETRY_AFTER = 120.0
+URL_DOWNLOAD_LIMIT = 64 * 1024 * 1024
+_RETRY_STATUS = {408, 409, 429}
+
+
+@dataclass(frozen=True)
+class Status:
+    """A progress message for the status line (a retry, a wait)."""
+
+    message: str
+
+
+class Progress:
+    """What has arrived so far, slot by slot: the latest partial or the final image of each."""
+
+    def __init__(self, count, on_event=None, on_final=None):
+        self.slots = [None] * count
+        self.usage = {}
+        self.request_ids = []
+        self.created = None
+        self._on_event = on_event
+        self._on_final = on_final
+
+    def image(self, img):
+        """Record an image (a partial never replaces a final) and pass it on."""
+        current = self.slots[img.index]
+        if current is not None and not current.partial:
+            return
+        if not img.partial and self._on_final:
+            self._on_final(img)
+        self.slots[img.index] = img
+        if self._on_event:
+            self._on_event(img)
+
+    def status(self, message):
+        """Pass a status line on."""
+        if self._on_event:
+            self._on_event(Status(message))
+
+    def result(self, request=None, elapsed=None):
+        """An ImageResult of every slot that has an image, in order."""
+        return ImageResult(
+            [img for img in self.slots if img is not None],
+            usage=self.usage, request_ids=self.request_ids, created=self.created,
+            elapsed=elapsed, request=request,
+        )
+
+
+class AsyncImagesClient:
+    """The async client. `endpoint` defaults to what the environment says (see endpoint.resolve)."""
+
+    def __init__(self, endpoint=None, *, timeout=DEFAULT_TIMEOUT, max_retries=2, retry_after_send=False,
+                 max_concurrency=4, transport=None, notify=None):
+        self.endpoint = endpoint or resolve(notify=notify)
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.retry_after_send = retry_after_send
+        self.max_concurrency = max_concurrency
+        self._transport = transport
+        self._http = None
+        self._http_loop = None
+
+    def __repr__(self):
+        return f"<AsyncImagesClient {self.endpoint!r}>"
+
+    def _client(self):
+        loop = asyncio.get_running_loop()
+        if self._http is None or self._http_loop is not loop:
+            self._http = httpx.AsyncClient(timeout=self.timeout, transport=self._transport, follow_redirects=False)
+            self._http_loop = loop
+        return self._http
+
+    async def aclose(self):
+        """Close the connection pool."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.aclose()
+
+    async def generate(self, request, *, on_event=None, progress=None):
+        """Send `request` (validated first) and return an ImageResult.
+
+        `on_event` is called with each GeneratedImage (partials, then finals) and Status line.
+        Pass your own `progress` to keep what arrived if you cancel the call.
+        """
+        request.validated()
+        progress = progress or Progress(request.count, on_event)
+        started = time.monotonic()
+        semaphore = asyncio.Semaphore(max(1, self.max_concurrency))
+        subs, first = request.split(), 0
+        jobs = []
+        for sub in subs:
+            jobs.append(self._guarded(semaphore, sub, first, progress))
+            first += sub.count
+        outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+        result = progress.result(request, time.monotonic() - started)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                if isinstance(outcome, ImageMagicError):
+                    raise outcome.with_partial(result)
+                raise outcome
+        return result
+
+    async def _guarded(self, semaphore, sub, first_slot, progress):
+        async with semaphore:
+            await self._send(sub, first_slot, progress)
+
+    async def _send(self, request, first_slot, progress):
+        body = json.dumps(request.body(), ensure_ascii=False, separators=(",", ":")).encode()
+        headers = {
+            **self.endpoint.headers(),
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if request.stream else "application/json",
+            "User-Agent": f"jupyter-imagemagic/{__version__}",
+        }
+        url, params = self.endpoint.url(request.model), self.endpoint.params()
+        for attempt in range(self.max_retries + 1):
+            last = attempt == self.max_retries
+            try:
+                async with self._client().stream("POST", url, content=body, headers=headers, params=params) as resp:
+                    request_id = resp.headers.get("x-request-id")
+                    if resp.status_code >= 400:
+                        await resp.aread()
+                        error = api_error(resp)
+                        if last or not _should_retry(resp):
+                            raise error
+                        delay = _retry_delay(resp, attempt)
+                        progress.status(f"{_reason(resp.status_code)}, retrying in {delay:.1f} s")
+                        await asyncio.sleep(delay)
+                        continue
+                    if request_id:
+                        progress.request_ids.append(request_id)
+                    await self._read(resp, first_slot, progress, request_id)
+                    return
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                if last:
+                    raise TransportError(f"could not connect to {self.endpoint.host}: {_plain(exc)}") from None
+                delay = _backoff(attempt)
+                progress.status(f"connection failed, retrying in {delay:.1f} s")
+                await asyncio.sleep(delay)
+            except httpx.TimeoutException:
+                error = APITimeoutError(
+                    f"no answer from {self.endpoint.host} within the read timeout; the request was sent "
+                    "and may have been billed, so it was not retried"
+                )
+                if last or not self.retry_after_send:
+                    raise error from None
+                progress.status(f"read timeout, retrying in {_backoff(attempt):.1f} s")
+                await asyncio.sleep(_backoff(attempt))
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                error = TransportError(
+                    f"the connection to {self.endpoint.host} broke off after the request was sent ({_plain(exc)}); "
+                    "it may have been billed, so it was not retried"
+                )
+                if last or not self.retry_after_send:
+                    raise error from None
+                await asyncio.sleep(_backoff(attempt))
+
+    async def _read(self, resp, first_slot, progress, request_id):
+        content_type = resp.headers.get("content-type", "")
+        if content_type.startswith("text/event-stream"):
+            await self._read_stream(resp, first_slot, progress, request_id)
+            return
+        raw = await resp.aread()
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            raise TransportError(
+                f"the server answered {content_type or 'without a content type'}, not JSON or an event stream"
+            ) from None
+        if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+            raise TransportError("the server's JSON answer has no data list of images")
+        progress.created = payload.get("created", progress.created)
+        add_usage(progress.usage, payload.get("usage"))
+        usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else None
+        for offset, item in enumerate(payload["data"]):
+            progress.image(await self._image_from_item(item, first_slot + offset, request_id, usage))
+
+    async def _image_from_item(self, item, slot, request_id, usage):
+        meta = {
+            "index": slot, "request_id": request_id, "usage": usage,
+            "revised_prompt": item.get("revised_prompt") if isinstance(item, dict) else None,
+        }
+        if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
+            return _checked(GeneratedImage(b64=item["b64_json"], **meta))
+        if isinstance(item, dict) and isinstance(item.get("url"), str):
+            return _checked(GeneratedImage.from_bytes(await self._download(item["url"], slot), url=item["url"], **meta))
+        raise TransportError(f"image {slot + 1} in the answer has neither b64_json nor url")
+
+    async def _download(self, url, slot):
+        if not url.startswith(("http://", "https://")):
+            raise ImageDataError(f"image {slot + 1}: refused to download {url.split(':')[0]}: URL (only http and https)")
+        try:
+            async with self._client().stream("GET", url, timeout=httpx.Timeout(60.0, connect=10.0)) as resp:
+                if resp.status_code >= 400:
+                    raise TransportError(f"image {slot + 1}: download failed with HTTP {resp.status_code}")
+                chunks, size = [], 0
+                async for chunk in resp.aiter_bytes():
+                    size += len(chunk)
+                    if size > URL_DOWNLOAD_LIMIT:
+                        raise ImageDataError(f"image {slot + 1}: download refused, larger than {URL_DOWNLOAD_LIMIT // 2**20} MiB")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except httpx.HTTPError as exc:
+            raise TransportError(f"image {slot + 1}: download failed ({_plain(exc)})") from None
+
+    async def _read_stream(self, resp, first_slot, progress, request_id):
+        decoder, done = SSEDecoder(), 0
+        async for chunk in resp.aiter_bytes():
+            for event in decoder.feed(chunk):
+                done += self._stream_event(event, first_slot + done, progress, request_id)
+        for event in decoder.close():
+            done += self._stream_event(event, first_slot + done, progress, request_id)
+        if not done:
+            raise TransportError("the stream ended without a completed image")
+
+    def _stream_event(self, event, slot, progress, request_id):
+        """Handle one event; return 1 when it completed an image."""
+        if event.data.strip() == b"[DONE]":
+            return 0
+        try:
+            payload = json.loads(event.data)
+        except ValueError:
+            raise TransportError(f"malformed JSON in a {event.event!r} event of the stream") from None
+        if not isinstance(payload, dict):
+            raise TransportError(f"unexpected data in a {event.event!r} event of the stream")
+        if isinstance(payload.get("error"), dict):
+            raise _error_from_body(payload, status=None, request_id=request_id)
+        kind = payload.get("type") or event.event
+        if not kind.endswith(("partial_image", "completed")):
+            return 0
+        b64 = payload.get("b64_json")
+        if not isinstance(b64, str):
+            raise TransportError(f"a {kind!r} event carries no b64_json image")
+        partial = kind.endswith("partial_image")
+        img = GeneratedImage(
+            b64=b64, index=slot, partial=partial,
+            partial_index=payload.get("partial_image_index") if partial else None,
+            revised_prompt=payload.get("revised_prompt"), declared_size=payload.get("size"), request_id=request_id,
+            usage=payload.get("usage") if isinstance(payload.get("usage"), dict) else None,
+        )
+        if not partial:
+            _checked(img)
+            add_usage(progress.usage, payload.get("usage"))
+            progress.created = payload.get("created_at", progress.created)
+        progress.image(img)
+        return 0 if partial else 1
+
+
+class ImagesClient:
+    """The sync facade of AsyncImagesClient (inside Jupyter's running loop it nests via nest-asyncio2)."""
+
+    def __init__(self, endpoint=None, **options):
+        self._async = AsyncImagesClient(endpoint, **options)
+
+    def __repr__(self):
+        return f"<ImagesClient {self.endpoint!r}>"
+
+    @property
+    def endpoint(self):
+        """The resolved Endpoint."""
+        return self._async.endpoint
+
+    def generate(self, request, *, on_event=None, progress=None):
+        """Send `request` and return an ImageResult (see AsyncImagesClient.generate).
+
+        On Ctrl-C the connection is closed and the KeyboardInterrupt carries `.partial`.
+        """
+        progress = progress or Progress(request.count, on_event)
+        return run_sync(self._async.generate(request, progress=progress), on_interrupt=lambda: progress.result(request))
+
+    def close(self):
+        """Close the connection pool."""
+        run_sync(self._async.aclose())
+
+
+def _checked(img):
+    """Refuse a final image whose bytes are not an image, before anything shows or stores it."""
+    if img.data and img.format:  # each raises ImageDataError for data that is not an image
+        return img
+    raise ImageDataError(f"image {img.index + 1}: the data is empty")
+
+
+def api_error(resp):
+    """The APIError for an error response, built from its JSON body when it has one."""
+    request_id = resp.headers.get("x-request-id")
+    try:
+        payload = json.loads(resp.content)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        return _error_from_body(payload, resp.status_code, request_id)
+    text = resp.content[:200].decode("utf-8", "replace").strip() or resp.reason_phrase
+    return APIError(" ".join(text.split()), status=resp.status_code, request_id=request_id)
+
+
+def _error_from_body(payload, status, request_id):
+    err = payload["error"]
+    return APIError(
+        str(err.get("message") or "no message"), status=status, type=err.get("type"),
+        param=err.get("param"), code=err.get("code"), request_id=request_id,
+    )
+
+
+def _should_retry(resp):
+    flag = resp.headers.get("x-should-retry")
+    if flag in ("true", "false"):
+        return flag == "true"
+    return resp.status_code in _RETRY_STATUS or resp.status_code >= 500
+
+
+def _backoff(attempt):
+    return min(0.5 * 2.0**attempt, 8.0) * (1 - 0.25 * random.random())
+
+
+def _retry_delay(resp, attempt):
+    """Seconds to wait: retry-after-ms or Retry-After (seconds or a date) up to 120 s, else backoff."""
+    wait = None
+    try:
+        if "retry-after-ms" in resp.headers:
+            wait = float(resp.headers["retry-after-ms"]) / 1000
+        elif "retry-after" in resp.headers:
+            value = resp.headers["retry-after"]
+            try:
+                wait = float(value)
+            except ValueError:
+                when = email.utils.parsedate_to_datetime(value)
+                wait = when.timestamp() - time.time()
+    except (TypeError, ValueError):
+        wait = None
+    return wait if wait is not None and 0 <= wait <= MAX_RETRY_AFTER else _backoff(attempt)
+
+
+def _reason(status):
+    return {429: "rate limited", 408: "request timed out", 409: "conflict"}.get(status, f"server error {status}")
+
+
+def _plain(exc):
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,151 @@
+"""Inline display: a placeholder per image, replaced in place by partials and the final image.
+
+Images go to the front end as the base64 text that came off the wire, under their own MIME type
+(image/png, image/jpeg, image/webp): never decoded and re-encoded. Each slot is one output,
+updated through its display_id, so a saved notebook holds each image once, in its final state.
+A partial superseded before it was shown is skipped. Outside a notebook front end (terminal
+IPython, scripts) nothing is drawn: the images are on disk and their paths are printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import time
+import uuid
+
+PLACEHOLDER_WIDTH = 480
+TICK_SECONDS = 1.0
+
+
+def is_notebook(shell=None):
+    """True when output goes to a front end that renders images (not a terminal or a script)."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    return shell is not None and type(shell).__name__ != "TerminalInteractiveShell"
+
+
+def placeholder_png(size, lines):
+    """A small grey card with the requested aspect ratio and status lines (no pixels of the image)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    width, height = _dims(size)
+    card = (PLACEHOLDER_WIDTH, max(60, round(PLACEHOLDER_WIDTH * height / width)))
+    img = Image.new("RGB", card, (46, 48, 54))
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=18)
+    step = 26
+    top = card[1] // 2 - step * (len(lines) - 1) // 2
+    for i, line in enumerate(lines):
+        draw.text((card[0] // 2, top + i * step), line, font=font, fill=(225, 228, 235), anchor="mm")
+    out = io.BytesIO()
+    img.save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+def _dims(size):
+    try:
+        width, height = (int(x) for x in str(size).split("x"))
+        return (width, height) if width > 0 and height > 0 else (1, 1)
+    except ValueError:
+        return (1, 1)
+
+
+class LiveDisplay:
+    """The outputs of one call: one slot per image, updated in place until the final images."""
+
+    def __init__(self, request, *, publish=None, update=None):
+        from IPython.display import display, update_display
+
+        self.request = request
+        self.count = request.count
+        self._display = publish or display
+        self._update = update or update_display
+        self._ids = [f"imagegen-{uuid.uuid4().hex}" for _ in range(self.count)]
+        self._latest = [None] * self.count
+        self._shown = [None] * self.count
+        self._status = ""
+        self._flush_pending = False
+        self._started = time.monotonic()
+        self.skipped = 0  # partials superseded before they were shown
+
+    def _text(self, slot):
+        size = self.request.size or "auto"
+        return f"<image {slot + 1} of {self.count} · {self.request.model} · {size}>"
+
+    def _placeholder(self, slot):
+        elapsed = time.monotonic() - self._started
+        partials = self.request.partial_images or 0
+        lines = [f"generating · {self.request.model} · {self.request.size or 'auto'}",
+                 f"image {slot + 1} of {self.count} · {elapsed:.0f} s"
+                 + (f" · {partials} partials coming" if self.request.stream and partials else "")]
+        if self._status:
+            lines.append(self._status)
+        data = placeholder_png(self.request.size if self.request.size not in (None, "auto") else "1024x1024", lines)
+        return {"image/png": base64.b64encode(data).decode("ascii"), "text/plain": self._text(slot)}
+
+    def open(self):
+        """Show one placeholder per image."""
+        for slot, display_id in enumerate(self._ids):
+            self._display(self._placeholder(slot), raw=True, display_id=display_id)
+
+    def on_event(self, event):
+        """Take a GeneratedImage or a Status from the client; showing is coalesced per loop turn."""
+        from .client import Status
+
+        if isinstance(event, Status):
+            self._status = event.message
+            self._refresh_placeholders()
+            return
+        previous = self._latest[event.index]
+        if previous is not None and previous is not self._shown[event.index]:
+            self.skipped += 1
+        self._latest[event.index] = event
+        if not self._flush_pending:
+            self._flush_pending = True
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:
+                self.flush()
+
+    def flush(self):
+        """Show the newest image of each slot that changed; older partials are dropped unseen."""
+        self._flush_pending = False
+        for slot, img in enumerate(self._latest):
+            if img is None or img is self._shown[slot]:
+                continue
+            self._update({img.mime: img.wire_b64, "text/plain": self._text(slot)}, raw=True, display_id=self._ids[slot])
+            self._shown[slot] = img
+
+    def _refresh_placeholders(self):
+        for slot in range(self.count):
+            if self._latest[slot] is None:
+                self._update(self._placeholder(slot), raw=True, display_id=self._ids[slot])
+
+    async def tick(self):
+        """Refresh the placeholders' elapsed time until cancelled."""
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            self._refresh_placeholders()
+
+
+def caption(result):
+    """One line per image (size, format, revised prompt) and one for the call (usage, elapsed)."""
+    lines = []
+    for img, pil in zip(result.images, result):
+        width, height = pil.size
+        line = f"[{img.index + 1}] {width}x{height} {img.format}" + (" (partial)" if img.partial else "")
+        if img.revised_prompt:
+            line += f" · revised prompt: {img.revised_prompt}"
+        lines.append(line)
+    usage = result.usage
+    call = f"{len(result)} image{'s' if len(result) != 1 else ''} in {result.elapsed or 0:.1f} s"
+    if usage.get("total_tokens") is not None:
+        call += f" · {usage['total_tokens']:,} tokens (input {usage.get('input_tokens', 0):,}, output {usage.get('output_tokens', 0):,})"
+    lines.append(call)
+    return "\n".join(lines)

@@ -1,0 +1,43 @@
+"""Run a coroutine to completion from synchronous code, inside Jupyter's running loop too."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+
+_local = threading.local()
+
+
+def _private_loop():
+    loop = getattr(_local, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _local.loop = asyncio.new_event_loop()
+    return loop
+
+
+def run_sync(coro, on_interrupt=None):
+    """Run `coro` and return its result.
+
+    With no running loop a private loop of this thread is used (so connections can be reused);
+    inside a running loop (a Jupyter kernel) the loop is made re-entrant with nest-asyncio2.
+    On Ctrl-C the task is cancelled and awaited, so connections close, and the KeyboardInterrupt
+    propagates with `.partial = on_interrupt()` attached.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = _private_loop()
+    else:
+        import nest_asyncio2
+
+        nest_asyncio2.apply(loop)
+    task = loop.create_task(coro)
+    try:
+        return loop.run_until_complete(task)
+    except KeyboardInterrupt as interrupt:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            loop.run_until_complete(task)
+        interrupt.partial = on_interrupt() if on_interrupt else None
+        raise

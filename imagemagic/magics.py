@@ -1,0 +1,111 @@
+"""`%%imagegen` / `%imagegen` and their configuration (`%config ImageGenMagics.<trait> = ...`).
+
+Thin on purpose: flags and config become an ImageRequest, the core validates and sends it, the
+display shows it. Problems surface as one UsageError line; nothing is sent for bad input.
+Heavy libraries (httpx, PIL, uvicorn) load on first use, not at `%load_ext`.
+"""
+
+from __future__ import annotations
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool, CInt, Float, Unicode, validate
+
+from .catalog import DEFAULT_MODEL
+from .flags import PASSED, REQUEST_FLAGS, parse_extra, request_values
+
+def request_flags(func):
+    """Decorate a magic with the shared request flags (see flags.py), in table order."""
+    for names, options in reversed(REQUEST_FLAGS):
+        func = argument(*names, **options)(func)
+    return func
+
+
+@magics_class
+class ImageGenMagics(Magics):
+    """Text-to-image generation in notebooks. Defaults set here apply to every %%imagegen cell."""
+
+    model = Unicode(DEFAULT_MODEL, help="Model (or Azure deployment) used when a cell gives no --model.").tag(config=True)
+    size = Unicode(None, allow_none=True, help="Default size, WIDTHxHEIGHT or auto; None sends no size.").tag(config=True)
+    quality = Unicode(None, allow_none=True, help="Default quality (low, medium, high, auto; standard or hd for dall-e).").tag(config=True)
+    n = CInt(None, allow_none=True, help="Default number of images per cell (1-10).").tag(config=True)
+    stream = Bool(False, help="Stream by default, showing partial images as they arrive.").tag(config=True)
+    partial_images = CInt(None, allow_none=True, help="Default number of partial images when streaming (0-3).").tag(config=True)
+    output_format = Unicode(None, allow_none=True, help="Default output format: png, jpeg or webp.").tag(config=True)
+    base_url = Unicode(None, allow_none=True, help="Base URL of an OpenAI-compatible API, including /v1; overrides OPENAI_BASE_URL.").tag(config=True)
+    offline = Bool(False, help="Always use the built-in offline preview server, even when a key is set.").tag(config=True)
+    timeout = Float(600.0, help="Seconds to wait for an answer (generations can take minutes); connecting waits at most 10 s.").tag(config=True)
+    max_retries = CInt(2, help="Retries for rate limits, server errors and failed connections.").tag(config=True)
+    max_concurrency = CInt(4, help="Requests in flight at once when -n is fanned out (streams, dall-e-3).").tag(config=True)
+
+    @validate("n")
+    def _check_n(self, proposal):
+        value = proposal["value"]
+        if value is not None and not 1 <= value <= 10:
+            raise ValueError(f"n={value} is out of range: use 1 to 10")
+        return value
+
+    @validate("partial_images")
+    def _check_partial_images(self, proposal):
+        value = proposal["value"]
+        if value is not None and not 0 <= value <= 3:
+            raise ValueError(f"partial_images={value} is out of range: use 0 to 3")
+        return value
+
+    @validate("output_format")
+    def _check_output_format(self, proposal):
+        value = proposal["value"]
+        if value is not None and value not in ("png", "jpeg", "webp"):
+            raise ValueError(f"output_format={value!r} is not allowed: use png, jpeg or webp")
+        return value
+
+    @validate("timeout")
+    def _check_timeout(self, proposal):
+        if proposal["value"] <= 0:
+            raise ValueError("timeout must be a positive number of seconds")
+        return proposal["value"]
+
+    @magic_arguments()
+    @request_flags
+    @argument("--out", metavar="NAME", help="Variable to bind the images to (a list of PIL images).")
+    @argument("--models", action="store_true", help="List the known models with their sizes, options and lifecycle, and stop.")
+    @argument("prompt", nargs="*", help="Line magic only: the prompt. In a cell, the prompt is the cell body.")
+    @line_cell_magic
+    def imagegen(self, line, cell=None):
+        """Generate images from the cell's text (or the rest of the line) and show them inline.
+
+        %%imagegen --size 1536x1024 --stream --partial-images 2 --out hero
+        A lighthouse on a cliff at dawn, watercolor
+
+        %imagegen --size 1024x1024 a red kite
+        """
+        args = parse_argstring(self.imagegen, line)
+        if args.models:
+            from .catalog import catalog_text
+
+            print(catalog_text())
+            return
+        if cell is not None and args.prompt:
+            raise UsageError(f"in %%imagegen the prompt is the cell body; the line takes only --flags (found {' '.join(args.prompt)!r})")
+        if args.out is not None and not args.out.isidentifier():
+            raise UsageError(f"--out {args.out!r} is not a valid variable name")
+        prompt = cell.strip() if cell is not None else " ".join(args.prompt)
+        request = self._request(args, prompt)
+        problems = request.problems()
+        if problems:
+            raise UsageError("; ".join(p.message for p in problems))
+        from .runner import run_in_notebook
+
+        run_in_notebook(self, request, args)
+
+    def _request(self, args, prompt):
+        from .request import ImageRequest
+
+        config = {name: getattr(self, name) for name in PASSED if self.has_trait(name)}
+        config["stream"] = config["stream"] or None
+        try:
+            extra = parse_extra(args.extra)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        return ImageRequest(prompt=prompt, extra_body=extra, **request_values(args, config))

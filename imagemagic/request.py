@@ -1,0 +1,246 @@
+"""ImageRequest: the parameters of images.generate, their defaults, and validation against the catalog.
+
+Validation lists every problem at once, each naming the parameter, the value and what the
+model allows. Models outside the catalog get generic checks only; the server judges the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields, replace
+from urllib.parse import urlsplit
+
+from .catalog import DEFAULT_MODEL, lookup
+from .errors import ValidationError
+
+PARAMS = (
+    "prompt", "background", "model", "moderation", "n", "output_compression", "output_format",
+    "partial_images", "quality", "response_format", "size", "stream", "style", "user",
+)
+_INT_PARAMS = ("n", "output_compression", "partial_images")
+_SIZE = re.compile(r"(\d+)x(\d+)")
+_OPENAI_HOST = "api.openai.com"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: the parameter at fault and a sentence saying what to change."""
+
+    param: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """One call of images.generate. Parameters left as None are not sent; `model` always is."""
+
+    prompt: str
+    model: str = DEFAULT_MODEL
+    n: int | None = None
+    size: str | None = None
+    quality: str | None = None
+    background: str | None = None
+    moderation: str | None = None
+    output_format: str | None = None
+    output_compression: int | None = None
+    stream: bool | None = None
+    partial_images: int | None = None
+    response_format: str | None = None
+    style: str | None = None
+    user: str | None = None
+    extra_body: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_body(cls, body):
+        """Build a request from a JSON body as a server receives it; unknown keys go to extra_body."""
+        known = {k: v for k, v in body.items() if k in PARAMS}
+        extra = {k: v for k, v in body.items() if k not in PARAMS}
+        return cls(**{"model": None, **known}, extra_body=extra)
+
+    @property
+    def rules(self):
+        """The catalog row that judges this request, or None for a model we do not know."""
+        return lookup(self.model) if isinstance(self.model, str) else None
+
+    @property
+    def count(self):
+        """How many images this request asks for."""
+        return self.n if isinstance(self.n, int) and self.n > 0 else 1
+
+    def body(self):
+        """The JSON body as sent: the parameters that are set, then extra_body as given."""
+        sent = {f.name: getattr(self, f.name) for f in fields(self) if f.name in PARAMS}
+        return {**{k: v for k, v in sent.items() if v is not None}, **self.extra_body}
+
+    def problems(self):
+        """Every rule this request breaks (an empty list when it may be sent)."""
+        found = _type_problems(self)
+        if found:
+            return found
+        found += _prompt_problems(self)
+        found += _extra_problems(self)
+        found += _range("n", self.n, 1, 10)
+        found += _size_problems(self)
+        model = self.rules
+        if model is not None:
+            found += _model_problems(self, model)
+        return found
+
+    def wire_problems(self):
+        """problems(), plus the per-request limit on n that the client's fan-out hides (for servers)."""
+        found = self.problems()
+        model = self.rules
+        if not found and model and self.count > model.max_n:
+            found += _range("n", self.n, 1, model.max_n, model.name)
+        return found
+
+    def validated(self):
+        """Return self, or raise ValidationError listing every problem."""
+        problems = self.problems()
+        if problems:
+            raise ValidationError(problems)
+        return self
+
+    def warnings(self, base_url=None):
+        """Advice that does not block sending: experimental sizes, models OpenAI has shut down."""
+        model, notes = self.rules, []
+        if model is None:
+            return notes
+        dims = _dims(self.size)
+        if model.free_sizes and dims and dims[0] * dims[1] > model.free_sizes.experimental_pixels:
+            notes.append(f"size={self.size} is above 2560x1440, which {model.name} treats as experimental")
+        if model.is_shut_down() and base_url and urlsplit(base_url).hostname == _OPENAI_HOST:
+            notes.append(
+                f"model {self.model} was shut down by OpenAI on {model.shutdown.isoformat()}; "
+                f"the API will probably refuse it (current default: {DEFAULT_MODEL})"
+            )
+        return notes
+
+    def split(self):
+        """The requests actually sent: one image per request when streaming, or as many as the model takes."""
+        per = 1 if self.stream else (self.rules.max_n if self.rules else self.count)
+        if self.count <= per:
+            return [self]
+        counts = [per] * (self.count // per) + ([self.count % per] if self.count % per else [])
+        return [replace(self, n=k) for k in counts]
+
+
+def _dims(size):
+    match = _SIZE.fullmatch(size) if isinstance(size, str) else None
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def _type_problems(req):
+    found = []
+    if not isinstance(req.prompt, str):
+        found.append(Problem("prompt", "prompt must be text"))
+    if not isinstance(req.model, str) or not req.model.strip():
+        found.append(Problem("model", "model must name a model, e.g. gpt-image-2"))
+    for name in _INT_PARAMS:
+        value = getattr(req, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            found.append(Problem(name, f"{name}={value!r} must be a whole number"))
+    if req.stream is not None and not isinstance(req.stream, bool):
+        found.append(Problem("stream", f"stream={req.stream!r} must be true or false"))
+    for name in ("size", "quality", "background", "moderation", "output_format", "response_format", "style", "user"):
+        value = getattr(req, name)
+        if value is not None and not isinstance(value, str):
+            found.append(Problem(name, f"{name}={value!r} must be text"))
+    if not isinstance(req.extra_body, dict):
+        found.append(Problem("extra_body", "extra_body must be a dict of parameter names to values"))
+    return found
+
+
+def _prompt_problems(req):
+    if not req.prompt.strip():
+        return [Problem("prompt", "prompt is empty: write what the image should show")]
+    model = req.rules
+    if model and len(req.prompt) > model.prompt_limit:
+        return [Problem(
+            "prompt",
+            f"prompt is {len(req.prompt)} characters; {model.name} takes at most {model.prompt_limit}",
+        )]
+    return []
+
+
+def _extra_problems(req):
+    return [
+        Problem(key, f"{key} is a known parameter: set it directly, not through extra_body")
+        for key in req.extra_body
+        if key in PARAMS
+    ]
+
+
+def _range(name, value, low, high, model=None):
+    if value is None or low <= value <= high:
+        return []
+    where = f" for {model}" if model else ""
+    return [Problem(name, f"{name}={value} is out of range{where}: use {low} to {high}")]
+
+
+def _size_problems(req):
+    if req.size is None or req.size == "auto" or _dims(req.size):
+        return []
+    return [Problem("size", f"size={req.size!r} is not a size: write WIDTHxHEIGHT (e.g. 1024x1024) or auto")]
+
+
+def _free_size_problems(size, free, model):
+    w, h = _dims(size)
+    rules = (
+        (w % free.multiple or h % free.multiple, f"both sides must be divisible by {free.multiple}"),
+        (max(w, h) > free.max_ratio * min(w, h), f"the aspect ratio must be between 1:{free.max_ratio:g} and {free.max_ratio:g}:1"),
+        (max(w, h) > free.max_long_side or min(w, h) > free.max_short_side,
+         f"the largest size is {free.max_long_side}x{free.max_short_side} (either orientation)"),
+    )
+    return [Problem("size", f"size={size} does not fit {model}: {why}") for broken, why in rules if broken]
+
+
+def _choice(req, name, model):
+    value, allowed = getattr(req, name), model.allowed(name)
+    if value is None or value in allowed:
+        return []
+    if not allowed:
+        return [Problem(name, f"{name}={value!r} is not supported by {model.name}: leave it out")]
+    return [Problem(name, f"{name}={value!r} is not allowed for {model.name}: use {', '.join(allowed)}")]
+
+
+def _model_problems(req, model):
+    found = []
+    if req.size is not None and req.size not in model.sizes:
+        if model.free_sizes and _dims(req.size):
+            found += _free_size_problems(req.size, model.free_sizes, model.name)
+        elif _dims(req.size) or req.size == "auto":
+            found.append(Problem("size", f"size={req.size} is not allowed for {model.name}: use {', '.join(model.sizes)}"))
+    for name in ("quality", "style", "background", "moderation", "output_format", "response_format"):
+        found += _choice(req, name, model)
+    found += _format_problems(req, model)
+    found += _stream_problems(req, model)
+    return found
+
+
+def _format_problems(req, model):
+    found = []
+    fmt = req.output_format or "png"
+    if req.output_compression is not None:
+        if not model.output_formats:
+            found.append(Problem("output_compression", f"output_compression is not supported by {model.name}: leave it out"))
+        elif fmt not in ("jpeg", "webp"):
+            found.append(Problem("output_compression", f"output_compression needs output_format jpeg or webp (it is {fmt})"))
+        else:
+            found += _range("output_compression", req.output_compression, 0, 100)
+    if req.background == "transparent" and "transparent" in model.backgrounds and fmt not in ("png", "webp"):
+        found.append(Problem("background", f"background='transparent' needs output_format png or webp (it is {fmt})"))
+    return found
+
+
+def _stream_problems(req, model):
+    if not model.streaming:
+        return [
+            Problem(name, f"{name} is not supported by {model.name}: leave it out")
+            for name in ("stream", "partial_images")
+            if getattr(req, name) not in (None, False, 0)
+        ]
+    found = _range("partial_images", req.partial_images, 0, model.max_partial_images, model.name)
+    if req.partial_images and not req.stream:
+        found.append(Problem("partial_images", f"partial_images={req.partial_images} needs stream=True"))
+    return found

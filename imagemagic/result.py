@@ -1,0 +1,151 @@
+"""Generated images: the original bytes and format, a lazily opened PIL image, and metadata.
+
+`GeneratedImage` keeps the base64 text exactly as it came off the wire, so a display can pass it
+on without decoding; the bytes are decoded on first use, the pixels only when PIL needs them.
+`ImageResult` is the list of PIL images a call returns, with usage and request ids attached.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from dataclasses import dataclass, field
+
+from .errors import ImageDataError
+
+MAX_PIXELS = 8192 * 8192  # larger images are refused as decompression bombs
+
+_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
+
+
+def sniff_format(head):
+    """The image format named by the first bytes of a file, or None."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    return None
+
+
+@dataclass(eq=False)
+class GeneratedImage:
+    """One image (final or partial) as received. Either `b64` (wire text) or `data` is given."""
+
+    b64: str | None = None
+    index: int = 0
+    partial: bool = False
+    partial_index: int | None = None
+    revised_prompt: str | None = None
+    url: str | None = None
+    declared_size: str | None = None
+    request_id: str | None = None
+    usage: dict | None = None  # usage of the request this image came from
+    _data: bytes | None = field(default=None, repr=False)
+    _pil: object = field(default=None, repr=False)
+
+    @classmethod
+    def from_bytes(cls, data, **meta):
+        """Wrap bytes that did not come as base64 (a downloaded URL, a file from history)."""
+        return cls(_data=bytes(data), **meta)
+
+    @property
+    def data(self):
+        """The image file's bytes, decoded from base64 once, on first use."""
+        if self._data is None:
+            try:
+                self._data = base64.b64decode(self.b64, validate=True)
+            except (binascii.Error, ValueError, TypeError) as exc:
+                raise ImageDataError(f"image {self.index + 1}: the base64 data is invalid ({exc})") from None
+        return self._data
+
+    @property
+    def format(self):
+        """png, jpeg, webp or gif, read from the bytes themselves (not from what the server declared)."""
+        fmt = sniff_format(self._head())
+        if fmt is None:
+            raise ImageDataError(f"image {self.index + 1}: the data is not a PNG, JPEG, WebP or GIF image")
+        return fmt
+
+    def _head(self):
+        if self._data is None and self.b64 is not None:
+            try:
+                return base64.b64decode(self.b64[:24])
+            except (binascii.Error, ValueError):
+                return b""
+        return self.data[:16]
+
+    @property
+    def mime(self):
+        """The MIME type of the bytes, e.g. image/png."""
+        return _MIME[self.format]
+
+    @property
+    def wire_b64(self):
+        """The base64 text to hand a front end: the wire's own text when there was one."""
+        return self.b64 if self.b64 is not None else base64.b64encode(self._data).decode("ascii")
+
+    @property
+    def pil(self):
+        """A PIL image opened lazily from the original bytes (pixels decode on first use)."""
+        if self._pil is None:
+            self._pil = open_image(self.data, label=f"image {self.index + 1}")
+            self._pil.info["imagemagic"] = self
+        return self._pil
+
+
+def open_image(data, label="image"):
+    """Open bytes as a PIL image without decoding pixels; refuse non-images and decompression bombs."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ImageDataError(f"{label}: the data is not an image PIL can read") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageDataError(f"{label}: refused, {exc}") from None
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise ImageDataError(f"{label}: refused, {width}x{height} is more than {MAX_PIXELS} pixels")
+    return img
+
+
+class ImageResult(list):
+    """The PIL images of one call, in order, with what the call returned besides.
+
+    Attributes: `images` (GeneratedImage records with the original bytes), `usage` (token
+    counts summed over requests), `request_ids`, `created`, `elapsed` (seconds), `partial`
+    (True when some images are partials because the call was interrupted or failed), `request`.
+    """
+
+    def __init__(self, images=(), *, usage=None, request_ids=(), created=None, elapsed=None, request=None):
+        self.images = list(images)
+        super().__init__(img.pil for img in self.images)
+        self.usage = usage or {}
+        self.request_ids = list(request_ids)
+        self.created = created
+        self.elapsed = elapsed
+        self.request = request
+
+    @property
+    def partial(self):
+        """True when any image is a partial (the call did not complete)."""
+        return any(img.partial for img in self.images)
+
+    def __repr__(self):
+        state = ", partial" if self.partial else ""
+        return f"<ImageResult: {len(self)} image{'s' if len(self) != 1 else ''}{state}: {list.__repr__(self)}>"
+
+
+def add_usage(total, usage):
+    """Add one response's usage into a running total (nested token details included)."""
+    for key, value in (usage or {}).items():
+        if isinstance(value, dict):
+            add_usage(total.setdefault(key, {}), value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            total[key] = total.get(key, 0) + value
+    return total

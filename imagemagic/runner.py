@@ -1,0 +1,81 @@
+"""Run one validated request for the magic: endpoint, live display, interrupts, binding `--out`.
+
+Whatever arrived is bound to `--out` even when the call fails or is interrupted (marked
+partial); errors end as one UsageError line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from IPython.core.error import UsageError
+
+from .api import Call
+from .display import LiveDisplay, caption, is_notebook
+from .endpoint import resolve
+from .errors import ImageMagicError
+from .loop import run_sync
+
+
+def _endpoint(magics, offline):
+    return resolve(base_url=magics.base_url or None, offline=offline or magics.offline, notify=print)
+
+
+def _client_options(magics):
+    import httpx
+
+    return {
+        "timeout": httpx.Timeout(magics.timeout, connect=min(10.0, magics.timeout)),
+        "max_retries": magics.max_retries,
+        "max_concurrency": magics.max_concurrency,
+    }
+
+
+async def _with_display(call, live):
+    ticker = asyncio.ensure_future(live.tick()) if live else None
+    try:
+        return await call.run()
+    finally:
+        if ticker:
+            ticker.cancel()
+        if live:
+            live.flush()
+
+
+def _bind(magics, name, result):
+    if name and result is not None:
+        magics.shell.user_ns[name] = result
+
+
+def _kept(result, name):
+    if not result:
+        return ""
+    where = f" in {name}" if name else ""
+    return f"; kept {len(result)} image{'s' if len(result) != 1 else ''}{where} (partial: {result.partial})"
+
+
+def run_in_notebook(magics, request, args):
+    """Send `request`, show it as it arrives, bind the result to args.out, print captions or paths."""
+    endpoint = _endpoint(magics, args.offline)
+    for note in request.warnings(endpoint.base_url):
+        print(f"warning: {note}")
+    live = LiveDisplay(request) if is_notebook(magics.shell) else None
+    call = Call(request, endpoint, on_event=live.on_event if live else None, client_options=_client_options(magics))
+    if live:
+        live.open()
+    try:
+        result = run_sync(_with_display(call, live), on_interrupt=call.partial)
+    except KeyboardInterrupt as interrupt:
+        partial = getattr(interrupt, "partial", None)
+        _bind(magics, args.out, partial)
+        print(f"interrupted: the connection was closed{_kept(partial, args.out)}")
+        return
+    except ImageMagicError as exc:
+        _bind(magics, args.out, exc.partial)
+        raise UsageError(f"{exc}{_kept(exc.partial, args.out)}") from None
+    _bind(magics, args.out, result)
+    if live:
+        print(caption(result))
+    else:
+        for path in result.files:
+            print(f"saved {path}")

@@ -1,0 +1,1 @@
+"""The local OpenAI-compatible server: app (Starlette), preview engine, embedded start."""

@@ -1,0 +1,59 @@
+"""Run the local server: in-process on an ephemeral loopback port, or in the foreground for `imagemagic serve`."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+
+_lock = threading.Lock()
+_running = None  # (base_url, uvicorn.Server, thread) of the in-process server
+
+
+def _config(app, host, port):
+    import uvicorn
+
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+
+
+def start(*, host="127.0.0.1", port=0, delay=None, api_key=None):
+    """Start a server in a daemon thread; return (base_url, server, thread) once it accepts connections."""
+    import uvicorn
+
+    from .app import create_app
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound = sock.getsockname()[1]
+    server = uvicorn.Server(_config(create_app(delay=delay, api_key=api_key), host, bound))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="imagemagic-server", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the local preview server failed to start")
+        thread.join(0.005)
+    return f"http://{host}:{bound}/v1", server, thread
+
+
+def local_server_url():
+    """(base_url, started_now) of the in-process preview server, started on first use."""
+    global _running
+    with _lock:
+        if _running is not None and _running[2].is_alive():
+            return _running[0], False
+        _running = start()
+        return _running[0], True
+
+
+def serve(*, host="127.0.0.1", port=8000, delay=None, api_key=None):
+    """Serve in the foreground until interrupted (`imagemagic serve`)."""
+    import uvicorn
+
+    from .app import create_app
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {host}, reachable from other machines; pass --api-key to require a key", file=sys.stderr)
+    print(f"imagemagic preview server at http://{host}:{port}/v1 (Ctrl-C to stop)", file=sys.stderr)
+    config = _config(create_app(delay=delay, api_key=api_key), host, port)
+    uvicorn.Server(config).run()
