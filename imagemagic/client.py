@@ -25,7 +25,8 @@ from .loop import run_sync
 from .result import GeneratedImage, ImageResult, add_usage
 from .sse import SSEDecoder
 
-DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
+DEFAULT_TIMEOUT = 600.0  # seconds: high-quality generations can take minutes
+CONNECT_TIMEOUT = 10.0
 MAX_RETRY_AFTER = 120.0
 URL_DOWNLOAD_LIMIT = 64 * 1024 * 1024
 _RETRY_STATUS = {408, 409, 429}
@@ -75,7 +76,10 @@ class Progress:
 
 
 class AsyncImagesClient:
-    """The async client. `endpoint` defaults to what the environment says (see endpoint.resolve)."""
+    """The async client. `endpoint` defaults to what the environment says (see endpoint.resolve).
+
+    `timeout` is seconds to wait for an answer; connecting waits at most 10 s.
+    """
 
     def __init__(self, endpoint=None, *, timeout=DEFAULT_TIMEOUT, max_retries=2, retry_after_send=False,
                  max_concurrency=4, transport=None, notify=None):
@@ -94,7 +98,8 @@ class AsyncImagesClient:
     def _client(self):
         loop = asyncio.get_running_loop()
         if self._http is None or self._http_loop is not loop:
-            self._http = httpx.AsyncClient(timeout=self.timeout, transport=self._transport, follow_redirects=False)
+            timeout = httpx.Timeout(self.timeout, connect=min(CONNECT_TIMEOUT, self.timeout))
+            self._http = httpx.AsyncClient(timeout=timeout, transport=self._transport, follow_redirects=False)
             self._http_loop = loop
         return self._http
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, CInt, Float, Unicode, validate
+from traitlets import Bool, CInt, Enum, Float, Unicode, validate
 
 from .catalog import DEFAULT_MODEL
 from .flags import PASSED, REQUEST_FLAGS, parse_extra, request_values
@@ -37,6 +37,7 @@ class ImageGenMagics(Magics):
     offline = Bool(False, help="Always use the built-in offline preview server, even when a key is set.").tag(config=True)
     timeout = Float(600.0, help="Seconds to wait for an answer (generations can take minutes); connecting waits at most 10 s.").tag(config=True)
     max_retries = CInt(2, help="Retries for rate limits, server errors and failed connections.").tag(config=True)
+    display = Enum(("auto", "inline", "files"), "auto", help="inline: images in the notebook; files: save and print paths; auto: inline unless in a terminal.").tag(config=True)
     max_concurrency = CInt(4, help="Requests in flight at once when -n is fanned out (streams, dall-e-3).").tag(config=True)
 
     @validate("n")

@@ -22,10 +22,8 @@ def _endpoint(magics, offline):
 
 
 def _client_options(magics):
-    import httpx
-
     return {
-        "timeout": httpx.Timeout(magics.timeout, connect=min(10.0, magics.timeout)),
+        "timeout": magics.timeout,
         "max_retries": magics.max_retries,
         "max_concurrency": magics.max_concurrency,
     }
@@ -59,7 +57,8 @@ def run_in_notebook(magics, request, args):
     endpoint = _endpoint(magics, args.offline)
     for note in request.warnings(endpoint.base_url):
         print(f"warning: {note}")
-    live = LiveDisplay(request) if is_notebook(magics.shell) else None
+    inline = magics.display == "inline" or (magics.display == "auto" and is_notebook(magics.shell))
+    live = LiveDisplay(request) if inline else None
     call = Call(request, endpoint, on_event=live.on_event if live else None, client_options=_client_options(magics))
     if live:
         live.open()
