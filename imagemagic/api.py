@@ -15,6 +15,7 @@ from .errors import ImageMagicError
 from .loop import run_sync
 from .request import ImageRequest
 from .store import HistoryStore
+from .usage import SESSION
 
 _clients = {}
 
@@ -34,9 +35,10 @@ def client_for(endpoint, **options):
 class Call:
     """One generation: request → client → history store → result, with progress kept throughout."""
 
-    def __init__(self, request, endpoint, *, on_event=None, store=None, client_options=None):
+    def __init__(self, request, endpoint, *, on_event=None, store=None, client_options=None, prices=None):
         self.request = request.validated()
         self.endpoint = endpoint
+        self.prices = prices
         self.saver = (store or HistoryStore()).saver(self.request, endpoint)
         self.progress = Progress(self.request.count, on_event, on_final=self.saver)
         self.client = client_for(endpoint, **(client_options or {}))
@@ -52,11 +54,13 @@ class Call:
     async def run(self):
         """Send the request; return the ImageResult (errors carry `.partial` with its files)."""
         try:
-            return self._with_files(await self.client.generate(self.request, progress=self.progress))
+            result = self._with_files(await self.client.generate(self.request, progress=self.progress))
         except ImageMagicError as exc:
             if exc.partial is not None:
                 self._with_files(exc.partial)
             raise
+        result.cost = SESSION.record(self.request.model, result, offline=self.endpoint.offline, prices=self.prices)
+        return result
 
     def run_sync(self):
         """run() from synchronous code; a KeyboardInterrupt carries `.partial`."""

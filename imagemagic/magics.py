@@ -8,9 +8,9 @@ Heavy libraries (httpx, PIL, uvicorn) load on first use, not at `%load_ext`.
 from __future__ import annotations
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, CInt, Enum, Float, Unicode, validate
+from traitlets import Bool, CInt, Dict, Enum, Float, Unicode, validate
 
 from .catalog import DEFAULT_MODEL
 from .flags import PASSED, REQUEST_FLAGS, parse_extra, request_values
@@ -38,6 +38,7 @@ class ImageGenMagics(Magics):
     timeout = Float(600.0, help="Seconds to wait for an answer (generations can take minutes); connecting waits at most 10 s.").tag(config=True)
     max_retries = CInt(2, help="Retries for rate limits, server errors and failed connections.").tag(config=True)
     display = Enum(("auto", "inline", "files"), "auto", help="inline: images in the notebook; files: save and print paths; auto: inline unless in a terminal.").tag(config=True)
+    prices = Dict(help="Price overrides in USD per 1M tokens, e.g. {'gpt-image-2': {'text_input': 5, 'image_input': 8, 'image_output': 30}}.").tag(config=True)
     max_concurrency = CInt(4, help="Requests in flight at once when -n is fanned out (streams, dall-e-3).").tag(config=True)
 
     @validate("n")
@@ -110,3 +111,10 @@ class ImageGenMagics(Magics):
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         return ImageRequest(prompt=prompt, extra_body=extra, **request_values(args, config))
+
+    @line_magic
+    def imagegen_usage(self, line):
+        """Show this session's token usage per model, with estimated cost where prices are known."""
+        from .usage import SESSION
+
+        print(SESSION.report())

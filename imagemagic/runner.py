@@ -15,6 +15,7 @@ from .display import LiveDisplay, caption, is_notebook
 from .endpoint import resolve
 from .errors import ImageMagicError
 from .loop import run_sync
+from .usage import describe_cost
 
 
 def _endpoint(magics, offline):
@@ -59,7 +60,8 @@ def run_in_notebook(magics, request, args):
         print(f"warning: {note}")
     inline = magics.display == "inline" or (magics.display == "auto" and is_notebook(magics.shell))
     live = LiveDisplay(request) if inline else None
-    call = Call(request, endpoint, on_event=live.on_event if live else None, client_options=_client_options(magics))
+    call = Call(request, endpoint, on_event=live.on_event if live else None,
+                client_options=_client_options(magics), prices=magics.prices)
     if live:
         live.open()
     try:
@@ -78,3 +80,4 @@ def run_in_notebook(magics, request, args):
     else:
         for path in result.files:
             print(f"saved {path}")
+    print(f"est. cost: {describe_cost(result.cost, endpoint.offline)}")

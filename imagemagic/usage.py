@@ -1,0 +1,86 @@
+"""The bill in sight: token usage per call and per session, with a dated, overridable price table.
+
+Costs are estimates from published per-token prices; a model without a known price says
+"price unknown" rather than guessing, and the offline preview server costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PRICES_AS_OF = "2025-12-16"
+# USD per 1M tokens: text input, image input, image output (OpenAI's published prices, as of PRICES_AS_OF).
+PRICES = {
+    "gpt-image-1": {"text_input": 5.00, "image_input": 10.00, "image_output": 40.00},
+    "gpt-image-1-mini": {"text_input": 2.00, "image_input": 2.50, "image_output": 8.00},
+    "gpt-image-1.5": {"text_input": 5.00, "image_input": 8.00, "image_output": 32.00},
+}
+
+
+def price_for(model, prices=None):
+    """The price row for a model (a provider prefix is ignored), or None when unknown."""
+    table = PRICES if prices is None else {**PRICES, **prices}
+    return table.get(model) or table.get(model.rsplit("/", 1)[-1])
+
+
+def cost(usage, price):
+    """Estimated USD for one usage record, or None without a price or token details."""
+    if not price or not usage or "input_tokens" not in usage:
+        return None
+    details = usage.get("input_tokens_details") or {}
+    text_in = details.get("text_tokens", usage.get("input_tokens", 0))
+    image_in = details.get("image_tokens", 0)
+    output = usage.get("output_tokens", 0)
+    return (text_in * price["text_input"] + image_in * price["image_input"] + output * price["image_output"]) / 1e6
+
+
+@dataclass
+class ModelTotals:
+    """Running totals for one model."""
+
+    calls: int = 0
+    images: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float | None = 0.0
+    offline: bool = True
+
+
+@dataclass
+class Ledger:
+    """Usage of this session, per model."""
+
+    models: dict = field(default_factory=dict)
+
+    def record(self, model, result, *, offline, prices=None):
+        """Add one call's result; return its estimated cost (0 offline, None if the price is unknown)."""
+        totals = self.models.setdefault(model, ModelTotals())
+        totals.calls += 1
+        totals.images += len(result)
+        totals.input_tokens += result.usage.get("input_tokens", 0)
+        totals.output_tokens += result.usage.get("output_tokens", 0)
+        totals.offline = totals.offline and offline
+        spent = 0.0 if offline else cost(result.usage, price_for(model, prices))
+        totals.cost = None if totals.cost is None or spent is None else totals.cost + spent
+        return spent
+
+    def report(self):
+        """The session's totals as a text table, one row per model."""
+        if not self.models:
+            return "no images generated in this session yet"
+        rows = [("model", "calls", "images", "input tokens", "output tokens", "est. cost (USD)")]
+        for model, t in self.models.items():
+            rows.append((model, str(t.calls), str(t.images), f"{t.input_tokens:,}", f"{t.output_tokens:,}", describe_cost(t.cost, t.offline)))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+        return "\n".join([*lines, f"prices as of {PRICES_AS_OF}; estimates, not a bill"])
+
+
+def describe_cost(amount, offline=False):
+    """'$0.0420', 'offline preview: free' or 'price unknown'."""
+    if offline:
+        return "offline preview: free"
+    return "price unknown" if amount is None else f"${amount:.4f}"
+
+
+SESSION = Ledger()
