@@ -28,7 +28,7 @@ class SSEDecoder:
     def __init__(self):
         self._parts = []  # chunks of the line not yet ended
         self._after_cr = False  # the last chunk ended in CR: a leading LF of the next one belongs to it
-        self._started = False
+        self._head = b""  # the stream's first bytes while they may still be a BOM
         self._event = ""
         self._data = []
         self._id = None
@@ -36,9 +36,8 @@ class SSEDecoder:
     def feed(self, chunk):
         """Decode one chunk of bytes; return the events it completed."""
         events = []
-        if not self._started and chunk:
-            self._started = True
-            chunk = chunk[len(_BOM):] if chunk.startswith(_BOM) else chunk
+        if self._head is not None:
+            chunk = self._skip_bom(chunk)
         pos, size = 0, len(chunk)
         if self._after_cr and size:
             self._after_cr = False
@@ -64,9 +63,18 @@ class SSEDecoder:
             self._parts.append(chunk[pos:] if pos else chunk)
         return events
 
+    def _skip_bom(self, chunk):
+        head = self._head + chunk
+        if len(head) < len(_BOM) and _BOM.startswith(head):
+            self._head = head
+            return b""
+        self._head = None
+        return head[len(_BOM):] if head.startswith(_BOM) else head
+
     def close(self):
         """End of stream: deliver a last event even without its blank line."""
-        events = []
+        held, self._head = self._head, None
+        events = self.feed(held) if held else []
         if self._parts:
             self._line(events)
         self._dispatch(events)
@@ -76,7 +84,7 @@ class SSEDecoder:
         parts, self._parts = self._parts, []
         first = parts[0]
         colon = first.find(b":")
-        if colon == -1 and len(parts) > 1:  # a field name longer than a chunk: rare, join first
+        if len(parts) > 1 and colon in (-1, len(first) - 1):  # a chunk ended in the name or at the colon: rare
             first, parts = b"".join(parts), [b""]
             colon = first.find(b":")
         if not first and len(parts) == 1:
