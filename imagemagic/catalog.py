@@ -21,7 +21,7 @@ class FreeSizes:
     max_ratio: float = 3.0
     max_long_side: int = 3840
     max_short_side: int = 2160
-    experimental_pixels: int = 2560 * 1440
+    experimental_above: tuple[int, int] = (2560, 1440)  # more pixels than this: a warning, not an error
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def describe(model, today=None):
         f = model.free_sizes
         sizes += (
             f", or any WxH: sides divisible by {f.multiple}, ratio up to {f.max_ratio:g}:1, "
-            f"at most {f.max_long_side}x{f.max_short_side}"
+            f"at most {f.max_long_side}x{f.max_short_side} (above {'x'.join(map(str, f.experimental_above))} experimental)"
         )
     options = [
         f"{param} {'/'.join(model.allowed(param))}"

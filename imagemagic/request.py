@@ -18,7 +18,7 @@ PARAMS = (
     "partial_images", "quality", "response_format", "size", "stream", "style", "user",
 )
 _INT_PARAMS = ("n", "output_compression", "partial_images")
-_SIZE = re.compile(r"(\d+)x(\d+)")
+_SIZE = re.compile(r"([1-9]\d*)x([1-9]\d*)")
 _OPENAI_HOST = "api.openai.com"
 
 
@@ -75,22 +75,20 @@ class ImageRequest:
     def problems(self):
         """Every rule this request breaks (an empty list when it may be sent)."""
         found = _type_problems(self)
-        if found:
-            return found
-        found += _prompt_problems(self)
-        found += _extra_problems(self)
-        found += _range("n", self.n, 1, 10)
-        found += _size_problems(self)
-        model = self.rules
-        if model is not None:
-            found += _model_problems(self, model)
+        req = replace(self, **{p.param: None for p in found})  # judge the rest as if bad values were absent
+        found += _prompt_problems(req)
+        found += _extra_problems(req)
+        found += _range("n", req.n, 1, 10)
+        found += _size_problems(req)
+        if req.rules is not None:
+            found += _model_problems(req, req.rules)
         return found
 
     def wire_problems(self):
         """problems(), plus the per-request limit on n that the client's fan-out hides (for servers)."""
         found = self.problems()
         model = self.rules
-        if not found and model and self.count > model.max_n:
+        if model and self.count > model.max_n:
             found += _range("n", self.n, 1, model.max_n, model.name)
         return found
 
@@ -101,15 +99,16 @@ class ImageRequest:
             raise ValidationError(problems)
         return self
 
-    def warnings(self, base_url=None):
+    def warnings(self, base_url=None, today=None):
         """Advice that does not block sending: experimental sizes, models OpenAI has shut down."""
         model, notes = self.rules, []
         if model is None:
             return notes
-        dims = _dims(self.size)
-        if model.free_sizes and dims and dims[0] * dims[1] > model.free_sizes.experimental_pixels:
-            notes.append(f"size={self.size} is above 2560x1440, which {model.name} treats as experimental")
-        if model.is_shut_down() and base_url and urlsplit(base_url).hostname == _OPENAI_HOST:
+        dims, free = _dims(self.size), model.free_sizes
+        if free and dims and dims[0] * dims[1] > free.experimental_above[0] * free.experimental_above[1]:
+            above = "x".join(map(str, free.experimental_above))
+            notes.append(f"size={self.size} is above {above}, which {model.name} treats as experimental")
+        if model.is_shut_down(today) and base_url and urlsplit(base_url).hostname == _OPENAI_HOST:
             notes.append(
                 f"model {self.model} was shut down by OpenAI on {model.shutdown.isoformat()}; "
                 f"the API will probably refuse it (current default: {DEFAULT_MODEL})"
@@ -152,6 +151,8 @@ def _type_problems(req):
 
 
 def _prompt_problems(req):
+    if req.prompt is None:
+        return []
     if not req.prompt.strip():
         return [Problem("prompt", "prompt is empty: write what the image should show")]
     model = req.rules
@@ -166,7 +167,7 @@ def _prompt_problems(req):
 def _extra_problems(req):
     return [
         Problem(key, f"{key} is a known parameter: set it directly, not through extra_body")
-        for key in req.extra_body
+        for key in req.extra_body or {}
         if key in PARAMS
     ]
 
@@ -175,7 +176,12 @@ def _range(name, value, low, high, model=None):
     if value is None or low <= value <= high:
         return []
     where = f" for {model}" if model else ""
-    return [Problem(name, f"{name}={value} is out of range{where}: use {low} to {high}")]
+    use = f"{low}" if low == high else f"{low} to {high}"
+    return [Problem(name, f"{name}={value} is out of range{where}: use {use}")]
+
+
+def _unsupported(name, value, model):
+    return Problem(name, f"{name}={value!r} is not supported by {model.name}: leave it out")
 
 
 def _size_problems(req):
@@ -200,7 +206,7 @@ def _choice(req, name, model):
     if value is None or value in allowed:
         return []
     if not allowed:
-        return [Problem(name, f"{name}={value!r} is not supported by {model.name}: leave it out")]
+        return [_unsupported(name, value, model)]
     return [Problem(name, f"{name}={value!r} is not allowed for {model.name}: use {', '.join(allowed)}")]
 
 
@@ -219,15 +225,12 @@ def _model_problems(req, model):
 
 
 def _format_problems(req, model):
-    found = []
-    fmt = req.output_format or "png"
-    if req.output_compression is not None:
-        if not model.output_formats:
-            found.append(Problem("output_compression", f"output_compression is not supported by {model.name}: leave it out"))
-        elif fmt not in ("jpeg", "webp"):
-            found.append(Problem("output_compression", f"output_compression needs output_format jpeg or webp (it is {fmt})"))
-        else:
-            found += _range("output_compression", req.output_compression, 0, 100)
+    compression, fmt = req.output_compression, req.output_format or "png"
+    if compression is not None and not model.output_formats:
+        return [_unsupported("output_compression", compression, model)]
+    found = _range("output_compression", compression, 0, 100)
+    if compression is not None and fmt not in ("jpeg", "webp"):
+        found.append(Problem("output_compression", f"output_compression={compression} needs output_format jpeg or webp (it is {fmt})"))
     if req.background == "transparent" and "transparent" in model.backgrounds and fmt not in ("png", "webp"):
         found.append(Problem("background", f"background='transparent' needs output_format png or webp (it is {fmt})"))
     return found
@@ -236,7 +239,7 @@ def _format_problems(req, model):
 def _stream_problems(req, model):
     if not model.streaming:
         return [
-            Problem(name, f"{name} is not supported by {model.name}: leave it out")
+            _unsupported(name, getattr(req, name), model)
             for name in ("stream", "partial_images")
             if getattr(req, name) not in (None, False, 0)
         ]
