@@ -76,3 +76,61 @@ def ip(server_url, monkeypatch):
     magics = shell.magics_manager.registry["ImageGenMagics"]
     for name, trait in ImageGenMagics.class_traits(config=True).items():
         setattr(magics, name, trait.default())
+
+
+def serve_in_thread(app):
+    """Serve any ASGI app on 127.0.0.1 (ephemeral port) in a thread; return (base, stop)."""
+    import threading
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.005)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return f"http://127.0.0.1:{port}", lambda: (setattr(server, "should_exit", True), thread.join(5))
+
+
+class Recorder:
+    """An endpoint that records every request (method, path, query, headers, body) and answers
+    like the Images API with tiny real PNGs of the requested size (non-streaming)."""
+
+    def __init__(self):
+        self.requests = []
+
+    async def __call__(self, scope, receive, send):
+        import base64
+        import io
+
+        from PIL import Image
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+
+        request = Request(scope, receive)
+        raw = await request.body()
+        body = json.loads(raw) if raw else None
+        self.requests.append({
+            "method": request.method, "path": request.url.path, "query": dict(request.query_params),
+            "headers": dict(request.headers), "raw": raw, "body": body,
+        })
+        size = (body or {}).get("size") or "1024x1024"
+        width, height = (int(x) for x in (size if size != "auto" else "1024x1024").split("x"))
+        buffer = io.BytesIO()
+        Image.new("RGB", (width, height), (10, 20, 30)).save(buffer, "PNG")
+        b64 = base64.b64encode(buffer.getvalue()).decode()
+        count = (body or {}).get("n") or 1
+        answer = {"created": 1, "data": [{"b64_json": b64} for _ in range(count)],
+                  "usage": {"input_tokens": 3, "output_tokens": 7, "total_tokens": 10,
+                            "input_tokens_details": {"text_tokens": 3, "image_tokens": 0}}}
+        await JSONResponse(answer, headers={"x-request-id": f"req_rec{len(self.requests)}"})(scope, receive, send)
+
+
+@pytest.fixture
+def recorder():
+    """A Recorder served on loopback: `.base` is its root URL (no /v1), `.requests` what it received."""
+    rec = Recorder()
+    rec.base, stop = serve_in_thread(rec)
+    yield rec
+    stop()
