@@ -140,21 +140,30 @@ def describe(model, today=None):
         for param in ("quality", "style", "background", "output_format", "moderation", "response_format")
         if model.allowed(param)
     ]
+    if model.output_formats:
+        options.append("output_compression 0-100 with jpeg/webp")
     if model.streaming:
         options.append(f"stream with partial_images 0-{model.max_partial_images}")
     if model.shutdown:
         state = "shut down" if model.is_shut_down(today) else "shuts down"
         life = f"{state} {model.shutdown.isoformat()}"
     else:
-        life = "current"
+        life = "current, the default" if model.name == DEFAULT_MODEL else "current"
+    n = "1" if model.max_n == 1 else f"1-{model.max_n}"
     return [
         f"{model.name} ({life})",
         f"  sizes: {sizes}",
-        f"  n: 1-{model.max_n} per request; prompt up to {model.prompt_limit} characters",
+        f"  n: {n} per request; prompt up to {model.prompt_limit} characters",
         f"  options: {'; '.join(options)}",
     ]
 
 
+OTHER_NAMES = (
+    "Other names: a provider prefix (openai/dall-e-3) follows the rules of the name after it, sent as written;\n"
+    "any other model gets generic checks only (size WIDTHxHEIGHT or auto, n 1-10, types) and the server judges the rest."
+)
+
+
 def catalog_text(today=None):
-    """The whole catalog as text."""
-    return "\n".join(line for m in MODELS.values() for line in describe(m, today))
+    """The whole catalog as text, then how names outside it are treated."""
+    return "\n".join([*(line for m in MODELS.values() for line in describe(m, today)), OTHER_NAMES])
