@@ -63,9 +63,10 @@ def start_server():
 @pytest.fixture
 def ip(server_url, monkeypatch):
     """A real IPython shell with %load_ext imagemagic, pointed at the session's local server, inline display."""
+    from IPython import get_ipython
     from IPython.testing.globalipapp import start_ipython
 
-    shell = start_ipython()
+    shell = start_ipython() or get_ipython()  # start_ipython returns None after its first call
     shell.run_line_magic("load_ext", "imagemagic")
     monkeypatch.setenv("OPENAI_BASE_URL", server_url)
     shell.run_line_magic("config", "ImageGenMagics.display = 'inline'")
