@@ -28,8 +28,10 @@ from .sse import SSEDecoder
 DEFAULT_TIMEOUT = 600.0  # seconds: high-quality generations can take minutes
 CONNECT_TIMEOUT = 10.0
 MAX_RETRY_AFTER = 120.0
-URL_DOWNLOAD_LIMIT = 64 * 1024 * 1024
+URL_DOWNLOAD_LIMIT = 64 * 1024 * 1024  # bytes
+URL_DOWNLOAD_TIMEOUT = 60.0  # seconds for a response_format=url download
 _RETRY_STATUS = {408, 409, 429}
+_sleep = asyncio.sleep  # the retry wait; tests replace it to record delays without waiting
 
 
 @dataclass(frozen=True)
@@ -159,12 +161,12 @@ class AsyncImagesClient:
                     request_id = resp.headers.get("x-request-id")
                     if resp.status_code >= 400:
                         await resp.aread()
-                        error = api_error(resp)
+                        error = api_error(resp, self.endpoint.api_key)
                         if last or not _should_retry(resp):
                             raise error
                         delay = _retry_delay(resp, attempt)
                         progress.status(f"{_reason(resp.status_code)}, retrying in {delay:.1f} s")
-                        await asyncio.sleep(delay)
+                        await _sleep(delay)
                         continue
                     if request_id:
                         progress.request_ids.append(request_id)
@@ -175,7 +177,7 @@ class AsyncImagesClient:
                     raise TransportError(f"could not connect to {self.endpoint.host}: {_plain(exc)}") from None
                 delay = _backoff(attempt)
                 progress.status(f"connection failed, retrying in {delay:.1f} s")
-                await asyncio.sleep(delay)
+                await _sleep(delay)
             except httpx.TimeoutException:
                 error = APITimeoutError(
                     f"no answer from {self.endpoint.host} within the read timeout; the request was sent "
@@ -183,8 +185,9 @@ class AsyncImagesClient:
                 )
                 if last or not self.retry_after_send:
                     raise error from None
-                progress.status(f"read timeout, retrying in {_backoff(attempt):.1f} s")
-                await asyncio.sleep(_backoff(attempt))
+                delay = _backoff(attempt)
+                progress.status(f"read timeout, retrying in {delay:.1f} s")
+                await _sleep(delay)
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
                 error = TransportError(
                     f"the connection to {self.endpoint.host} broke off after the request was sent ({_plain(exc)}); "
@@ -192,7 +195,9 @@ class AsyncImagesClient:
                 )
                 if last or not self.retry_after_send:
                     raise error from None
-                await asyncio.sleep(_backoff(attempt))
+                delay = _backoff(attempt)
+                progress.status(f"connection dropped, retrying in {delay:.1f} s")
+                await _sleep(delay)
 
     async def _read(self, resp, first_slot, progress, request_id):
         content_type = resp.headers.get("content-type", "")
@@ -228,17 +233,20 @@ class AsyncImagesClient:
     async def _download(self, url, slot):
         if not url.startswith(("http://", "https://")):
             raise ImageDataError(f"image {slot + 1}: refused to download {url.split(':')[0]}: URL (only http and https)")
+        timeout = httpx.Timeout(URL_DOWNLOAD_TIMEOUT, connect=min(CONNECT_TIMEOUT, URL_DOWNLOAD_TIMEOUT))
         try:
-            async with self._client().stream("GET", url, timeout=httpx.Timeout(60.0, connect=10.0)) as resp:
+            async with self._client().stream("GET", url, timeout=timeout) as resp:
                 if resp.status_code >= 400:
                     raise TransportError(f"image {slot + 1}: download failed with HTTP {resp.status_code}")
                 chunks, size = [], 0
                 async for chunk in resp.aiter_bytes():
                     size += len(chunk)
                     if size > URL_DOWNLOAD_LIMIT:
-                        raise ImageDataError(f"image {slot + 1}: download refused, larger than {URL_DOWNLOAD_LIMIT // 2**20} MiB")
+                        raise ImageDataError(f"image {slot + 1}: download refused, larger than {URL_DOWNLOAD_LIMIT:,} bytes")
                     chunks.append(chunk)
                 return b"".join(chunks)
+        except httpx.TimeoutException:
+            raise TransportError(f"image {slot + 1}: download failed (no answer within {URL_DOWNLOAD_TIMEOUT:g} s)") from None
         except httpx.HTTPError as exc:
             raise TransportError(f"image {slot + 1}: download failed ({_plain(exc)})") from None
 
@@ -248,22 +256,24 @@ class AsyncImagesClient:
             for event in decoder.feed(chunk):
                 done += self._stream_event(event, first_slot + done, progress, request_id)
         for event in decoder.close():
-            done += self._stream_event(event, first_slot + done, progress, request_id)
+            done += self._stream_event(event, first_slot + done, progress, request_id, at_end=True)
         if not done:
             raise TransportError("the stream ended without a completed image")
 
-    def _stream_event(self, event, slot, progress, request_id):
-        """Handle one event; return 1 when it completed an image."""
+    def _stream_event(self, event, slot, progress, request_id, at_end=False):
+        """Handle one event (`at_end`: delivered by the stream's end, not a blank line); return 1 when it completed an image."""
         if event.data.strip() == b"[DONE]":
             return 0
         try:
             payload = json.loads(event.data)
         except ValueError:
+            if at_end:
+                raise TransportError(f"the stream ended inside a {event.event!r} event (truncated JSON)") from None
             raise TransportError(f"malformed JSON in a {event.event!r} event of the stream") from None
         if not isinstance(payload, dict):
             raise TransportError(f"unexpected data in a {event.event!r} event of the stream")
         if isinstance(payload.get("error"), dict):
-            raise _error_from_body(payload, status=None, request_id=request_id)
+            raise _error_from_body(payload, None, request_id, self.endpoint.api_key)
         kind = payload.get("type") or event.event
         if not kind.endswith(("partial_image", "completed")):
             return 0
@@ -313,29 +323,53 @@ class ImagesClient:
 
 
 def _checked(img):
-    """Refuse a final image whose bytes are not an image, before anything shows or stores it."""
-    if img.data and img.format:  # each raises ImageDataError for data that is not an image
+    """Refuse a final image that is empty, not an image, or a decompression bomb, before anything shows or stores it."""
+    if not img.data:  # raises ImageDataError for invalid base64
+        raise ImageDataError(f"image {img.index + 1}: the data is empty")
+    if img.format and img.pil:  # each raises ImageDataError; opening reads the header, not the pixels
         return img
-    raise ImageDataError(f"image {img.index + 1}: the data is empty")
 
 
-def api_error(resp):
-    """The APIError for an error response, built from its JSON body when it has one."""
+def api_error(resp, api_key=None):
+    """The APIError for an error response: from its JSON error object, else one plain line (never raw JSON).
+
+    The key is masked out of whatever the server said, should it echo it back.
+    """
     request_id = resp.headers.get("x-request-id")
     try:
         payload = json.loads(resp.content)
     except ValueError:
         payload = None
     if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-        return _error_from_body(payload, resp.status_code, request_id)
-    text = resp.content[:200].decode("utf-8", "replace").strip() or resp.reason_phrase
-    return APIError(" ".join(text.split()), status=resp.status_code, request_id=request_id)
+        return _error_from_body(payload, resp.status_code, request_id, api_key)
+    return APIError(_one_line(_summary(resp, payload), api_key), status=resp.status_code, request_id=request_id)
 
 
-def _error_from_body(payload, status, request_id):
+def _summary(resp, payload):
+    """A message from a body that is not OpenAI-shaped: a message field, short plain text, or the reason."""
+    if isinstance(payload, dict):
+        found = next((payload[k] for k in ("message", "detail", "error") if isinstance(payload.get(k), str)), None)
+        if found and found.strip():
+            return found
+    if payload is None and resp.headers.get("content-type", "").startswith("text/plain"):
+        text = resp.content[:200].decode("utf-8", "replace")
+        if text.strip():
+            return text
+    return resp.reason_phrase or "no message"
+
+
+def _one_line(text, api_key):
+    """Whitespace folded to single spaces, at most 300 characters, with the key masked."""
+    line = " ".join(str(text).split())
+    if api_key:
+        line = line.replace(api_key, "***")
+    return line if len(line) <= 300 else line[:299] + "…"
+
+
+def _error_from_body(payload, status, request_id, api_key=None):
     err = payload["error"]
     return APIError(
-        str(err.get("message") or "no message"), status=status, type=err.get("type"),
+        _one_line(err.get("message") or "no message", api_key), status=status, type=err.get("type"),
         param=err.get("param"), code=err.get("code"), request_id=request_id,
     )
 

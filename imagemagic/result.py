@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import warnings
 from dataclasses import dataclass, field
 
 from .errors import ImageDataError
@@ -102,15 +103,18 @@ def open_image(data, label="image"):
     """Open bytes as a PIL image without decoding pixels; refuse non-images and decompression bombs."""
     from PIL import Image, UnidentifiedImageError
 
-    try:
-        img = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError:
-        raise ImageDataError(f"{label}: the data is not an image PIL can read") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageDataError(f"{label}: refused, {exc}") from None
+    bomb = f"{label}: refused as a possible decompression bomb"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            raise ImageDataError(f"{label}: the data is not an image PIL can read") from None
+        except Image.DecompressionBombError:
+            raise ImageDataError(f"{bomb} (more than {MAX_PIXELS:,} pixels)") from None
     width, height = img.size
     if width * height > MAX_PIXELS:
-        raise ImageDataError(f"{label}: refused, {width}x{height} is more than {MAX_PIXELS} pixels")
+        raise ImageDataError(f"{bomb} ({width}x{height} is more than {MAX_PIXELS:,} pixels)")
     return img
 
 
