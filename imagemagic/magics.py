@@ -10,7 +10,7 @@ from __future__ import annotations
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, CInt, Dict, Enum, Float, Unicode, validate
+from traitlets import Bool, CInt, Dict, Enum, Float, TraitError, Unicode, validate
 
 from .catalog import DEFAULT_MODEL
 from .flags import PASSED, REQUEST_FLAGS, parse_extra, request_values
@@ -45,27 +45,27 @@ class ImageGenMagics(Magics):
     def _check_n(self, proposal):
         value = proposal["value"]
         if value is not None and not 1 <= value <= 10:
-            raise ValueError(f"n={value} is out of range: use 1 to 10")
+            raise TraitError(f"n={value} is out of range: use 1 to 10")
         return value
 
     @validate("partial_images")
     def _check_partial_images(self, proposal):
         value = proposal["value"]
         if value is not None and not 0 <= value <= 3:
-            raise ValueError(f"partial_images={value} is out of range: use 0 to 3")
+            raise TraitError(f"partial_images={value} is out of range: use 0 to 3")
         return value
 
     @validate("output_format")
     def _check_output_format(self, proposal):
         value = proposal["value"]
         if value is not None and value not in ("png", "jpeg", "webp"):
-            raise ValueError(f"output_format={value!r} is not allowed: use png, jpeg or webp")
+            raise TraitError(f"output_format={value!r} is not allowed: use png, jpeg or webp")
         return value
 
     @validate("timeout")
     def _check_timeout(self, proposal):
         if proposal["value"] <= 0:
-            raise ValueError("timeout must be a positive number of seconds")
+            raise TraitError("timeout must be a positive number of seconds")
         return proposal["value"]
 
     @magic_arguments()
@@ -118,3 +118,10 @@ class ImageGenMagics(Magics):
         from .usage import SESSION
 
         print(SESSION.report())
+
+    @line_magic
+    def imagegen_panel(self, line):
+        """Show the control panel: every parameter at hand, generation that never blocks the kernel."""
+        from .controlpanel import panel
+
+        return panel(base_url=self.base_url or None, offline=self.offline)
