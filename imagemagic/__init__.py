@@ -18,7 +18,7 @@ _EXPORTS = {
     "generate": "api", "agenerate": "api", "Call": "api", "ImageMagicWarning": "api",
     "ImageRequest": "request", "ImageResult": "result", "GeneratedImage": "result",
     "ImagesClient": "client", "AsyncImagesClient": "client", "Endpoint": "endpoint",
-    "HistoryStore": "store", "MODELS": "catalog", "DEFAULT_MODEL": "catalog",
+    "HistoryStore": "store", "history": "store", "MODELS": "catalog", "DEFAULT_MODEL": "catalog",
     "ImageMagicError": "errors", "ValidationError": "errors", "APIError": "errors",
     "TransportError": "errors", "APITimeoutError": "errors", "ImageDataError": "errors",
 }

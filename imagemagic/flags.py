@@ -24,6 +24,9 @@ REQUEST_FLAGS = (
     (("--offline",), {"action": "store_true", "help": "Use the built-in offline preview server, even when a key is set."}),
 )
 
+FRESH_FLAG = (("--fresh",), {"action": "store_true",
+                             "help": "Generate anew even when an identical request's images are stored (no cache)."})
+
 PASSED = ("model", "size", "quality", "n", "background", "output_format", "output_compression",
           "moderation", "stream", "partial_images", "style", "response_format", "user")
 

@@ -13,7 +13,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, CInt, Dict, Enum, Float, TraitError, Unicode, validate
 
 from .catalog import DEFAULT_MODEL
-from .flags import PASSED, REQUEST_FLAGS, parse_extra, request_values
+from .flags import FRESH_FLAG, PASSED, REQUEST_FLAGS, parse_extra, request_values
 
 def request_flags(func):
     """Decorate a magic with the shared request flags (see flags.py), in table order."""
@@ -40,6 +40,8 @@ class ImageGenMagics(Magics):
     display = Enum(("auto", "inline", "files"), "auto", help="inline: images in the notebook; files: save and print paths; auto: inline unless in a terminal.").tag(config=True)
     prices = Dict(help="Price overrides in USD per 1M tokens, e.g. {'gpt-image-2': {'text_input': 5, 'image_input': 8, 'image_output': 30}}.").tag(config=True)
     max_concurrency = CInt(4, help="Requests in flight at once when -n is fanned out (streams, dall-e-3).").tag(config=True)
+    cache = Bool(True, help="Re-running a cell with an identical request (prompt, parameters, model, endpoint) shows its stored images instead of paying again; --fresh overrides.").tag(config=True)
+    history_limit_mb = Float(1024.0, help="Size cap of the image history in MiB; the oldest images are deleted first.").tag(config=True)
 
     @validate("n")
     def _check_n(self, proposal):
@@ -70,6 +72,7 @@ class ImageGenMagics(Magics):
 
     @magic_arguments()
     @request_flags
+    @argument(*FRESH_FLAG[0], **FRESH_FLAG[1])
     @argument("--out", metavar="NAME", help="Variable to bind the images to (a list of PIL images).")
     @argument("--models", action="store_true", help="List the known models with their sizes, options and lifecycle, and stop.")
     @argument("prompt", nargs="*", help="Line magic only: the prompt. In a cell, the prompt is the cell body.")
@@ -118,6 +121,26 @@ class ImageGenMagics(Magics):
         from .usage import SESSION
 
         print(SESSION.report())
+
+    @magic_arguments()
+    @argument("-n", type=int, default=10, help="How many recent images to show (default 10).")
+    @line_magic
+    def imagegen_history(self, line):
+        """Show the most recent generated images from the history on disk, newest first (thumbnails in a notebook)."""
+        from .display import is_notebook
+        from .store import HistoryStore
+
+        entries = HistoryStore().entries(parse_argstring(self.imagegen_history, line).n)
+        if not entries:
+            print("no images in the history yet")
+            return
+        from IPython.display import display
+
+        for entry in entries:
+            if is_notebook(self.shell) and self.display != "files":
+                display({"image/png": entry.thumbnail_png(), "text/plain": entry.line()}, raw=True)
+            else:
+                print(entry.line())
 
     @line_magic
     def imagegen_panel(self, line):
