@@ -2,6 +2,11 @@
 
 A Call ties a validated request to its endpoint, stores every final image on disk before it is
 shown, and keeps what arrived so an interrupt or a failure still returns the images.
+
+Caching: every complete call is remembered under its request key (see store.cache_key); only a
+Call made with `cache=True` answers from it. The magic asks for that (re-running a cell, or
+"Restart & Run All", must not pay again); `generate()` and the panel always generate anew
+unless given `cache=True`.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from .endpoint import resolve
 from .errors import ImageMagicError
 from .loop import run_sync
 from .request import ImageRequest
-from .store import HistoryStore
+from .store import HistoryStore, cache_key
 from .usage import SESSION
 
 _clients = {}
@@ -35,11 +40,15 @@ def client_for(endpoint, **options):
 class Call:
     """One generation: request → client → history store → result, with progress kept throughout."""
 
-    def __init__(self, request, endpoint, *, on_event=None, store=None, client_options=None, prices=None):
+    def __init__(self, request, endpoint, *, on_event=None, store=None, client_options=None, prices=None, cache=False):
         self.request = request.validated()
         self.endpoint = endpoint
         self.prices = prices
-        self.saver = (store or HistoryStore()).saver(self.request, endpoint)
+        self.store = store or HistoryStore()
+        self.key = cache_key(self.request, endpoint)
+        self.cache = cache
+        self.saver = self.store.saver(self.request, endpoint)
+        self.on_event = on_event
         self.progress = Progress(self.request.count, on_event, on_final=self.saver)
         self.client = client_for(endpoint, **(client_options or {}))
 
@@ -52,13 +61,25 @@ class Call:
         return result
 
     async def run(self):
-        """Send the request; return the ImageResult (errors carry `.partial` with its files)."""
+        """Send the request, or answer from the cache when asked; return the ImageResult.
+
+        Errors carry `.partial` with its files. The history is pruned to its size cap afterwards.
+        """
+        cached = self.store.cached(self.key) if self.cache else None
+        if cached is not None:
+            for img in cached.images:
+                if self.on_event:
+                    self.on_event(img)
+            return cached
         try:
             result = self._with_files(await self.client.generate(self.request, progress=self.progress))
         except ImageMagicError as exc:
             if exc.partial is not None:
                 self._with_files(exc.partial)
             raise
+        finally:
+            self.store.prune(keep=self.saver.paths)
+        self.store.remember(self.key, result.files)
         result.cost = SESSION.record(self.request.model, result, offline=self.endpoint.offline, prices=self.prices)
         return result
 
@@ -67,25 +88,26 @@ class Call:
         return run_sync(self.run(), on_interrupt=self.partial)
 
 
-def _call(prompt, api_key, base_url, offline, on_event, extra_body, params):
+def _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache=False):
     request = ImageRequest(prompt=prompt, extra_body=dict(extra_body or {}), **params).validated()
     endpoint = resolve(api_key=api_key, base_url=base_url, offline=offline, notify=lambda line: print(line, file=sys.stderr))
     for note in request.warnings(endpoint.base_url):
         warnings.warn(note, ImageMagicWarning, stacklevel=3)
-    return Call(request, endpoint, on_event=on_event)
+    return Call(request, endpoint, on_event=on_event, cache=cache)
 
 
-def generate(prompt, *, api_key=None, base_url=None, offline=False, on_event=None, extra_body=None, **params):
+def generate(prompt, *, api_key=None, base_url=None, offline=False, on_event=None, extra_body=None, cache=False, **params):
     """Generate images for `prompt` and return an ImageResult (a list of PIL images).
 
     `params` are the API's parameters by name (model, size, quality, n, background,
     output_format, output_compression, moderation, stream, partial_images, style,
     response_format, user); `extra_body` sends parameters this release does not know.
+    `cache=True` reuses the stored images of an identical earlier request instead of paying again.
     Without a key or base URL, the built-in offline preview server answers.
     """
-    return _call(prompt, api_key, base_url, offline, on_event, extra_body, params).run_sync()
+    return _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache).run_sync()
 
 
-async def agenerate(prompt, *, api_key=None, base_url=None, offline=False, on_event=None, extra_body=None, **params):
+async def agenerate(prompt, *, api_key=None, base_url=None, offline=False, on_event=None, extra_body=None, cache=False, **params):
     """The async twin of `generate`, for code already inside an event loop."""
-    return await _call(prompt, api_key, base_url, offline, on_event, extra_body, params).run()
+    return await _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache).run()

@@ -123,8 +123,11 @@ class ImageResult(list):
 
     Attributes: `images` (GeneratedImage records with the original bytes), `usage` (token
     counts summed over requests), `request_ids`, `created`, `elapsed` (seconds), `partial`
-    (True when some images are partials because the call was interrupted or failed), `request`.
+    (True when some images are partials because the call was interrupted or failed), `request`,
+    `cached` (True when the images came from the history instead of a new generation).
     """
+
+    cached = False
 
     def __init__(self, images=(), *, usage=None, request_ids=(), created=None, elapsed=None, request=None):
         self.images = list(images)

@@ -15,6 +15,7 @@ from .display import LiveDisplay, caption, is_notebook
 from .endpoint import resolve
 from .errors import ImageMagicError
 from .loop import run_sync
+from .store import HistoryStore
 from .usage import describe_cost
 
 
@@ -61,7 +62,8 @@ def run_in_notebook(magics, request, args):
     inline = magics.display == "inline" or (magics.display == "auto" and is_notebook(magics.shell))
     live = LiveDisplay(request) if inline else None
     call = Call(request, endpoint, on_event=live.on_event if live else None,
-                client_options=_client_options(magics), prices=magics.prices)
+                client_options=_client_options(magics), prices=magics.prices,
+                store=HistoryStore(limit_mb=magics.history_limit_mb), cache=magics.cache and not args.fresh)
     if live:
         live.open()
     try:
@@ -80,4 +82,7 @@ def run_in_notebook(magics, request, args):
     else:
         for path in result.files:
             print(f"saved {path}")
-    print(f"est. cost: {describe_cost(result.cost, endpoint.offline)}")
+    if result.cached:
+        print("(cached — add --fresh for a new generation)")
+    else:
+        print(f"est. cost: {describe_cost(result.cost, endpoint.offline)}")
