@@ -137,7 +137,7 @@ class ImageGenMagics(Magics):
         from IPython.display import display
 
         for entry in entries:
-            if is_notebook(self.shell) and self.display != "files":
+            if self.display == "inline" or (self.display == "auto" and is_notebook(self.shell)):
                 display({"image/png": entry.thumbnail_png(), "text/plain": entry.line()}, raw=True)
             else:
                 print(entry.line())
