@@ -3,6 +3,9 @@
 POST /v1/images/generations (JSON, or `text/event-stream` when the body says `stream: true`),
 GET /v1/models, and GET /v1/files/{token} for `response_format: url` (valid 60 minutes).
 Requests are judged by the same catalog as the client, so offline work fails as production would.
+Abuse is bounded: bodies over 1 MiB get 413 before they are read in full, prompts over the model's
+limit (32,000 characters for models the catalog does not know) get 400, and with `api_key` set
+every request needs it as a Bearer token (401 otherwise).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from . import preview
 
 URL_LIFETIME = 3600.0
 MAX_BODY = 1024 * 1024
+MAX_PROMPT = 32000  # characters, for models the catalog does not know
 DELAY_ENV = "IMAGEMAGIC_PREVIEW_DELAY"
 _MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
@@ -111,12 +115,35 @@ class PreviewService:
         return {"size": f"{width}x{height}", "quality": shown_quality(req), "background": background, "output_format": req.output_format or "png"}
 
 
+def _authorized(service, request):
+    if not service.api_key:
+        return True
+    given = request.headers.get("authorization", "").encode()
+    return secrets.compare_digest(given, f"Bearer {service.api_key}".encode())
+
+
+async def _limited_body(request):
+    """The body, or None once it is known to exceed MAX_BODY (reading stops there)."""
+    try:
+        if int(request.headers.get("content-length", 0)) > MAX_BODY:
+            return None
+    except ValueError:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def generations(request: Request):
     service = request.app.state.service
-    if service.api_key and request.headers.get("authorization") != f"Bearer {service.api_key}":
+    if not _authorized(service, request):
         return error("Incorrect API key provided.", status=401, code="invalid_api_key")
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
+    raw = await _limited_body(request)
+    if raw is None:
         return error(f"Request body too large: the limit is {MAX_BODY} bytes.", status=413, code="request_too_large")
     try:
         body = json.loads(raw)
@@ -130,6 +157,9 @@ async def generations(request: Request):
     unknown = next(iter(req.extra_body), None)
     if unknown is not None:
         return error(f"Unknown parameter: '{unknown}'.", param=unknown, code="unknown_parameter")
+    if req.rules is None and isinstance(req.prompt, str) and len(req.prompt) > MAX_PROMPT:
+        return error(f"prompt is {len(req.prompt)} characters; this server takes at most {MAX_PROMPT}",
+                     param="prompt", code="string_above_max_length")
     problems = req.wire_problems()
     if problems:
         return error(problems[0].message, param=problems[0].param, code="invalid_value")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import sys
 import threading
@@ -16,12 +17,24 @@ def _config(app, host, port):
     return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
 
 
+def warn_if_exposed(host, api_key=None):
+    """Print a warning to stderr when `host` is not a loopback address (others can reach the server)."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        advice = "" if api_key else "; pass --api-key to require a key"
+        print(f"warning: listening on {host}, reachable from other machines{advice}", file=sys.stderr)
+
+
 def start(*, host="127.0.0.1", port=0, delay=None, api_key=None):
     """Start a server in a daemon thread; return (base_url, server, thread) once it accepts connections."""
     import uvicorn
 
     from .app import create_app
 
+    warn_if_exposed(host, api_key)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
@@ -33,7 +46,8 @@ def start(*, host="127.0.0.1", port=0, delay=None, api_key=None):
         if not thread.is_alive():
             raise RuntimeError("the local preview server failed to start")
         thread.join(0.005)
-    return f"http://{host}:{bound}/v1", server, thread
+    netloc = f"[{host}]" if ":" in host else host
+    return f"http://{netloc}:{bound}/v1", server, thread
 
 
 def local_server_url():
@@ -52,8 +66,7 @@ def serve(*, host="127.0.0.1", port=8000, delay=None, api_key=None):
 
     from .app import create_app
 
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {host}, reachable from other machines; pass --api-key to require a key", file=sys.stderr)
+    warn_if_exposed(host, api_key)
     print(f"imagemagic preview server at http://{host}:{port}/v1 (Ctrl-C to stop)", file=sys.stderr)
     config = _config(create_app(delay=delay, api_key=api_key), host, port)
     uvicorn.Server(config).run()
