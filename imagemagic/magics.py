@@ -43,25 +43,17 @@ class ImageGenMagics(Magics):
     cache = Bool(True, help="Re-running a cell with an identical request (prompt, parameters, model, endpoint) shows its stored images instead of paying again; --fresh overrides.").tag(config=True)
     history_limit_mb = Float(1024.0, help="Size cap of the image history in MiB; the oldest images are deleted first.").tag(config=True)
 
-    @validate("n")
-    def _check_n(self, proposal):
-        value = proposal["value"]
-        if value is not None and not 1 <= value <= 10:
-            raise TraitError(f"n={value} is out of range: use 1 to 10")
-        return value
+    @validate("size", "quality", "n", "partial_images", "output_format")
+    def _check_default(self, proposal):
+        """A default must suit the configured model, judged by the same rules (and words) as a cell."""
+        name, value = proposal["trait"].name, proposal["value"]
+        if value is not None:
+            from .request import ImageRequest
 
-    @validate("partial_images")
-    def _check_partial_images(self, proposal):
-        value = proposal["value"]
-        if value is not None and not 0 <= value <= 3:
-            raise TraitError(f"partial_images={value} is out of range: use 0 to 3")
-        return value
-
-    @validate("output_format")
-    def _check_output_format(self, proposal):
-        value = proposal["value"]
-        if value is not None and value not in ("png", "jpeg", "webp"):
-            raise TraitError(f"output_format={value!r} is not allowed: use png, jpeg or webp")
+            request = ImageRequest(prompt="default", model=self.model, stream=name == "partial_images" or None, **{name: value})
+            messages = [p.message for p in request.problems() if p.param == name]
+            if messages:
+                raise TraitError("; ".join(messages))
         return value
 
     @validate("timeout")
@@ -85,7 +77,10 @@ class ImageGenMagics(Magics):
 
         %imagegen --size 1024x1024 a red kite
         """
-        args = parse_argstring(self.imagegen, line)
+        try:
+            args = parse_argstring(self.imagegen, line)
+        except ValueError as exc:  # shlex: an unbalanced quote
+            raise UsageError(f"could not read the line: {exc} (quote the prompt or put it in the cell body)") from None
         if args.models:
             from .catalog import catalog_text
 

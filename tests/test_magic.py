@@ -56,6 +56,7 @@ def recorded(ip, recorder, monkeypatch):
     ("-n many", "a kite", "argument -n/--n: invalid int value: 'many'"),
     ("extra words", "a kite", "in %%imagegen the prompt is the cell body; the line takes only --flags (found 'extra words')"),
     ("--out 2fast", "a kite", "--out '2fast' is not a valid variable name"),
+    ('a "kite', None, "could not read the line: No closing quotation (quote the prompt or put it in the cell body)"),
     ("--extra seed", "a kite", "--extra 'seed' must look like KEY=VALUE (VALUE is JSON if it parses, else text)"),
 ])
 def test_bad_input_is_one_line_and_nothing_is_sent(ip, recorded, line, cell, message):
@@ -102,10 +103,15 @@ def test_config_rejects_invalid_defaults(ip):
     from traitlets import TraitError
 
     magics = ip.magics_manager.registry["ImageGenMagics"]
-    with pytest.raises(TraitError, match=r"n=11 is out of range: use 1 to 10"):
+    with pytest.raises(TraitError, match=r"^n=11 is out of range: use 1 to 10$"):
         magics.n = 11
-    with pytest.raises(TraitError, match=r"output_format='gif' is not allowed: use png, jpeg or webp"):
+    with pytest.raises(TraitError, match=r"^output_format='gif' is not allowed for gpt-image-2: use png, jpeg, webp$"):
         magics.output_format = "gif"
+    with pytest.raises(TraitError, match=r"^partial_images=4 is out of range for gpt-image-2: use 0 to 3$"):
+        magics.partial_images = 4
+    magics.partial_images = 2  # fine as a default: it applies when a cell streams
+    magics.model = "dall-e-3"
+    magics.quality = "hd"
 
 
 def test_help_lists_every_api_parameter_as_a_flag(ip):
