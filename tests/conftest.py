@@ -1,26 +1,17 @@
 """Shared fixtures: a clean environment per test, the real local server on loopback, a real
-IPython shell with the extension loaded, and the official JSON schemas."""
+IPython shell with the extension loaded, and a recording endpoint."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from imagemagic.server import embedded
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SCHEMA = json.loads((SHARED / "openai-images.schema.json").read_text())
 _ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "AZURE_OPENAI_ENDPOINT",
         "AZURE_OPENAI_API_KEY", "OPENAI_API_VERSION", "IMAGEMAGIC_PREVIEW_DELAY")
-
-
-def schema_errors(instance, definition):
-    """Messages of every way `instance` breaks the official schema `definition` (empty: valid)."""
-    validator = jsonschema.Draft202012Validator({"$ref": f"#/$defs/{definition}", "$defs": SCHEMA["$defs"]})
-    return [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(instance)]
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from IPython.core.error import UsageError
 from PIL import Image
 
 import imagemagic
-from conftest import schema_errors
+from schemas import schema_errors
 from imagemagic.catalog import MODELS, lookup
 from imagemagic.client import ImagesClient
 from imagemagic.endpoint import Endpoint

@@ -16,7 +16,7 @@ import openai
 import pytest
 from PIL import Image
 
-from conftest import schema_errors
+from schemas import schema_errors
 from imagemagic.sse import SSEDecoder
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conftest import schema_errors
+from schemas import schema_errors
 from imagemagic.request import ImageRequest
 
 
