@@ -21,6 +21,7 @@ _EXPORTS = {
     "HistoryStore": "store", "history": "store", "MODELS": "catalog", "DEFAULT_MODEL": "catalog",
     "ImageMagicError": "errors", "ValidationError": "errors", "APIError": "errors",
     "TransportError": "errors", "APITimeoutError": "errors", "ImageDataError": "errors",
+    "panel": "controlpanel",
 }
 __all__ = ["__version__", "load_ipython_extension", *_EXPORTS]
 

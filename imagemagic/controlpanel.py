@@ -1,0 +1,450 @@
+"""The control panel: every request parameter as a core ipywidget, generation as a task on the
+kernel's event loop, and a gallery of every run of the session.
+
+The logic is plain functions (what a model lets you set, widget values → ImageRequest, the
+equivalent `%%imagegen` cell, captions, saving); `Panel` builds the widgets and wires them in
+one place. The panel always generates anew: it never reads the history store's files back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import ipywidgets as W
+
+from .api import Call
+from .catalog import DEFAULT_MODEL, MODELS, lookup
+from .client import Status
+from .display import placeholder_png
+from .endpoint import resolve
+from .errors import ImageMagicError
+from .flags import PASSED, REQUEST_FLAGS
+from .request import ImageRequest
+from .result import ImageResult
+
+CHOICES = ("quality", "background", "output_format", "moderation", "style", "response_format")
+TICK_SECONDS = 0.25
+THUMB = "256px"
+LABEL_STYLE = {"description_width": "120px"}
+_FLAG = {options.get("dest", names[-1][2:].replace("-", "_")): names[-1] for names, options in REQUEST_FLAGS}
+_HELP = {names[-1][2:].replace("-", "_"): options["help"] for names, options in REQUEST_FLAGS}
+
+
+def choices(model, param):
+    """The values offered for `param`: the model's own, or every catalog value for a model we do not know."""
+    if model is not None:
+        return model.allowed(param)
+    return tuple(dict.fromkeys(v for m in MODELS.values() for v in m.allowed(param)))
+
+
+def max_partial_images(model):
+    """The most partial images `model` streams (the catalog's largest for a model we do not know)."""
+    return model.max_partial_images if model else max(m.max_partial_images for m in MODELS.values())
+
+
+def unsupported(model, param):
+    """Why `param` cannot be set for `model` (the tooltip of the disabled control), or None."""
+    if model is None:
+        return None
+    if param in ("stream", "partial_images"):
+        supported = model.streaming
+    elif param == "output_compression":
+        supported = bool(model.output_formats)
+    else:
+        supported = bool(model.allowed(param))
+    return None if supported else f"{model.name} does not support {param}"
+
+
+def _whole(text):
+    """A text field's number: an int when it is one, None when empty, else the text (validation names it)."""
+    text = text.strip()
+    try:
+        return int(text) if text else None
+    except ValueError:
+        return text
+
+
+def request_from(values):
+    """The ImageRequest for the panel's widget values (by parameter name); unset fields are not sent."""
+    return ImageRequest(**{
+        **values,
+        "prompt": values["prompt"].strip(),
+        "model": values["model"].strip(),
+        "size": values["size"].strip() or None,
+        "n": None if values["n"] == 1 else values["n"],
+        "output_compression": _whole(values["output_compression"]),
+        "stream": values["stream"] or None,
+    })
+
+
+def problems_line(request):
+    """Every problem of `request` in one line, in the words %%imagegen uses (empty when it may be sent)."""
+    return "; ".join(p.message for p in request.problems())
+
+
+def cell_text(request):
+    """The `%%imagegen` cell that sends `request`: its parameters as flags, the prompt as the body."""
+    flags = ["%%imagegen"]
+    for name in PASSED:
+        value = getattr(request, name)
+        if name == "stream" and value is not None:
+            flags.append("--stream" if value else "--no-stream")
+        elif value is not None:
+            flags += [_FLAG[name], shlex.quote(str(value))]
+    return " ".join(flags) + "\n" + request.prompt
+
+
+@dataclass
+class Run:
+    """One generation of the panel: the request, where it went, what came back and how it ended."""
+
+    number: int
+    request: ImageRequest
+    endpoint: object
+    result: ImageResult | None = None
+    elapsed: float = 0.0
+    error: str | None = None  # one line when the run did not complete (cancelled, API or transport error)
+
+    @property
+    def images(self):
+        """The PIL images that arrived (partials included when the run did not complete)."""
+        return list(self.result or [])
+
+    def cell_text(self):
+        """The `%%imagegen` cell that repeats this run."""
+        return cell_text(self.request)
+
+
+def run_caption(run):
+    """The line above a run in the gallery: model, size, elapsed, usage, and how it ended."""
+    req = run.request
+    parts = [req.model, req.size or "auto", f"{run.elapsed:.1f} s"]
+    usage = run.result.usage if run.result else {}
+    if usage.get("total_tokens") is not None:
+        parts.append(f"{usage['total_tokens']:,} tokens (input {usage.get('input_tokens', 0):,}, "
+                     f"output {usage.get('output_tokens', 0):,})")
+    if run.endpoint.offline:
+        parts.append("offline preview")
+    if run.error:
+        parts.append(run.error)
+    return " · ".join(parts)
+
+
+def image_caption(img):
+    """The line under one image: pixel size and format, marked when it is a partial."""
+    width, height = img.pil.size
+    return f"{width}x{height} {img.format}" + (" · partial" if img.partial else "")
+
+
+def ending(run):
+    """The status line once a run is over."""
+    count = len(run.images)
+    kept = f"{count} image{'s' if count != 1 else ''}"
+    if run.error is None:
+        return f"done: {kept} in {run.elapsed:.1f} s"
+    partial = " (partial)" if run.result is not None and run.result.partial else ""
+    return f"{run.error}; kept {kept}{partial} after {run.elapsed:.1f} s"
+
+
+def save_images(named, folder):
+    """Write each (stem, GeneratedImage) as its original bytes into `folder`, never overwriting; return the paths."""
+    folder = Path(folder).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for stem, img in named:
+        for attempt in range(1, 1000):
+            path = folder / f"{stem}{'' if attempt == 1 else f'-{attempt}'}.{img.format}"
+            try:
+                with open(path, "xb") as handle:
+                    handle.write(img.data)
+            except FileExistsError:
+                continue
+            paths.append(path)
+            break
+    return paths
+
+
+def _html_line(text, tone):
+    return f'<span style="color:{tone}">{html.escape(text)}</span>' if text else ""
+
+
+class _Slot:
+    """One image of a run: a thumbnail updated in place (placeholder → partials → final), its caption, a select toggle."""
+
+    def __init__(self, number, index, size):
+        self.stem = f"imagegen-{number}-{index + 1}"
+        self.image = None
+        self.picture = W.Image(
+            value=placeholder_png(size or "1024x1024", [f"image {index + 1}", "waiting…"]), format="png",
+            layout=W.Layout(width="100%", height="auto", max_height=THUMB, object_fit="contain"),
+        )
+        self.picture.add_class("imagemagic-placeholder")
+        self.caption = W.Label("")
+        self.select = W.ToggleButton(description="select", icon="check", disabled=True,
+                                     tooltip="select this image for Save", layout=W.Layout(width="auto"))
+        self.box = W.VBox([self.picture, self.caption, self.select], layout=W.Layout(width=THUMB, margin="0 12px 8px 0"))
+
+    def show(self, img):
+        """Show a partial or final image's original bytes in place."""
+        self.picture.remove_class("imagemagic-placeholder" if self.image is None else "imagemagic-partial")
+        self.picture.add_class("imagemagic-partial" if img.partial else "imagemagic-final")
+        self.picture.format = img.format
+        self.picture.value = img.data
+        self.image = img
+        self.caption.value = image_caption(img)
+        self.select.disabled = False
+
+
+class _RunCard:
+    """The gallery entry of one run: a header line, then its images side by side."""
+
+    def __init__(self, number, request):
+        self.slots = [_Slot(number, i, request.size) for i in range(request.count)]
+        prompt = request.prompt if len(request.prompt) <= 120 else request.prompt[:119] + "…"
+        self.title = f"<b>#{number}</b> {html.escape(prompt)}"
+        self.header = W.HTML(f"{self.title}<br>{html.escape(request.model)} · generating…")
+        self.box = W.VBox([self.header, W.HBox([s.box for s in self.slots], layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))],
+                          layout=W.Layout(border_top="1px solid #ddd", padding="6px 0 0 0"))
+
+    def finish(self, run):
+        """Caption the run once it is over."""
+        tone = "#b00020" if run.error else "inherit"
+        self.header.value = f"{self.title}<br>{_html_line(run_caption(run), tone)}"
+
+    def selected(self):
+        """(stem, GeneratedImage) of each selected image."""
+        return [(s.stem, s.image) for s in self.slots if s.select.value and s.image is not None]
+
+
+def _controls():
+    """The parameter widgets by name, each with its tooltip from the flag help."""
+    style = LABEL_STYLE
+    wide = W.Layout(width="auto")
+    controls = {
+        "prompt": W.Textarea(description="prompt", placeholder="What the image should show", rows=3,
+                             layout=W.Layout(width="auto"), style=style),
+        "model": W.Combobox(description="model", options=tuple(MODELS), value=DEFAULT_MODEL, ensure_option=False,
+                            layout=wide, style=style),
+        "size": W.Combobox(description="size", placeholder="default", ensure_option=False, layout=wide, style=style),
+        "n": W.BoundedIntText(description="n", value=1, min=1, max=10, layout=wide, style=style),
+    }
+    for name in CHOICES:
+        controls[name] = W.Dropdown(description=name.replace("_", " "), options=[("default", None)],
+                                    layout=wide, style=style)
+    controls["output_compression"] = W.Text(description="compression", placeholder="default",
+                                            layout=wide, style=style)
+    controls["stream"] = W.Checkbox(description="stream", indent=True, layout=wide, style=style)
+    controls["partial_images"] = W.Dropdown(description="partial images", options=[("default", None)],
+                                            layout=wide, style=style)
+    for name, control in controls.items():
+        control.tooltip = _HELP.get(name, "What the image should show; sent as the prompt.")
+    return controls
+
+
+_GRID_ORDER = ("model", "size", "quality", "n", "background", "moderation", "output_format", "output_compression",
+               "style", "stream", "partial_images", "response_format")
+
+
+class Panel:
+    """The control panel. Shows as its widgets; `images` are the latest run's PIL images, `history` every run."""
+
+    def __init__(self, *, api_key=None, base_url=None, offline=False, folder=None):
+        self._endpoint_options = {"api_key": api_key, "base_url": base_url, "offline": offline}
+        self.history = []
+        self.task = None
+        self._cards = []
+        self.controls = _controls()
+        button = W.Layout(width="130px", flex="0 0 auto")
+        self.generate_button = W.Button(description="Generate", button_style="primary", icon="play", layout=button)
+        self.cancel_button = W.Button(description="Cancel", icon="stop", disabled=True, layout=button)
+        self.copy_button = W.Button(description="Copy as cell", icon="copy", layout=button,
+                                    tooltip="the %%imagegen cell that sends this request")
+        self.save_button = W.Button(description="Save selected", icon="save", layout=button,
+                                    tooltip="write the selected images' original bytes into the folder")
+        self.folder = W.Text(value=str(Path(folder or os.getcwd())), description="folder",
+                             layout=W.Layout(flex="1 1 auto"), style=LABEL_STYLE)
+        self.hint = W.HTML()
+        self.status = W.HTML(layout=W.Layout(flex="1 1 auto", margin="0 0 0 8px"))
+        self.cell = W.Textarea(rows=4, layout=W.Layout(width="auto", display="none"))
+        self.gallery = W.VBox()
+        self.widget = self._compose()
+        self._wire()
+        self._apply_model()
+        self._say("ready")
+
+    def _compose(self):
+        grid = W.GridBox(
+            [self.controls[name] for name in _GRID_ORDER],
+            layout=W.Layout(grid_template_columns="repeat(auto-fill, minmax(240px, 1fr))", grid_gap="2px 12px",
+                            width="100%"),
+        )
+        buttons = W.HBox([self.generate_button, self.cancel_button, self.copy_button, self.status],
+                         layout=W.Layout(align_items="center"))
+        save = W.HBox([self.folder, self.save_button], layout=W.Layout(width="100%"))
+        box = W.VBox([self.controls["prompt"], grid, self.hint, buttons, save, self.cell, self.gallery],
+                     layout=W.Layout(width="100%", max_width="1100px"))
+        box.add_class("imagemagic-panel")
+        return box
+
+    def _wire(self):
+        """Every handler of the panel, in one place."""
+        self.controls["model"].observe(lambda _: self._apply_model(), names="value")
+        for control in self.controls.values():
+            control.observe(lambda _: self._check(), names="value")
+        self.generate_button.on_click(lambda _: self.generate())
+        self.cancel_button.on_click(lambda _: self.cancel())
+        self.copy_button.on_click(lambda _: self.copy_as_cell())
+        self.save_button.on_click(lambda _: self.save())
+
+    def __repr__(self):
+        return f"<imagemagic panel: {len(self.history)} run{'s' if len(self.history) != 1 else ''}>"
+
+    def _repr_mimebundle_(self, **kwargs):
+        return {**self.widget._repr_mimebundle_(**kwargs), "text/plain": repr(self)}
+
+    @property
+    def images(self):
+        """The PIL images of the latest run."""
+        return self.history[-1].images if self.history else []
+
+    def values(self):
+        """The widgets' values by parameter name."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def request(self):
+        """The ImageRequest the widgets describe (not validated)."""
+        return request_from(self.values())
+
+    def cell_text(self):
+        """The `%%imagegen` cell equivalent to the current settings."""
+        return cell_text(self.request())
+
+    def _apply_model(self):
+        """Offer what the chosen model takes; disable, with the reason as tooltip, what it does not."""
+        model = lookup(self.controls["model"].value.strip())
+        self.controls["size"].options = choices(model, "size")
+        for name in CHOICES:
+            self._offer(name, choices(model, name))
+        self._offer("partial_images", range(max_partial_images(model) + 1))
+        for name in (*CHOICES, "stream", "partial_images", "output_compression"):
+            control, why = self.controls[name], unsupported(model, name)
+            control.disabled = why is not None
+            control.tooltip = why or _HELP[name]
+            if why:
+                control.value = {"stream": False, "output_compression": ""}.get(name)
+
+    def _offer(self, name, values):
+        """Offer `values` (and "default") in a dropdown, keeping its value, even one the model refuses, so the hint says why."""
+        control = self.controls[name]
+        options = [("default", None), *((str(v), v) for v in values)]
+        value = control.value
+        if value not in [v for _, v in options]:
+            options.append((str(value), value))
+        control.options = options
+        control.value = value
+
+    def _check(self):
+        """Explain inline, before Generate is pressed, what is wrong with the settings."""
+        request = self.request()
+        line = problems_line(request)
+        self.hint.value = _html_line(line, "#b00020") or _html_line("; ".join(request.warnings()), "#8a6d00")
+
+    def _say(self, text, tone="inherit"):
+        self.status.value = _html_line(text, tone)
+
+    def generate(self):
+        """Start a generation as a task on the running event loop and return it (None if it cannot start)."""
+        request = self.request()
+        line = problems_line(request)
+        if line:
+            self._say(line, "#b00020")
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._say("the panel generates on a running event loop: use it in a Jupyter kernel", "#b00020")
+            return None
+        self.task = loop.create_task(self._run(request))
+        return self.task
+
+    def cancel(self):
+        """Cancel the running generation: the connection is closed and what arrived is kept."""
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    async def _run(self, request):
+        started = time.monotonic()
+        self._busy(True)
+        card = _RunCard(len(self._cards) + 1, request)
+        self._cards.append(card)
+        self.gallery.children = (card.box, *self.gallery.children)
+        run = Run(len(self._cards), request, resolve(**self._endpoint_options))
+        notes = {}
+        call = Call(request, run.endpoint, on_event=lambda event: self._on_event(card, notes, event))
+        ticker = asyncio.ensure_future(self._tick(started, notes))
+        try:
+            run.result = await call.run()
+        except asyncio.CancelledError:
+            run.result, run.error = call.partial(), "cancelled: the connection was closed"
+        except ImageMagicError as exc:
+            run.result, run.error = exc.partial, str(exc)
+        ticker.cancel()
+        run.elapsed = time.monotonic() - started
+        self.history.append(run)
+        card.finish(run)
+        self._busy(False)
+        self._say(ending(run), "#b00020" if run.error else "inherit")
+        return run
+
+    def _on_event(self, card, notes, event):
+        if isinstance(event, Status):
+            notes["status"] = event.message
+            return
+        card.slots[event.index].show(event)
+        what = f"partial {event.partial_index + 1}" if event.partial else "final"
+        notes["status"] = f"image {event.index + 1}: {what}"
+
+    async def _tick(self, started, notes):
+        while True:
+            note = notes.get("status")
+            self._say(f"generating · {time.monotonic() - started:.1f} s" + (f" · {note}" if note else ""))
+            await asyncio.sleep(TICK_SECONDS)
+
+    def _busy(self, busy):
+        self.generate_button.disabled = busy
+        self.cancel_button.disabled = not busy
+
+    def copy_as_cell(self):
+        """Show the equivalent `%%imagegen` cell, ready to copy, and return its text."""
+        self.cell.value = self.cell_text()
+        self.cell.layout.display = None
+        return self.cell.value
+
+    def save(self):
+        """Write the selected images into the folder; report the paths and return them."""
+        named = [pair for card in self._cards for pair in card.selected()]
+        if not named:
+            self._say("nothing selected: press select under the images to save", "#b00020")
+            return []
+        try:
+            paths = save_images(named, self.folder.value)
+        except OSError as exc:
+            self._say(f"could not save: {exc}", "#b00020")
+            return []
+        self._say("saved " + ", ".join(map(str, paths)))
+        return paths
+
+
+def panel(*, api_key=None, base_url=None, offline=False, folder=None):
+    """The control panel: set parameters, Generate without blocking the kernel, keep the good images.
+
+    Without a key or base URL it uses the built-in offline preview server; Save writes into
+    `folder` (default: the working directory).
+    """
+    return Panel(api_key=api_key, base_url=base_url, offline=offline, folder=folder)
