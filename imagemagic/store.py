@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .result import GeneratedImage, ImageResult, open_image
+from .result import GeneratedImage, ImageResult, add_usage, open_image
 
 HOME_ENV = "IMAGEMAGIC_HOME"
 DEFAULT_LIMIT_MB = 1024.0
@@ -99,14 +99,20 @@ class HistoryStore:
         atomic_write(self._cache_file(key), json.dumps({"files": names}).encode())
 
     def cached(self, key):
-        """The stored ImageResult for request `key` (marked `.cached`, with `.files`), or None."""
+        """The stored ImageResult for request `key` (marked `.cached`, with `.files` and the usage it
+        was made with, which is not counted again), or None."""
         try:
             names = json.loads(self._cache_file(key).read_bytes())["files"]
             entries = [HistoryEntry(self.home / name) for name in names]
             images = [entry.generated() for entry in entries]
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        result = ImageResult(images, request_ids=[e.meta.get("request_id") for e in entries], created=entries[0].meta.get("created"))
+        requests = {e.meta.get("request_id") or str(e.path): e.meta.get("usage") for e in entries}
+        usage = {}
+        for used in requests.values():
+            add_usage(usage, used)
+        result = ImageResult(images, usage=usage, request_ids=[r for r in requests if r.startswith("req")],
+                             created=entries[0].meta.get("created"))
         result.cached, result.files, result.cost = True, [e.path for e in entries], 0.0
         return result
 
