@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .errors import ImageMagicError
 from .result import GeneratedImage, ImageResult, add_usage, open_image
 
 HOME_ENV = "IMAGEMAGIC_HOME"
@@ -104,15 +105,16 @@ class HistoryStore:
         try:
             names = json.loads(self._cache_file(key).read_bytes())["files"]
             entries = [HistoryEntry(self.home / name) for name in names]
-            images = [entry.generated() for entry in entries]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        requests = {e.meta.get("request_id") or str(e.path): e.meta.get("usage") for e in entries}
-        usage = {}
-        for used in requests.values():
-            add_usage(usage, used)
-        result = ImageResult(images, usage=usage, request_ids=[r for r in requests if r.startswith("req")],
-                             created=entries[0].meta.get("created"))
+            result = ImageResult([entry.generated() for entry in entries], created=entries[0].meta.get("created"))
+        except (OSError, ValueError, KeyError, TypeError, IndexError, ImageMagicError):
+            return None  # never stored, pruned, or damaged: generate anew
+        seen = set()
+        for entry in entries:
+            request_id = entry.meta.get("request_id")
+            if request_id is None or request_id not in seen:  # images of one request share its usage
+                add_usage(result.usage, entry.meta.get("usage"))
+                result.request_ids += [request_id] if request_id else []
+            seen.add(request_id)
         result.cached, result.files, result.cost = True, [e.path for e in entries], 0.0
         return result
 

@@ -65,12 +65,15 @@ def test_generate_does_not_cache_unless_asked(recorder):
     assert len(recorder.requests) == 2
 
 
-def test_pruned_images_are_generated_anew(recorder):
+def test_pruned_or_damaged_images_are_generated_anew(recorder):
     url = recorder.base + "/v1"
     result = imagemagic.generate("a kite", base_url=url)
     result.files[0].unlink()
+    result = imagemagic.generate("a kite", base_url=url, cache=True)
+    assert not result.cached
+    result.files[0].write_bytes(b"not an image any more")
     assert not imagemagic.generate("a kite", base_url=url, cache=True).cached
-    assert len(recorder.requests) == 2
+    assert len(recorder.requests) == 3
 
 
 def test_endpoint_in_the_key_offline_servers_count_as_one():
