@@ -8,6 +8,7 @@ import base64
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from IPython.utils.capture import capture_output
@@ -31,14 +32,19 @@ def shown(captured):
 
 
 def arrive(live, events):
-    """Hand `events` to the display within one turn of an event loop, as a fast stream does."""
+    """Hand `events` to the display within one turn of an event loop, as a fast stream does.
+
+    The loop gets its own thread: a test before may have left a loop running in this one.
+    """
 
     async def burst():
         for event in events:
             live.on_event(event)
         await asyncio.sleep(0)
 
-    asyncio.run(burst())
+    thread = threading.Thread(target=asyncio.run, args=(burst(),))
+    thread.start()
+    thread.join()
 
 
 def test_superseded_partials_are_skipped_never_decoded(ip):
@@ -82,7 +88,7 @@ def test_webp_goes_to_the_front_end_as_webp_untouched(ip):
     with capture_output() as captured:
         live = LiveDisplay(ImageRequest(prompt="x", output_format="webp").validated())
         live.open()
-        live.on_event(GeneratedImage(b64=b64))
+        arrive(live, [GeneratedImage(b64=b64)])
     data = shown(captured)[-1][2]
     assert set(data) == {"image/webp", "text/plain"} and data["image/webp"] is b64
 
@@ -92,8 +98,8 @@ def test_a_status_line_redraws_only_the_placeholders(ip):
     with capture_output() as captured:
         live = LiveDisplay(request)
         live.open()
-        live.on_event(GeneratedImage(b64=wire("png"), index=0))
-        live.on_event(Status("rate limited, retrying in 1.0 s"))
+        arrive(live, [GeneratedImage(b64=wire("png"), index=0)])
+        arrive(live, [Status("rate limited, retrying in 1.0 s")])
     outputs = shown(captured)
     ids = [display_id for _, display_id, _ in outputs[:2]]
     assert [ids.index(display_id) for _, display_id, _ in outputs[2:]] == [0, 1]
