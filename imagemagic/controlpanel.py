@@ -174,7 +174,7 @@ def _html_line(text, tone):
     return f'<span style="color:{tone}">{html.escape(text)}</span>' if text else ""
 
 
-class _Slot:
+class Slot:
     """One image of a run: a thumbnail updated in place (placeholder → partials → final), its caption, a select toggle."""
 
     def __init__(self, number, index, size):
@@ -201,11 +201,12 @@ class _Slot:
         self.select.disabled = False
 
 
-class _RunCard:
+class RunCard:
     """The gallery entry of one run: a header line, then its images side by side."""
 
     def __init__(self, number, request):
-        self.slots = [_Slot(number, i, request.size) for i in range(request.count)]
+        self.number = number
+        self.slots = [Slot(number, i, request.size) for i in range(request.count)]
         prompt = request.prompt if len(request.prompt) <= 120 else request.prompt[:119] + "…"
         self.title = f"<b>#{number}</b> {html.escape(prompt)}"
         self.header = W.HTML(f"{self.title}<br>{html.escape(request.model)} · generating…")
@@ -257,8 +258,9 @@ class Panel:
     def __init__(self, *, api_key=None, base_url=None, offline=False, folder=None):
         self._endpoint_options = {"api_key": api_key, "base_url": base_url, "offline": offline}
         self.history = []
-        self.task = None
-        self._cards = []
+        self.task = None  # the latest generation; awaiting it gives its Run
+        self._call = None  # the running Call's task, which Cancel cancels
+        self.cards = []
         self.controls = _controls()
         button = W.Layout(width="130px", flex="0 0 auto")
         self.generate_button = W.Button(description="Generate", button_style="primary", icon="play", layout=button)
@@ -370,36 +372,41 @@ class Panel:
         except RuntimeError:
             self._say("the panel generates on a running event loop: use it in a Jupyter kernel", "#b00020")
             return None
-        self.task = loop.create_task(self._run(request))
+        card = RunCard(len(self.cards) + 1, request)
+        self.cards.append(card)
+        self.gallery.children = (card.box, *self.gallery.children)
+        run = Run(card.number, request, resolve(**self._endpoint_options))
+        notes = {}
+        call = Call(request, run.endpoint, on_event=lambda event: self._on_event(card, notes, event))
+        self._busy(True)
+        self._say("generating · 0.0 s")
+        self._call = loop.create_task(call.run())
+        self.task = loop.create_task(self._run(run, card, call, notes))
         return self.task
 
     def cancel(self):
         """Cancel the running generation: the connection is closed and what arrived is kept."""
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
+        if self._call is not None:
+            self._call.cancel()
 
-    async def _run(self, request):
+    async def _run(self, run, card, call, notes):
+        """Await the call (the task Cancel cancels), then record the run, whatever its end."""
         started = time.monotonic()
-        self._busy(True)
-        card = _RunCard(len(self._cards) + 1, request)
-        self._cards.append(card)
-        self.gallery.children = (card.box, *self.gallery.children)
-        run = Run(len(self._cards), request, resolve(**self._endpoint_options))
-        notes = {}
-        call = Call(request, run.endpoint, on_event=lambda event: self._on_event(card, notes, event))
         ticker = asyncio.ensure_future(self._tick(started, notes))
         try:
-            run.result = await call.run()
+            run.result = await self._call
         except asyncio.CancelledError:
             run.result, run.error = call.partial(), "cancelled: the connection was closed"
         except ImageMagicError as exc:
             run.result, run.error = exc.partial, str(exc)
-        ticker.cancel()
-        run.elapsed = time.monotonic() - started
-        self.history.append(run)
-        card.finish(run)
-        self._busy(False)
-        self._say(ending(run), "#b00020" if run.error else "inherit")
+        finally:
+            ticker.cancel()
+            self._call = None
+            run.elapsed = time.monotonic() - started
+            self.history.append(run)
+            card.finish(run)
+            self._busy(False)
+            self._say(ending(run), "#b00020" if run.error else "inherit")
         return run
 
     def _on_event(self, card, notes, event):
@@ -428,7 +435,7 @@ class Panel:
 
     def save(self):
         """Write the selected images into the folder; report the paths and return them."""
-        named = [pair for card in self._cards for pair in card.selected()]
+        named = [pair for card in self.cards for pair in card.selected()]
         if not named:
             self._say("nothing selected: press select under the images to save", "#b00020")
             return []

@@ -48,18 +48,21 @@ class Lab:
         self.root, self.url, self.token = root, url, token
 
     def open(self, page, name):
-        """Open a notebook of the root in `page` and wait until its kernel is idle."""
-        page.goto(f"{self.url}/lab/tree/{name}?token={self.token}")
-        page.locator(".jp-Notebook").first.wait_for()
+        """Open a notebook of the root in a fresh workspace; wait until its kernel is idle; return its panel."""
+        page.goto(f"{self.url}/lab/workspaces/{secrets.token_hex(4)}/tree/{name}?reset&token={self.token}")
+        notebook = page.locator(".jp-NotebookPanel").first
+        notebook.locator(".jp-CodeCell").first.wait_for()
         wait_idle(page)
+        return notebook
 
-    def run_cell(self, page, index):
+    @staticmethod
+    def run_cell(notebook, index):
         """Run the notebook's `index`-th code cell (command mode, Shift+Enter) and wait until it has started."""
-        cell = page.locator(".jp-CodeCell").nth(index)
-        before = cell.locator(".jp-InputPrompt").inner_text()
-        cell.locator(".jp-InputPrompt").click()
-        page.keyboard.press("Shift+Enter")
-        page.wait_for_function("([el, before]) => el.innerText !== before", arg=[cell.locator(".jp-InputPrompt").element_handle(), before])
+        prompt = notebook.locator(".jp-CodeCell").nth(index).locator(".jp-InputPrompt")
+        before = prompt.inner_text()
+        prompt.click()
+        notebook.page.keyboard.press("Shift+Enter")
+        notebook.page.wait_for_function("([el, before]) => el.innerText !== before", arg=[prompt.element_handle(), before])
 
 
 def wait_idle(page, timeout=30_000):

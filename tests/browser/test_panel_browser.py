@@ -9,9 +9,9 @@ PANEL = ".imagemagic-panel"
 
 def _start_panel(lab, page):
     """Open notebooks/panel.ipynb, run its panel cell, return the panel's locator."""
-    lab.open(page, "panel.ipynb")
-    lab.run_cell(page, 0)
-    panel = page.locator(PANEL)
+    notebook = lab.open(page, "panel.ipynb")
+    lab.run_cell(notebook, 0)
+    panel = notebook.locator(PANEL)
     panel.wait_for(timeout=30_000)
     return panel
 
