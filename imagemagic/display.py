@@ -70,6 +70,7 @@ class LiveDisplay:
         self._latest = [None] * self.count
         self._shown = [None] * self.count
         self._status = ""
+        self._headline = "generating"
         self._flush_pending = False
         self._started = time.monotonic()
         self.skipped = 0  # partials superseded before they were shown
@@ -81,7 +82,7 @@ class LiveDisplay:
     def _placeholder(self, slot):
         elapsed = time.monotonic() - self._started
         partials = self.request.partial_images or 0
-        lines = [f"generating · {self.request.model} · {self.request.size or 'auto'}",
+        lines = [f"{self._headline} · {self.request.model} · {self.request.size or 'auto'}",
                  f"image {slot + 1} of {self.count} · {elapsed:.0f} s"
                  + (f" · {partials} partials coming" if self.request.stream and partials else "")]
         if self._status:
@@ -126,6 +127,12 @@ class LiveDisplay:
         for slot in range(self.count):
             if self._latest[slot] is None:
                 self._update(self._placeholder(slot), raw=True, display_id=self._ids[slot])
+
+    def stop(self, reason):
+        """The call ended without images for some slots: say so where they would have been."""
+        self._headline = "no image"
+        self._status = reason if len(reason) <= 44 else reason[:43] + "…"
+        self._refresh_placeholders()
 
     async def tick(self):
         """Refresh the placeholders' elapsed time until cancelled."""

@@ -70,10 +70,14 @@ def run_in_notebook(magics, request, args):
         result = run_sync(_with_display(call, live), on_interrupt=call.partial)
     except KeyboardInterrupt as interrupt:
         partial = getattr(interrupt, "partial", None)
+        if live:
+            live.stop("interrupted")
         _bind(magics, args.out, partial)
         print(f"interrupted: the connection was closed{_kept(partial, args.out)}")
         return
     except ImageMagicError as exc:
+        if live:
+            live.stop(f"failed: {type(exc).__name__}")
         _bind(magics, args.out, exc.partial)
         raise UsageError(f"{exc}{_kept(exc.partial, args.out)}") from None
     _bind(magics, args.out, result)

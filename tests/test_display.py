@@ -163,3 +163,18 @@ def test_load_ext_is_cheap_and_imports_nothing_heavy():
             for _ in range(5)]
     assert all(heavy == [] for _, heavy in runs)
     assert min(seconds for seconds, _ in runs) <= 0.030, runs
+
+
+def test_a_failed_call_says_so_where_the_images_would_have_been(ip, start_server, monkeypatch):
+    import imagemagic.display
+
+    drawn = []
+    real = imagemagic.display.placeholder_png
+    monkeypatch.setattr(imagemagic.display, "placeholder_png", lambda size, lines: drawn.append(lines) or real(size, lines))
+    monkeypatch.setenv("OPENAI_BASE_URL", start_server(api_key="server-only-key"))
+    with capture_output() as captured:
+        ip.run_cell("%%imagegen --size 1024x1024 -n 2\na kite")
+    assert captured.stderr.startswith("UsageError: HTTP 401 (type=invalid_request_error, code=invalid_api_key): Incorrect API key provided.")
+    assert drawn[-2:] == [["no image · gpt-image-2 · 1024x1024", f"image {k} of 2 · 0 s", "failed: APIError"] for k in (1, 2)]
+    updates = [out for out in captured.outputs if out.update]
+    assert len(updates) == 2 and len({out.transient["display_id"] for out in updates}) == 2
