@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import itertools
 import os
 import shlex
 import time
@@ -158,7 +159,7 @@ def save_images(named, folder):
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for stem, img in named:
-        for attempt in range(1, 1000):
+        for attempt in itertools.count(1):
             path = folder / f"{stem}{'' if attempt == 1 else f'-{attempt}'}.{img.format}"
             try:
                 with open(path, "xb") as handle:
@@ -210,8 +211,8 @@ class RunCard:
         prompt = request.prompt if len(request.prompt) <= 120 else request.prompt[:119] + "…"
         self.title = f"<b>#{number}</b> {html.escape(prompt)}"
         self.header = W.HTML(f"{self.title}<br>{html.escape(request.model)} · generating…")
-        self.box = W.VBox([self.header, W.HBox([s.box for s in self.slots], layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))],
-                          layout=W.Layout(border_top="1px solid #ddd", padding="6px 0 0 0"))
+        images = W.HBox([s.box for s in self.slots], layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
+        self.box = W.VBox([self.header, images], layout=W.Layout(border_top="1px solid #ddd", padding="6px 0 0 0"))
 
     def finish(self, run):
         """Caption the run once it is over."""

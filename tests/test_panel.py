@@ -132,7 +132,7 @@ def test_newest_run_on_top_and_images_of_the_latest_run(served):
     assert served.gallery.children == (served.cards[1].box, served.cards[0].box)
     assert [img.format for img in served.images] == ["JPEG", "JPEG"]
     assert [s.caption.value for s in served.cards[1].slots] == ["1024x1024 jpeg", "1024x1024 jpeg"]
-    assert second.request.n == 2 and second.request.prompt == "a blue sea"
+    assert second.cell_text() == "%%imagegen --model gpt-image-2 --n 2 --output-format jpeg\na blue sea"
 
 
 def test_generate_returns_at_once_and_the_loop_stays_free(start_server):

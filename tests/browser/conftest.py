@@ -118,9 +118,13 @@ def lab(tmp_path_factory):
     log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Debian chromium through Playwright (never a downloaded browser)."""
+    """Headless Debian chromium through Playwright (never a downloaded browser).
+
+    Module-scoped: Playwright's sync API keeps its event loop marked running in this thread,
+    which must not leak into tests that run their own loop.
+    """
     _require_chromium()
     from playwright.sync_api import sync_playwright
 
