@@ -164,9 +164,7 @@ class AsyncImagesClient:
                         error = api_error(resp, self.endpoint.api_key)
                         if last or not _should_retry(resp):
                             raise error
-                        delay = _retry_delay(resp, attempt)
-                        progress.status(f"{_reason(resp.status_code)}, retrying in {delay:.1f} s")
-                        await _sleep(delay)
+                        await _pause(progress, _reason(resp.status_code), _retry_delay(resp, attempt))
                         continue
                     if request_id:
                         progress.request_ids.append(request_id)
@@ -175,29 +173,21 @@ class AsyncImagesClient:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 if last:
                     raise TransportError(f"could not connect to {self.endpoint.host}: {_plain(exc)}") from None
-                delay = _backoff(attempt)
-                progress.status(f"connection failed, retrying in {delay:.1f} s")
-                await _sleep(delay)
+                await _pause(progress, "connection failed", _backoff(attempt))
             except httpx.TimeoutException:
-                error = APITimeoutError(
-                    f"no answer from {self.endpoint.host} within the read timeout; the request was sent "
-                    "and may have been billed, so it was not retried"
-                )
                 if last or not self.retry_after_send:
-                    raise error from None
-                delay = _backoff(attempt)
-                progress.status(f"read timeout, retrying in {delay:.1f} s")
-                await _sleep(delay)
+                    raise APITimeoutError(
+                        f"no answer from {self.endpoint.host} within the read timeout; the request was sent "
+                        "and may have been billed, so it was not retried"
+                    ) from None
+                await _pause(progress, "read timeout", _backoff(attempt))
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-                error = TransportError(
-                    f"the connection to {self.endpoint.host} broke off after the request was sent ({_plain(exc)}); "
-                    "it may have been billed, so it was not retried"
-                )
                 if last or not self.retry_after_send:
-                    raise error from None
-                delay = _backoff(attempt)
-                progress.status(f"connection dropped, retrying in {delay:.1f} s")
-                await _sleep(delay)
+                    raise TransportError(
+                        f"the connection to {self.endpoint.host} broke off after the request was sent ({_plain(exc)}); "
+                        "it may have been billed, so it was not retried"
+                    ) from None
+                await _pause(progress, "connection dropped", _backoff(attempt))
 
     async def _read(self, resp, first_slot, progress, request_id):
         content_type = resp.headers.get("content-type", "")
@@ -379,6 +369,12 @@ def _should_retry(resp):
     if flag in ("true", "false"):
         return flag == "true"
     return resp.status_code in _RETRY_STATUS or resp.status_code >= 500
+
+
+async def _pause(progress, reason, delay):
+    """Say why and how long in the status line, then wait before the next attempt."""
+    progress.status(f"{reason}, retrying in {delay:.1f} s")
+    await _sleep(delay)
 
 
 def _backoff(attempt):
