@@ -63,7 +63,7 @@ class Call:
     async def run(self):
         """Send the request, or answer from the cache when asked; return the ImageResult.
 
-        Errors carry `.partial` with its files. The history is pruned to its size cap afterwards.
+        Errors carry `.partial` with its files. The history is pruned to its size cap after storing.
         """
         cached = self.store.cached(self.key) if self.cache else None
         if cached is not None:
@@ -78,7 +78,8 @@ class Call:
                 self._with_files(exc.partial)
             raise
         finally:
-            self.store.prune(keep=self.saver.paths)
+            if self.saver.paths:  # only a call that stored something can push the history over its cap
+                self.store.prune(keep=self.saver.paths)
         self.store.remember(self.key, result.files)
         result.cost = SESSION.record(self.request.model, result, offline=self.endpoint.offline, prices=self.prices)
         return result

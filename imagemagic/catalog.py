@@ -119,11 +119,14 @@ MODELS: dict[str, Model] = {
 }
 
 
+def base_name(name):
+    """The model name without a gateway's provider prefix (`openai/dall-e-3` → `dall-e-3`)."""
+    return name.rsplit("/", 1)[-1]
+
+
 def lookup(name):
     """The catalog row for a model name, following a provider prefix; None if unknown."""
-    if name in MODELS:
-        return MODELS[name]
-    return MODELS.get(name.rsplit("/", 1)[-1]) if "/" in name else None
+    return MODELS.get(name) or MODELS.get(base_name(name))
 
 
 def describe(model, today=None):

@@ -14,6 +14,7 @@ import email.utils
 import json
 import random
 import time
+import weakref
 from dataclasses import dataclass
 
 import httpx
@@ -91,25 +92,23 @@ class AsyncImagesClient:
         self.retry_after_send = retry_after_send
         self.max_concurrency = max_concurrency
         self._transport = transport
-        self._http = None
-        self._http_loop = None
+        self._http = weakref.WeakKeyDictionary()  # event loop -> httpx.AsyncClient: a pool is bound to its loop
 
     def __repr__(self):
         return f"<AsyncImagesClient {self.endpoint!r}>"
 
     def _client(self):
         loop = asyncio.get_running_loop()
-        if self._http is None or self._http_loop is not loop:
+        if loop not in self._http:
             timeout = httpx.Timeout(self.timeout, connect=min(CONNECT_TIMEOUT, self.timeout))
-            self._http = httpx.AsyncClient(timeout=timeout, transport=self._transport, follow_redirects=False)
-            self._http_loop = loop
-        return self._http
+            self._http[loop] = httpx.AsyncClient(timeout=timeout, transport=self._transport, follow_redirects=False)
+        return self._http[loop]
 
     async def aclose(self):
-        """Close the connection pool."""
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        """Close the connection pool of the running event loop."""
+        http = self._http.pop(asyncio.get_running_loop(), None)
+        if http is not None:
+            await http.aclose()
 
     async def __aenter__(self):
         return self
@@ -204,8 +203,8 @@ class AsyncImagesClient:
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
             raise TransportError("the server's JSON answer has no data list of images")
         progress.created = payload.get("created", progress.created)
-        add_usage(progress.usage, payload.get("usage"))
-        usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else None
+        usage = _usage(payload)
+        add_usage(progress.usage, usage)
         for offset, item in enumerate(payload["data"]):
             progress.image(await self._image_from_item(item, first_slot + offset, request_id, usage))
 
@@ -225,8 +224,8 @@ class AsyncImagesClient:
             raise ImageDataError(f"image {slot + 1}: refused to download {url.split(':')[0]}: URL (only http and https)")
         timeout = httpx.Timeout(URL_DOWNLOAD_TIMEOUT, connect=min(CONNECT_TIMEOUT, URL_DOWNLOAD_TIMEOUT))
         try:
-            async with self._client().stream("GET", url, timeout=timeout) as resp:
-                if resp.status_code >= 400:
+            async with self._client().stream("GET", url, timeout=timeout, follow_redirects=True) as resp:
+                if resp.status_code >= 300:
                     raise TransportError(f"image {slot + 1}: download failed with HTTP {resp.status_code}")
                 chunks, size = [], 0
                 async for chunk in resp.aiter_bytes():
@@ -274,12 +273,11 @@ class AsyncImagesClient:
         img = GeneratedImage(
             b64=b64, index=slot, partial=partial,
             partial_index=payload.get("partial_image_index") if partial else None,
-            revised_prompt=payload.get("revised_prompt"), declared_size=payload.get("size"), request_id=request_id,
-            usage=payload.get("usage") if isinstance(payload.get("usage"), dict) else None,
+            revised_prompt=payload.get("revised_prompt"), request_id=request_id, usage=_usage(payload),
         )
         if not partial:
             _checked(img)
-            add_usage(progress.usage, payload.get("usage"))
+            add_usage(progress.usage, img.usage)
             progress.created = payload.get("created_at", progress.created)
         progress.image(img)
         return 0 if partial else 1
@@ -310,6 +308,12 @@ class ImagesClient:
     def close(self):
         """Close the connection pool."""
         run_sync(self._async.aclose())
+
+
+def _usage(payload):
+    """The payload's usage object, or None when it is missing or not an object."""
+    usage = payload.get("usage")
+    return usage if isinstance(usage, dict) else None
 
 
 def _checked(img):

@@ -368,21 +368,23 @@ class Panel:
         if line:
             self._say(line, "#b00020")
             return None
+        if self._call is not None:
+            return None  # one generation at a time: Generate is disabled while one runs
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self._say("the panel generates on a running event loop: use it in a Jupyter kernel", "#b00020")
             return None
-        card = RunCard(len(self.cards) + 1, request)
+        run = Run(len(self.cards) + 1, request, resolve(**self._endpoint_options))
+        card = RunCard(run.number, request)
         self.cards.append(card)
         self.gallery.children = (card.box, *self.gallery.children)
-        run = Run(card.number, request, resolve(**self._endpoint_options))
         notes = {}
         call = Call(request, run.endpoint, on_event=lambda event: self._on_event(card, notes, event))
         self._busy(True)
         self._say("generating · 0.0 s")
         self._call = loop.create_task(call.run())
-        self.task = loop.create_task(self._run(run, card, call, notes))
+        self.task = loop.create_task(self._run(run, card, call, self._call, notes))
         return self.task
 
     def cancel(self):
@@ -390,16 +392,19 @@ class Panel:
         if self._call is not None:
             self._call.cancel()
 
-    async def _run(self, run, card, call, notes):
+    async def _run(self, run, card, call, call_task, notes):
         """Await the call (the task Cancel cancels), then record the run, whatever its end."""
         started = time.monotonic()
         ticker = asyncio.ensure_future(self._tick(started, notes))
         try:
-            run.result = await self._call
+            run.result = await call_task
         except asyncio.CancelledError:
             run.result, run.error = call.partial(), "cancelled: the connection was closed"
         except ImageMagicError as exc:
             run.result, run.error = exc.partial, str(exc)
+        except Exception as exc:  # a bug or an OS error: say so in the panel, keep what arrived, and re-raise
+            run.result, run.error = call.partial(), f"failed: {type(exc).__name__}: {exc}"
+            raise
         finally:
             ticker.cancel()
             self._call = None

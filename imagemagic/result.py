@@ -43,7 +43,6 @@ class GeneratedImage:
     partial_index: int | None = None
     revised_prompt: str | None = None
     url: str | None = None
-    declared_size: str | None = None
     request_id: str | None = None
     usage: dict | None = None  # usage of the request this image came from
     _data: bytes | None = field(default=None, repr=False)
@@ -124,10 +123,14 @@ class ImageResult(list):
     Attributes: `images` (GeneratedImage records with the original bytes), `usage` (token
     counts summed over requests), `request_ids`, `created`, `elapsed` (seconds), `partial`
     (True when some images are partials because the call was interrupted or failed), `request`,
-    `cached` (True when the images came from the history instead of a new generation).
+    `cached` (True when the images came from the history instead of a new generation), `files`
+    (their paths in the history) and `cost` (estimated USD: 0.0 offline or cached, None when the
+    price is unknown); the last three are set when the call went through `Call`/the magic.
     """
 
     cached = False
+    files = ()
+    cost = None
 
     def __init__(self, images=(), *, usage=None, request_ids=(), created=None, elapsed=None, request=None):
         self.images = list(images)

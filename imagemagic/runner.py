@@ -80,6 +80,10 @@ def run_in_notebook(magics, request, args):
             live.stop(f"failed: {type(exc).__name__}")
         _bind(magics, args.out, exc.partial)
         raise UsageError(f"{exc}{_kept(exc.partial, args.out)}") from None
+    except Exception as exc:  # not ours to explain: show the traceback, but not a forever-"generating" placeholder
+        if live:
+            live.stop(f"failed: {type(exc).__name__}")
+        raise
     _bind(magics, args.out, result)
     if live:
         print(caption(result))

@@ -135,10 +135,11 @@ class HistoryStore:
     def prune(self, keep=()):
         """Delete the oldest images (and their metadata) until the history fits `limit_mb`; never those in `keep`."""
         keep = {Path(p) for p in keep}
-        files = [(p.stat().st_mtime, p) for p in (self.home / "images").glob("*/*") if not p.name.startswith(".")]
-        total = sum(p.stat().st_size for _, p in files)
+        files = sorted((s.st_mtime, s.st_size, p) for p in (self.home / "images").glob("*/*")
+                       if not p.name.startswith(".") for s in (p.stat(),))
+        total = sum(size for _, size, _ in files)
         limit = self.limit_mb * 1024 * 1024
-        for _, path in sorted(files):
+        for _, _, path in files:
             if total <= limit:
                 break
             if path.suffix == ".json" or path in keep:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .catalog import base_name
+
 PRICES_AS_OF = "2025-12-16"
 # USD per 1M tokens: text input, image input, image output (OpenAI's published prices, as of PRICES_AS_OF).
 PRICES = {
@@ -20,7 +22,7 @@ PRICES = {
 def price_for(model, prices=None):
     """The price row for a model (a provider prefix is ignored), or None when unknown."""
     table = PRICES if prices is None else {**PRICES, **prices}
-    return table.get(model) or table.get(model.rsplit("/", 1)[-1])
+    return table.get(model) or table.get(base_name(model))
 
 
 def cost(usage, price):

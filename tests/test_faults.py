@@ -271,3 +271,38 @@ def test_url_download_succeeds(scripted):
                      reply(raw=base64.b64decode(png_b64((16, 8))), headers={"Content-Type": "image/png"})]
     result, _ = run(server.url)
     assert result[0].size == (16, 8) and result.images[0].url.endswith("/files/a.png")
+
+
+def test_a_malformed_usage_is_ignored_not_a_crash(scripted):
+    server = scripted(reply(body={**ok_body(), "usage": "n/a"}))
+    result, _ = run(server.url)
+    assert len(result) == 1 and result.usage == {}
+
+
+def test_a_redirected_url_download_is_followed(scripted):
+    image = reply(raw=base64.b64decode(png_b64((12, 10))), headers={"Content-Type": "image/png"})
+    server = scripted(image)
+    mover = scripted(reply(302, raw=b"", headers={"Location": f"{server.url}/img.png"}))
+    answer = scripted(reply(body={"created": 1, "data": [{"url": f"{mover.url}/img.png"}]}))
+    result, _ = run(answer.url)
+    assert result[0].size == (12, 10)
+
+
+def test_one_client_serves_several_threads_at_once(server_url):
+    import threading
+    import warnings
+
+    shared = ImagesClient(Endpoint(server_url))
+    sizes = []
+
+    def work():
+        sizes.append(shared.generate(ImageRequest(prompt="a kite", size="64x64", n=2))[1].size)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sizes == [(64, 64)] * 4  # each thread's loop has its own pool: no call lands on another loop's

@@ -37,10 +37,10 @@ DELAY_ENV = "IMAGEMAGIC_PREVIEW_DELAY"
 _MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 
-def error(message, *, status=400, param=None, code=None, type="invalid_request_error", headers=None):
-    """An OpenAI-shaped error response."""
-    body = {"error": {"message": message, "type": type, "param": param, "code": code}}
-    return JSONResponse(body, status_code=status, headers=headers)
+def error(message, *, status=400, param=None, code=None):
+    """An OpenAI-shaped error response (type invalid_request_error)."""
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
+    return JSONResponse(body, status_code=status)
 
 
 class FileStash:
@@ -51,6 +51,7 @@ class FileStash:
         self._capacity = capacity
 
     def put(self, data, fmt):
+        """Keep image bytes; return the token of its URL."""
         token = f"{secrets.token_urlsafe(16)}.{fmt}"
         self._items[token] = (data, _MIME[fmt], time.monotonic() + URL_LIFETIME)
         while len(self._items) > self._capacity:
@@ -58,6 +59,7 @@ class FileStash:
         return token
 
     def get(self, token):
+        """(bytes, mime, expiry) for a token still valid, else None."""
         item = self._items.get(token)
         if item is None or item[2] < time.monotonic():
             self._items.pop(token, None)
@@ -91,11 +93,13 @@ class PreviewService:
         self.stash = FileStash()
 
     def dims(self, req):
+        """(width, height) of the request's size; auto means 1024x1024."""
         size = req.size if req.size and req.size != "auto" else "1024x1024"
         width, height = (int(x) for x in size.split("x"))
         return width, height
 
     def final(self, req, index):
+        """The final preview image `index` of the request, as a PIL image."""
         width, height = self.dims(req)
         return preview.render_final(
             req.prompt, width=width, height=height, model=req.model, quality=req.quality,
@@ -103,6 +107,7 @@ class PreviewService:
         )
 
     def encode(self, req, img):
+        """The image file's bytes in the requested output format and compression."""
         return preview.encode(img, req.output_format or "png", req.output_compression)
 
     def meta(self, req):
@@ -139,6 +144,7 @@ async def _limited_body(request):
 
 
 async def generations(request: Request):
+    """POST /v1/images/generations: judge the request as the API does, then answer JSON or an event stream."""
     service = request.app.state.service
     if not _authorized(service, request):
         return error("Incorrect API key provided.", status=401, code="invalid_api_key")
@@ -181,7 +187,7 @@ async def _complete(service, req, request):
             data.append({"url": str(request.url_for("file", token=service.stash.put(payload, fmt)))})
         else:
             data.append({"b64_json": base64.b64encode(payload).decode("ascii")})
-        if req.model == "dall-e-3":
+        if req.rules is not None and req.rules.family == "dall-e-3":
             data[-1]["revised_prompt"] = req.prompt
     body = {"created": int(time.time()), "data": data, **service.meta(req)}
     if req.rules is None or req.rules.family == "gpt-image":
@@ -216,6 +222,7 @@ async def _stream(service, req):
 
 
 async def models(request: Request):
+    """GET /v1/models: the catalog's models, which this server accepts."""
     return JSONResponse({
         "object": "list",
         "data": [{"id": name, "object": "model", "created": 0, "owned_by": "imagemagic-preview"} for name in MODELS],
@@ -223,6 +230,7 @@ async def models(request: Request):
 
 
 async def file(request: Request):
+    """GET /v1/files/{token}: an image served for response_format=url, while its URL is valid."""
     item = request.app.state.service.stash.get(request.path_params["token"])
     if item is None:
         return error("No such file, or its URL has expired (URLs are valid for 60 minutes).", status=404, code="not_found")

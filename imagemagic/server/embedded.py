@@ -6,7 +6,9 @@ import ipaddress
 import socket
 import sys
 import threading
+import time
 
+START_TIMEOUT = 30.0  # seconds for the in-process server to accept connections
 _lock = threading.Lock()
 _running = None  # (base_url, uvicorn.Server, thread) of the in-process server
 
@@ -36,18 +38,27 @@ def start(*, host="127.0.0.1", port=0, delay=None, api_key=None):
 
     warn_if_exposed(host, api_key)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    bound = sock.getsockname()[1]
-    server = uvicorn.Server(_config(create_app(delay=delay, api_key=api_key), host, bound))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="imagemagic-server", daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the local preview server failed to start")
-        thread.join(0.005)
-    netloc = f"[{host}]" if ":" in host else host
-    return f"http://{netloc}:{bound}/v1", server, thread
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        bound = sock.getsockname()[1]
+        server = uvicorn.Server(_config(create_app(delay=delay, api_key=api_key), host, bound))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="imagemagic-server", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                server.should_exit = True
+                raise RuntimeError("the local preview server failed to start")
+            thread.join(0.005)
+    except BaseException:
+        sock.close()
+        raise
+    return f"http://{_netloc(host)}:{bound}/v1", server, thread
+
+
+def _netloc(host):
+    return f"[{host}]" if ":" in host else host
 
 
 def local_server_url():
@@ -67,6 +78,6 @@ def serve(*, host="127.0.0.1", port=8000, delay=None, api_key=None):
     from .app import create_app
 
     warn_if_exposed(host, api_key)
-    print(f"imagemagic preview server at http://{host}:{port}/v1 (Ctrl-C to stop)", file=sys.stderr)
+    print(f"imagemagic preview server at http://{_netloc(host)}:{port}/v1 (Ctrl-C to stop)", file=sys.stderr)
     config = _config(create_app(delay=delay, api_key=api_key), host, port)
     uvicorn.Server(config).run()
