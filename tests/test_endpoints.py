@@ -12,7 +12,7 @@ from IPython.utils.capture import capture_output
 
 from imagemagic.endpoint import AZURE_API_VERSION, OPENAI_BASE_URL, resolve
 
-KEY = "sk-test-endpoint-0123456789"
+KEY = "test-endpoint-key-0123456789"
 
 
 def test_a_key_alone_means_openai():

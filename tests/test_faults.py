@@ -21,7 +21,7 @@ from imagemagic.endpoint import Endpoint
 from imagemagic.errors import APIError, APITimeoutError, ImageDataError, TransportError
 from imagemagic.request import ImageRequest
 
-KEY = "sk-canary-0123456789abcdefABCDEF"
+KEY = "canary-key-0123456789abcdefABCDEF"
 
 
 @pytest.fixture

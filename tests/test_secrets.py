@@ -16,7 +16,7 @@ from imagemagic.client import AsyncImagesClient, ImagesClient
 from imagemagic.endpoint import Endpoint, resolve
 from imagemagic.errors import APIError, TransportError
 
-CANARY = "sk-canary-0123456789abcdefABCDEF"
+CANARY = "canary-key-0123456789abcdefABCDEF"
 
 
 def _history_bytes(home):

@@ -21,7 +21,7 @@ from imagemagic.errors import APIError
 from imagemagic.server import embedded
 from imagemagic.server.app import MAX_BODY
 
-KEY = "sk-canary-0123456789abcdefABCDEF"
+KEY = "canary-key-0123456789abcdefABCDEF"
 
 
 def _post(url, **kwargs):
