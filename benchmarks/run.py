@@ -32,6 +32,7 @@ FANOUT_DELAY = 1.0
 
 def timestamp_chunks(arrivals, httpx):
     """Patch the transports of `httpx` (or httpx2, which the openai SDK uses) to note each response chunk's arrival."""
+
     def timed_sync(chunks):
         for chunk in chunks:
             arrivals.append(time.perf_counter())
@@ -114,7 +115,9 @@ def sdk_images(url, size, stream, partials, n, prompt):
 
     client = openai.OpenAI(base_url=url, api_key="sk-bench")
     if stream:
-        for event in client.images.generate(model="gpt-image-2", prompt=prompt, size=size, stream=True, partial_images=partials):
+        for event in client.images.generate(
+            model="gpt-image-2", prompt=prompt, size=size, stream=True, partial_images=partials
+        ):
             yield event.b64_json, event.type == "image_generation.completed"
     else:
         for item in client.images.generate(model="gpt-image-2", prompt=prompt, size=size, n=n).data:
@@ -163,10 +166,18 @@ def worker(path, url, scenario):
             shown = published[-1][0]
             to_display.append(shown - max(t for t in arrivals if t <= shown))
     peak = memory("VmHWM")
-    print(json.dumps({
-        "wall": min(walls), "cpu": min(cpus), "to_display": min(to_display) if to_display else None,
-        "peak_rss": peak, "rss_growth": peak - baseline, "largest_message": max((m for _, m in published), default=0),
-    }))
+    print(
+        json.dumps(
+            {
+                "wall": min(walls),
+                "cpu": min(cpus),
+                "to_display": min(to_display) if to_display else None,
+                "peak_rss": peak,
+                "rss_growth": peak - baseline,
+                "largest_message": max((m for _, m in published), default=0),
+            }
+        )
+    )
 
 
 def fanout_worker(url):
@@ -200,8 +211,14 @@ def photo_events():
     noise = random.Random(4).randbytes(960 * 540 * 3)
     out = io.BytesIO()
     Image.frombytes("RGB", (960, 540), noise).resize((3840, 2160), Image.BILINEAR).save(out, "PNG", compress_level=1)
-    meta = {"b64_json": base64.b64encode(out.getvalue()).decode(), "created_at": int(time.time()), "size": "3840x2160",
-            "quality": "high", "background": "opaque", "output_format": "png"}
+    meta = {
+        "b64_json": base64.b64encode(out.getvalue()).decode(),
+        "created_at": int(time.time()),
+        "size": "3840x2160",
+        "quality": "high",
+        "background": "opaque",
+        "output_format": "png",
+    }
     usage = {"input_tokens": 9, "output_tokens": 33_000, "total_tokens": 33_009}
     events = [("image_generation.partial_image", {**meta, "partial_image_index": i}) for i in range(3)]
     events.append(("image_generation.completed", {**meta, "usage": usage}))
@@ -234,7 +251,9 @@ def spawn(*args):
     """Run a worker subprocess with a fresh history folder; return its JSON answer."""
     with tempfile.TemporaryDirectory() as home:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "IMAGEMAGIC_"))}
-        out = subprocess.run([sys.executable, *args], capture_output=True, text=True, env={**env, "IMAGEMAGIC_HOME": home})
+        out = subprocess.run(
+            [sys.executable, *args], capture_output=True, text=True, env={**env, "IMAGEMAGIC_HOME": home}
+        )
     if out.returncode:
         raise RuntimeError(f"{' '.join(args)} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -251,30 +270,46 @@ def main():
     slow_url, *_ = embedded.start(delay=FANOUT_DELAY)
     photo_url = replay_server(photo_events())
     me = os.path.abspath(__file__)
-    results = {(s, p): spawn(me, "worker", p, photo_url if s.endswith("photo") else url, s) for s in SCENARIOS for p in PATHS}
+    results = {
+        (s, p): spawn(me, "worker", p, photo_url if s.endswith("photo") else url, s) for s in SCENARIOS for p in PATHS
+    }
 
-    print("| scenario | path | wall s | CPU s | peak RSS MiB | RSS growth MiB | last byte → display ms | largest display message KiB |")
+    print(
+        "| scenario | path | wall s | CPU s | peak RSS MiB | RSS growth MiB | last byte → display ms | largest display message KiB |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for (scenario, path), r in results.items():
         shown = f"{r['to_display'] * 1000:.1f}" if r["to_display"] is not None else "—"
-        print(f"| {scenario} | {path} | {r['wall']:.3f} | {r['cpu']:.3f} | {r['peak_rss'] / 2**20:.0f} | "
-              f"{r['rss_growth'] / 2**20:.0f} | {shown} | {r['largest_message'] / 1024:.0f} |")
+        print(
+            f"| {scenario} | {path} | {r['wall']:.3f} | {r['cpu']:.3f} | {r['peak_rss'] / 2**20:.0f} | "
+            f"{r['rss_growth'] / 2**20:.0f} | {shown} | {r['largest_message'] / 1024:.0f} |"
+        )
 
     loads = [spawn("-c", LOAD_EXT) for _ in range(5)]
     fan = spawn(me, "fanout", slow_url)
     print()
     for big in ("stream-3840x2160", "stream-3840x2160-photo"):
         ours, sdk, naive = (results[big, p] for p in PATHS)
-        print(f"- {big}: time to display the final image, ours / naive: {verdict(ours['to_display'] / naive['to_display'], 0.1)}")
+        print(
+            f"- {big}: time to display the final image, ours / naive: {verdict(ours['to_display'] / naive['to_display'], 0.1)}"
+        )
         print(f"- {big}: client CPU, ours / naive: {verdict(ours['cpu'] / naive['cpu'], 0.5)}")
-        print(f"- {big}: peak RSS, ours / SDK: {verdict(ours['peak_rss'] / sdk['peak_rss'], 0.6)}; "
-              f"growth over the shared baseline, ours / SDK: {verdict(ours['rss_growth'] / sdk['rss_growth'], 0.6)}")
-    print(f"- %load_ext imagemagic (best of 5 fresh processes): {min(loads) * 1000:.1f} ms (target ≤ 30 ms: {'met' if min(loads) <= 0.030 else 'MISSED'})")
-    print(f"- -n 8 fan-out / single request, {FANOUT_DELAY:.0f} s per image: {fan['8']:.2f} s / {fan['1']:.2f} s = {verdict(fan['8'] / fan['1'], 1.3)}")
+        print(
+            f"- {big}: peak RSS, ours / SDK: {verdict(ours['peak_rss'] / sdk['peak_rss'], 0.6)}; "
+            f"growth over the shared baseline, ours / SDK: {verdict(ours['rss_growth'] / sdk['rss_growth'], 0.6)}"
+        )
+    print(
+        f"- %load_ext imagemagic (best of 5 fresh processes): {min(loads) * 1000:.1f} ms (target ≤ 30 ms: {'met' if min(loads) <= 0.030 else 'MISSED'})"
+    )
+    print(
+        f"- -n 8 fan-out / single request, {FANOUT_DELAY:.0f} s per image: {fan['8']:.2f} s / {fan['1']:.2f} s = {verdict(fan['8'] / fan['1'], 1.3)}"
+    )
     for scenario in SCENARIOS:
         ours, sdk, naive = (results[scenario, p] for p in PATHS)
-        print(f"- {scenario}: CPU ours/naive {ours['cpu'] / naive['cpu']:.2f}, ours/SDK {ours['cpu'] / sdk['cpu']:.2f}; "
-              f"wall ours/naive {ours['wall'] / naive['wall']:.2f}; peak RSS ours/SDK {ours['peak_rss'] / sdk['peak_rss']:.2f}")
+        print(
+            f"- {scenario}: CPU ours/naive {ours['cpu'] / naive['cpu']:.2f}, ours/SDK {ours['cpu'] / sdk['cpu']:.2f}; "
+            f"wall ours/naive {ours['wall'] / naive['wall']:.2f}; peak RSS ours/SDK {ours['peak_rss'] / sdk['peak_rss']:.2f}"
+        )
 
 
 if __name__ == "__main__":

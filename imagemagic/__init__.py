@@ -15,12 +15,26 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "generate": "api", "agenerate": "api", "Call": "api", "ImageMagicWarning": "api",
-    "ImageRequest": "request", "ImageResult": "result", "GeneratedImage": "result",
-    "ImagesClient": "client", "AsyncImagesClient": "client", "Endpoint": "endpoint",
-    "HistoryStore": "store", "history": "store", "MODELS": "catalog", "DEFAULT_MODEL": "catalog",
-    "ImageMagicError": "errors", "ValidationError": "errors", "APIError": "errors",
-    "TransportError": "errors", "APITimeoutError": "errors", "ImageDataError": "errors",
+    "generate": "api",
+    "agenerate": "api",
+    "Call": "api",
+    "ImageMagicWarning": "api",
+    "ImageRequest": "request",
+    "ImageResult": "result",
+    "GeneratedImage": "result",
+    "ImagesClient": "client",
+    "AsyncImagesClient": "client",
+    "Endpoint": "endpoint",
+    "HistoryStore": "store",
+    "history": "store",
+    "MODELS": "catalog",
+    "DEFAULT_MODEL": "catalog",
+    "ImageMagicError": "errors",
+    "ValidationError": "errors",
+    "APIError": "errors",
+    "TransportError": "errors",
+    "APITimeoutError": "errors",
+    "ImageDataError": "errors",
     "panel": "controlpanel",
 }
 __all__ = ["__version__", "load_ipython_extension", *_EXPORTS]

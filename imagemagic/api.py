@@ -91,13 +91,17 @@ class Call:
 
 def _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache=False):
     request = ImageRequest(prompt=prompt, extra_body=dict(extra_body or {}), **params).validated()
-    endpoint = resolve(api_key=api_key, base_url=base_url, offline=offline, notify=lambda line: print(line, file=sys.stderr))
+    endpoint = resolve(
+        api_key=api_key, base_url=base_url, offline=offline, notify=lambda line: print(line, file=sys.stderr)
+    )
     for note in request.warnings(endpoint.base_url):
         warnings.warn(note, ImageMagicWarning, stacklevel=3)
     return Call(request, endpoint, on_event=on_event, cache=cache)
 
 
-def generate(prompt, *, api_key=None, base_url=None, offline=False, on_event=None, extra_body=None, cache=False, **params):
+def generate(
+    prompt, *, api_key=None, base_url=None, offline=False, on_event=None, extra_body=None, cache=False, **params
+):
     """Generate images for `prompt` and return an ImageResult (a list of PIL images).
 
     `params` are the API's parameters by name (model, size, quality, n, background,
@@ -109,6 +113,8 @@ def generate(prompt, *, api_key=None, base_url=None, offline=False, on_event=Non
     return _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache).run_sync()
 
 
-async def agenerate(prompt, *, api_key=None, base_url=None, offline=False, on_event=None, extra_body=None, cache=False, **params):
+async def agenerate(
+    prompt, *, api_key=None, base_url=None, offline=False, on_event=None, extra_body=None, cache=False, **params
+):
     """The async twin of `generate`, for code already inside an event loop."""
     return await _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache).run()

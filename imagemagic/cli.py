@@ -10,13 +10,20 @@ from .flags import REQUEST_FLAGS, parse_extra, request_values
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="imagemagic", description="Text-to-image generation: the OpenAI Images API, or an offline preview server.")
+    parser = argparse.ArgumentParser(
+        prog="imagemagic", description="Text-to-image generation: the OpenAI Images API, or an offline preview server."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="Run the local OpenAI-compatible preview server.")
     serve.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1, this machine only).")
     serve.add_argument("--port", type=int, default=8000, help="Port (default 8000).")
-    serve.add_argument("--delay", type=float, default=None, help="Seconds per image, to simulate a slow model (default $IMAGEMAGIC_PREVIEW_DELAY or 0).")
+    serve.add_argument(
+        "--delay",
+        type=float,
+        default=None,
+        help="Seconds per image, to simulate a slow model (default $IMAGEMAGIC_PREVIEW_DELAY or 0).",
+    )
     serve.add_argument("--api-key", default=None, help="Require this key as a Bearer token.")
 
     generate = commands.add_parser("generate", help="Generate images and write them to a folder.")

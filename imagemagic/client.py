@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import httpx
 
 from . import __version__
-from .endpoint import Endpoint, resolve
+from .endpoint import resolve
 from .errors import APIError, APITimeoutError, ImageDataError, ImageMagicError, TransportError
 from .loop import run_sync
 from .result import GeneratedImage, ImageResult, add_usage
@@ -73,8 +73,11 @@ class Progress:
         """An ImageResult of every slot that has an image, in order."""
         return ImageResult(
             [img for img in self.slots if img is not None],
-            usage=self.usage, request_ids=self.request_ids, created=self.created,
-            elapsed=elapsed, request=request,
+            usage=self.usage,
+            request_ids=self.request_ids,
+            created=self.created,
+            elapsed=elapsed,
+            request=request,
         )
 
 
@@ -84,8 +87,17 @@ class AsyncImagesClient:
     `timeout` is seconds to wait for an answer; connecting waits at most 10 s.
     """
 
-    def __init__(self, endpoint=None, *, timeout=DEFAULT_TIMEOUT, max_retries=2, retry_after_send=False,
-                 max_concurrency=4, transport=None, notify=None):
+    def __init__(
+        self,
+        endpoint=None,
+        *,
+        timeout=DEFAULT_TIMEOUT,
+        max_retries=2,
+        retry_after_send=False,
+        max_concurrency=4,
+        transport=None,
+        notify=None,
+    ):
         self.endpoint = endpoint or resolve(notify=notify)
         self.timeout = timeout
         self.max_retries = max_retries
@@ -210,7 +222,9 @@ class AsyncImagesClient:
 
     async def _image_from_item(self, item, slot, request_id, usage):
         meta = {
-            "index": slot, "request_id": request_id, "usage": usage,
+            "index": slot,
+            "request_id": request_id,
+            "usage": usage,
             "revised_prompt": item.get("revised_prompt") if isinstance(item, dict) else None,
         }
         if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
@@ -221,7 +235,9 @@ class AsyncImagesClient:
 
     async def _download(self, url, slot):
         if not url.startswith(("http://", "https://")):
-            raise ImageDataError(f"image {slot + 1}: refused to download {url.split(':')[0]}: URL (only http and https)")
+            raise ImageDataError(
+                f"image {slot + 1}: refused to download {url.split(':')[0]}: URL (only http and https)"
+            )
         timeout = httpx.Timeout(URL_DOWNLOAD_TIMEOUT, connect=min(CONNECT_TIMEOUT, URL_DOWNLOAD_TIMEOUT))
         try:
             async with self._client().stream("GET", url, timeout=timeout, follow_redirects=True) as resp:
@@ -231,11 +247,15 @@ class AsyncImagesClient:
                 async for chunk in resp.aiter_bytes():
                     size += len(chunk)
                     if size > URL_DOWNLOAD_LIMIT:
-                        raise ImageDataError(f"image {slot + 1}: download refused, larger than {URL_DOWNLOAD_LIMIT:,} bytes")
+                        raise ImageDataError(
+                            f"image {slot + 1}: download refused, larger than {URL_DOWNLOAD_LIMIT:,} bytes"
+                        )
                     chunks.append(chunk)
                 return b"".join(chunks)
         except httpx.TimeoutException:
-            raise TransportError(f"image {slot + 1}: download failed (no answer within {URL_DOWNLOAD_TIMEOUT:g} s)") from None
+            raise TransportError(
+                f"image {slot + 1}: download failed (no answer within {URL_DOWNLOAD_TIMEOUT:g} s)"
+            ) from None
         except httpx.HTTPError as exc:
             raise TransportError(f"image {slot + 1}: download failed ({_plain(exc)})") from None
 
@@ -271,9 +291,13 @@ class AsyncImagesClient:
             raise TransportError(f"a {kind!r} event carries no b64_json image")
         partial = kind.endswith("partial_image")
         img = GeneratedImage(
-            b64=b64, index=slot, partial=partial,
+            b64=b64,
+            index=slot,
+            partial=partial,
             partial_index=payload.get("partial_image_index") if partial else None,
-            revised_prompt=payload.get("revised_prompt"), request_id=request_id, usage=_usage(payload),
+            revised_prompt=payload.get("revised_prompt"),
+            request_id=request_id,
+            usage=_usage(payload),
         )
         if not partial:
             _checked(img)
@@ -363,8 +387,12 @@ def _one_line(text, api_key):
 def _error_from_body(payload, status, request_id, api_key=None):
     err = payload["error"]
     return APIError(
-        _one_line(err.get("message") or "no message", api_key), status=status, type=err.get("type"),
-        param=err.get("param"), code=err.get("code"), request_id=request_id,
+        _one_line(err.get("message") or "no message", api_key),
+        status=status,
+        type=err.get("type"),
+        param=err.get("param"),
+        code=err.get("code"),
+        request_id=request_id,
     )
 
 

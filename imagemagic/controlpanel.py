@@ -73,15 +73,17 @@ def _whole(text):
 
 def request_from(values):
     """The ImageRequest for the panel's widget values (by parameter name); unset fields are not sent."""
-    return ImageRequest(**{
-        **values,
-        "prompt": values["prompt"].strip(),
-        "model": values["model"].strip(),
-        "size": values["size"].strip() or None,
-        "n": None if values["n"] == 1 else values["n"],
-        "output_compression": _whole(values["output_compression"]),
-        "stream": values["stream"] or None,
-    })
+    return ImageRequest(
+        **{
+            **values,
+            "prompt": values["prompt"].strip(),
+            "model": values["model"].strip(),
+            "size": values["size"].strip() or None,
+            "n": None if values["n"] == 1 else values["n"],
+            "output_compression": _whole(values["output_compression"]),
+            "stream": values["stream"] or None,
+        }
+    )
 
 
 def problems_line(request):
@@ -128,8 +130,10 @@ def run_caption(run):
     parts = [req.model, req.size or "auto", f"{run.elapsed:.1f} s"]
     usage = run.result.usage if run.result else {}
     if usage.get("total_tokens") is not None:
-        parts.append(f"{usage['total_tokens']:,} tokens (input {usage.get('input_tokens', 0):,}, "
-                     f"output {usage.get('output_tokens', 0):,})")
+        parts.append(
+            f"{usage['total_tokens']:,} tokens (input {usage.get('input_tokens', 0):,}, "
+            f"output {usage.get('output_tokens', 0):,})"
+        )
     if run.endpoint.offline:
         parts.append("offline preview")
     if run.error:
@@ -182,14 +186,22 @@ class Slot:
         self.stem = f"imagegen-{number}-{index + 1}"
         self.image = None
         self.picture = W.Image(
-            value=placeholder_png(size or "1024x1024", [f"image {index + 1}", "waiting…"]), format="png",
+            value=placeholder_png(size or "1024x1024", [f"image {index + 1}", "waiting…"]),
+            format="png",
             layout=W.Layout(width="100%", height="auto", max_height=THUMB, object_fit="contain"),
         )
         self.picture.add_class("imagemagic-placeholder")
         self.caption = W.Label("")
-        self.select = W.ToggleButton(description="select", icon="check", disabled=True,
-                                     tooltip="select this image for Save", layout=W.Layout(width="auto"))
-        self.box = W.VBox([self.picture, self.caption, self.select], layout=W.Layout(width=THUMB, margin="0 12px 8px 0"))
+        self.select = W.ToggleButton(
+            description="select",
+            icon="check",
+            disabled=True,
+            tooltip="select this image for Save",
+            layout=W.Layout(width="auto"),
+        )
+        self.box = W.VBox(
+            [self.picture, self.caption, self.select], layout=W.Layout(width=THUMB, margin="0 12px 8px 0")
+        )
 
     def show(self, img):
         """Show a partial or final image's original bytes in place."""
@@ -229,28 +241,52 @@ def _controls():
     style = LABEL_STYLE
     wide = W.Layout(width="auto")
     controls = {
-        "prompt": W.Textarea(description="prompt", placeholder="What the image should show", rows=3,
-                             layout=W.Layout(width="auto"), style=style),
-        "model": W.Combobox(description="model", options=tuple(MODELS), value=DEFAULT_MODEL, ensure_option=False,
-                            layout=wide, style=style),
+        "prompt": W.Textarea(
+            description="prompt",
+            placeholder="What the image should show",
+            rows=3,
+            layout=W.Layout(width="auto"),
+            style=style,
+        ),
+        "model": W.Combobox(
+            description="model",
+            options=tuple(MODELS),
+            value=DEFAULT_MODEL,
+            ensure_option=False,
+            layout=wide,
+            style=style,
+        ),
         "size": W.Combobox(description="size", placeholder="default", ensure_option=False, layout=wide, style=style),
         "n": W.BoundedIntText(description="n", value=1, min=1, max=10, layout=wide, style=style),
     }
     for name in CHOICES:
-        controls[name] = W.Dropdown(description=name.replace("_", " "), options=[("default", None)],
-                                    layout=wide, style=style)
-    controls["output_compression"] = W.Text(description="compression", placeholder="default",
-                                            layout=wide, style=style)
+        controls[name] = W.Dropdown(
+            description=name.replace("_", " "), options=[("default", None)], layout=wide, style=style
+        )
+    controls["output_compression"] = W.Text(description="compression", placeholder="default", layout=wide, style=style)
     controls["stream"] = W.Checkbox(description="stream", indent=True, layout=wide, style=style)
-    controls["partial_images"] = W.Dropdown(description="partial images", options=[("default", None)],
-                                            layout=wide, style=style)
+    controls["partial_images"] = W.Dropdown(
+        description="partial images", options=[("default", None)], layout=wide, style=style
+    )
     for name, control in controls.items():
         control.tooltip = _HELP.get(name, "What the image should show; sent as the prompt.")
     return controls
 
 
-_GRID_ORDER = ("model", "size", "quality", "n", "background", "moderation", "output_format", "output_compression",
-               "style", "stream", "partial_images", "response_format")
+_GRID_ORDER = (
+    "model",
+    "size",
+    "quality",
+    "n",
+    "background",
+    "moderation",
+    "output_format",
+    "output_compression",
+    "style",
+    "stream",
+    "partial_images",
+    "response_format",
+)
 
 
 class Panel:
@@ -266,12 +302,24 @@ class Panel:
         button = W.Layout(width="130px", flex="0 0 auto")
         self.generate_button = W.Button(description="Generate", button_style="primary", icon="play", layout=button)
         self.cancel_button = W.Button(description="Cancel", icon="stop", disabled=True, layout=button)
-        self.copy_button = W.Button(description="Copy as cell", icon="copy", layout=button,
-                                    tooltip="the %%imagegen cell that sends this request")
-        self.save_button = W.Button(description="Save selected", icon="save", layout=button,
-                                    tooltip="write the selected images' original bytes into the folder")
-        self.folder = W.Text(value=str(Path(folder or os.getcwd())), description="folder",
-                             layout=W.Layout(flex="1 1 auto"), style=LABEL_STYLE)
+        self.copy_button = W.Button(
+            description="Copy as cell",
+            icon="copy",
+            layout=button,
+            tooltip="the %%imagegen cell that sends this request",
+        )
+        self.save_button = W.Button(
+            description="Save selected",
+            icon="save",
+            layout=button,
+            tooltip="write the selected images' original bytes into the folder",
+        )
+        self.folder = W.Text(
+            value=str(Path(folder or os.getcwd())),
+            description="folder",
+            layout=W.Layout(flex="1 1 auto"),
+            style=LABEL_STYLE,
+        )
         self.hint = W.HTML()
         self.status = W.HTML(layout=W.Layout(flex="1 1 auto", margin="0 0 0 8px"))
         self.cell = W.Textarea(rows=4, layout=W.Layout(width="auto", display="none"))
@@ -284,14 +332,19 @@ class Panel:
     def _compose(self):
         grid = W.GridBox(
             [self.controls[name] for name in _GRID_ORDER],
-            layout=W.Layout(grid_template_columns="repeat(auto-fill, minmax(240px, 1fr))", grid_gap="2px 12px",
-                            width="100%"),
+            layout=W.Layout(
+                grid_template_columns="repeat(auto-fill, minmax(240px, 1fr))", grid_gap="2px 12px", width="100%"
+            ),
         )
-        buttons = W.HBox([self.generate_button, self.cancel_button, self.copy_button, self.status],
-                         layout=W.Layout(align_items="center"))
+        buttons = W.HBox(
+            [self.generate_button, self.cancel_button, self.copy_button, self.status],
+            layout=W.Layout(align_items="center"),
+        )
         save = W.HBox([self.folder, self.save_button], layout=W.Layout(width="100%"))
-        box = W.VBox([self.controls["prompt"], grid, self.hint, buttons, save, self.cell, self.gallery],
-                     layout=W.Layout(width="100%", max_width="1100px"))
+        box = W.VBox(
+            [self.controls["prompt"], grid, self.hint, buttons, save, self.cell, self.gallery],
+            layout=W.Layout(width="100%", max_width="1100px"),
+        )
         box.add_class("imagemagic-panel")
         return box
 

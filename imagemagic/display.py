@@ -82,9 +82,11 @@ class LiveDisplay:
     def _placeholder(self, slot):
         elapsed = time.monotonic() - self._started
         partials = self.request.partial_images or 0
-        lines = [f"{self._headline} · {self.request.model} · {self.request.size or 'auto'}",
-                 f"image {slot + 1} of {self.count} · {elapsed:.0f} s"
-                 + (f" · {partials} partials coming" if self.request.stream and partials else "")]
+        lines = [
+            f"{self._headline} · {self.request.model} · {self.request.size or 'auto'}",
+            f"image {slot + 1} of {self.count} · {elapsed:.0f} s"
+            + (f" · {partials} partials coming" if self.request.stream and partials else ""),
+        ]
         if self._status:
             lines.append(self._status)
         data = placeholder_png(self.request.size if self.request.size not in (None, "auto") else "1024x1024", lines)

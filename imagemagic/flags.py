@@ -19,16 +19,40 @@ REQUEST_FLAGS = (
     (("--style",), {"help": "vivid or natural (dall-e-3)."}),
     (("--response-format",), {"help": "url or b64_json (dall-e models)."}),
     (("--user",), {"help": "An end-user id passed to the provider."}),
-    (("--extra",), {"action": "append", "metavar": "KEY=VALUE",
-                    "help": "A parameter this release does not know, sent as given (VALUE is JSON if it parses); repeatable."}),
-    (("--offline",), {"action": "store_true", "help": "Use the built-in offline preview server, even when a key is set."}),
+    (
+        ("--extra",),
+        {
+            "action": "append",
+            "metavar": "KEY=VALUE",
+            "help": "A parameter this release does not know, sent as given (VALUE is JSON if it parses); repeatable.",
+        },
+    ),
+    (
+        ("--offline",),
+        {"action": "store_true", "help": "Use the built-in offline preview server, even when a key is set."},
+    ),
 )
 
-FRESH_FLAG = (("--fresh",), {"action": "store_true",
-                             "help": "Generate anew even when an identical request's images are stored (no cache)."})
+FRESH_FLAG = (
+    ("--fresh",),
+    {"action": "store_true", "help": "Generate anew even when an identical request's images are stored (no cache)."},
+)
 
-PASSED = ("model", "size", "quality", "n", "background", "output_format", "output_compression",
-          "moderation", "stream", "partial_images", "style", "response_format", "user")
+PASSED = (
+    "model",
+    "size",
+    "quality",
+    "n",
+    "background",
+    "output_format",
+    "output_compression",
+    "moderation",
+    "stream",
+    "partial_images",
+    "style",
+    "response_format",
+    "user",
+)
 
 
 def parse_extra(pairs):

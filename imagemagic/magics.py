@@ -15,6 +15,7 @@ from traitlets import Bool, CInt, Dict, Enum, Float, TraitError, Unicode, valida
 from .catalog import DEFAULT_MODEL
 from .flags import FRESH_FLAG, PASSED, REQUEST_FLAGS, parse_extra, request_values
 
+
 def request_flags(func):
     """Decorate a magic with the shared request flags (see flags.py), in table order."""
     for names, options in reversed(REQUEST_FLAGS):
@@ -26,22 +27,49 @@ def request_flags(func):
 class ImageGenMagics(Magics):
     """Text-to-image generation in notebooks. Defaults set here apply to every %%imagegen cell."""
 
-    model = Unicode(DEFAULT_MODEL, help="Model (or Azure deployment) used when a cell gives no --model.").tag(config=True)
-    size = Unicode(None, allow_none=True, help="Default size, WIDTHxHEIGHT or auto; None sends no size.").tag(config=True)
-    quality = Unicode(None, allow_none=True, help="Default quality (low, medium, high, auto; standard or hd for dall-e).").tag(config=True)
+    model = Unicode(DEFAULT_MODEL, help="Model (or Azure deployment) used when a cell gives no --model.").tag(
+        config=True
+    )
+    size = Unicode(None, allow_none=True, help="Default size, WIDTHxHEIGHT or auto; None sends no size.").tag(
+        config=True
+    )
+    quality = Unicode(
+        None, allow_none=True, help="Default quality (low, medium, high, auto; standard or hd for dall-e)."
+    ).tag(config=True)
     n = CInt(None, allow_none=True, help="Default number of images per cell (1-10).").tag(config=True)
     stream = Bool(False, help="Stream by default, showing partial images as they arrive.").tag(config=True)
-    partial_images = CInt(None, allow_none=True, help="Default number of partial images when streaming (0-3).").tag(config=True)
+    partial_images = CInt(None, allow_none=True, help="Default number of partial images when streaming (0-3).").tag(
+        config=True
+    )
     output_format = Unicode(None, allow_none=True, help="Default output format: png, jpeg or webp.").tag(config=True)
-    base_url = Unicode(None, allow_none=True, help="Base URL of an OpenAI-compatible API, including /v1; overrides OPENAI_BASE_URL.").tag(config=True)
-    offline = Bool(False, help="Always use the built-in offline preview server, even when a key is set.").tag(config=True)
-    timeout = Float(600.0, help="Seconds to wait for an answer (generations can take minutes); connecting waits at most 10 s.").tag(config=True)
+    base_url = Unicode(
+        None, allow_none=True, help="Base URL of an OpenAI-compatible API, including /v1; overrides OPENAI_BASE_URL."
+    ).tag(config=True)
+    offline = Bool(False, help="Always use the built-in offline preview server, even when a key is set.").tag(
+        config=True
+    )
+    timeout = Float(
+        600.0, help="Seconds to wait for an answer (generations can take minutes); connecting waits at most 10 s."
+    ).tag(config=True)
     max_retries = CInt(2, help="Retries for rate limits, server errors and failed connections.").tag(config=True)
-    display = Enum(("auto", "inline", "files"), "auto", help="inline: images in the notebook; files: save and print paths; auto: inline unless in a terminal.").tag(config=True)
-    prices = Dict(help="Price overrides in USD per 1M tokens, e.g. {'gpt-image-2': {'text_input': 5, 'image_input': 8, 'image_output': 30}}.").tag(config=True)
-    max_concurrency = CInt(4, help="Requests in flight at once when -n is fanned out (streams, dall-e-3).").tag(config=True)
-    cache = Bool(True, help="Re-running a cell with an identical request (prompt, parameters, model, endpoint) shows its stored images instead of paying again; --fresh overrides.").tag(config=True)
-    history_limit_mb = Float(1024.0, help="Size cap of the image history in MiB; the oldest images are deleted first.").tag(config=True)
+    display = Enum(
+        ("auto", "inline", "files"),
+        "auto",
+        help="inline: images in the notebook; files: save and print paths; auto: inline unless in a terminal.",
+    ).tag(config=True)
+    prices = Dict(
+        help="Price overrides in USD per 1M tokens, e.g. {'gpt-image-2': {'text_input': 5, 'image_input': 8, 'image_output': 30}}."
+    ).tag(config=True)
+    max_concurrency = CInt(4, help="Requests in flight at once when -n is fanned out (streams, dall-e-3).").tag(
+        config=True
+    )
+    cache = Bool(
+        True,
+        help="Re-running a cell with an identical request (prompt, parameters, model, endpoint) shows its stored images instead of paying again; --fresh overrides.",
+    ).tag(config=True)
+    history_limit_mb = Float(
+        1024.0, help="Size cap of the image history in MiB; the oldest images are deleted first."
+    ).tag(config=True)
 
     @validate("size", "quality", "n", "partial_images", "output_format")
     def _check_default(self, proposal):
@@ -50,7 +78,9 @@ class ImageGenMagics(Magics):
         if value is not None:
             from .request import ImageRequest
 
-            request = ImageRequest(prompt="default", model=self.model, stream=name == "partial_images" or None, **{name: value})
+            request = ImageRequest(
+                prompt="default", model=self.model, stream=name == "partial_images" or None, **{name: value}
+            )
             messages = [p.message for p in request.problems() if p.param == name]
             if messages:
                 raise TraitError("; ".join(messages))
@@ -66,7 +96,9 @@ class ImageGenMagics(Magics):
     @request_flags
     @argument(*FRESH_FLAG[0], **FRESH_FLAG[1])
     @argument("--out", metavar="NAME", help="Variable to bind the images to (a list of PIL images).")
-    @argument("--models", action="store_true", help="List the known models with their sizes, options and lifecycle, and stop.")
+    @argument(
+        "--models", action="store_true", help="List the known models with their sizes, options and lifecycle, and stop."
+    )
     @argument("prompt", nargs="*", help="Line magic only: the prompt. In a cell, the prompt is the cell body.")
     @line_cell_magic
     def imagegen(self, line, cell=None):
@@ -87,7 +119,9 @@ class ImageGenMagics(Magics):
             print(catalog_text())
             return
         if cell is not None and args.prompt:
-            raise UsageError(f"in %%imagegen the prompt is the cell body; the line takes only --flags (found {' '.join(args.prompt)!r})")
+            raise UsageError(
+                f"in %%imagegen the prompt is the cell body; the line takes only --flags (found {' '.join(args.prompt)!r})"
+            )
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"--out {args.out!r} is not a valid variable name")
         prompt = cell.strip() if cell is not None else " ".join(args.prompt)

@@ -14,8 +14,20 @@ from .catalog import DEFAULT_MODEL, lookup
 from .errors import ValidationError
 
 PARAMS = (
-    "prompt", "background", "model", "moderation", "n", "output_compression", "output_format",
-    "partial_images", "quality", "response_format", "size", "stream", "style", "user",
+    "prompt",
+    "background",
+    "model",
+    "moderation",
+    "n",
+    "output_compression",
+    "output_format",
+    "partial_images",
+    "quality",
+    "response_format",
+    "size",
+    "stream",
+    "style",
+    "user",
 )
 _INT_PARAMS = ("n", "output_compression", "partial_images")
 _SIZE = re.compile(r"([1-9]\d*)x([1-9]\d*)")
@@ -157,10 +169,12 @@ def _prompt_problems(req):
         return [Problem("prompt", "prompt is empty: write what the image should show")]
     model = req.rules
     if model and len(req.prompt) > model.prompt_limit:
-        return [Problem(
-            "prompt",
-            f"prompt is {len(req.prompt)} characters; {model.name} takes at most {model.prompt_limit}",
-        )]
+        return [
+            Problem(
+                "prompt",
+                f"prompt is {len(req.prompt)} characters; {model.name} takes at most {model.prompt_limit}",
+            )
+        ]
     return []
 
 
@@ -194,9 +208,14 @@ def _free_size_problems(size, free, model):
     w, h = _dims(size)
     rules = (
         (w % free.multiple or h % free.multiple, f"both sides must be divisible by {free.multiple}"),
-        (max(w, h) > free.max_ratio * min(w, h), f"the aspect ratio must be between 1:{free.max_ratio:g} and {free.max_ratio:g}:1"),
-        (max(w, h) > free.max_long_side or min(w, h) > free.max_short_side,
-         f"the largest size is {free.max_long_side}x{free.max_short_side} (either orientation)"),
+        (
+            max(w, h) > free.max_ratio * min(w, h),
+            f"the aspect ratio must be between 1:{free.max_ratio:g} and {free.max_ratio:g}:1",
+        ),
+        (
+            max(w, h) > free.max_long_side or min(w, h) > free.max_short_side,
+            f"the largest size is {free.max_long_side}x{free.max_short_side} (either orientation)",
+        ),
     )
     return [Problem("size", f"size={size} does not fit {model}: {why}") for broken, why in rules if broken]
 
@@ -216,7 +235,9 @@ def _model_problems(req, model):
         if model.free_sizes and _dims(req.size):
             found += _free_size_problems(req.size, model.free_sizes, model.name)
         elif _dims(req.size) or req.size == "auto":
-            found.append(Problem("size", f"size={req.size} is not allowed for {model.name}: use {', '.join(model.sizes)}"))
+            found.append(
+                Problem("size", f"size={req.size} is not allowed for {model.name}: use {', '.join(model.sizes)}")
+            )
     for name in ("quality", "style", "background", "moderation", "output_format", "response_format"):
         found += _choice(req, name, model)
     found += _format_problems(req, model)
@@ -230,7 +251,11 @@ def _format_problems(req, model):
         return [_unsupported("output_compression", compression, model)]
     found = _range("output_compression", compression, 0, 100)
     if compression is not None and fmt not in ("jpeg", "webp"):
-        found.append(Problem("output_compression", f"output_compression={compression} needs output_format jpeg or webp (it is {fmt})"))
+        found.append(
+            Problem(
+                "output_compression", f"output_compression={compression} needs output_format jpeg or webp (it is {fmt})"
+            )
+        )
     if req.background == "transparent" and "transparent" in model.backgrounds and fmt not in ("png", "webp"):
         found.append(Problem("background", f"background='transparent' needs output_format png or webp (it is {fmt})"))
     return found

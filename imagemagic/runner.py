@@ -61,9 +61,15 @@ def run_in_notebook(magics, request, args):
         print(f"warning: {note}")
     inline = magics.display == "inline" or (magics.display == "auto" and is_notebook(magics.shell))
     live = LiveDisplay(request) if inline else None
-    call = Call(request, endpoint, on_event=live.on_event if live else None,
-                client_options=_client_options(magics), prices=magics.prices,
-                store=HistoryStore(limit_mb=magics.history_limit_mb), cache=magics.cache and not args.fresh)
+    call = Call(
+        request,
+        endpoint,
+        on_event=live.on_event if live else None,
+        client_options=_client_options(magics),
+        prices=magics.prices,
+        store=HistoryStore(limit_mb=magics.history_limit_mb),
+        cache=magics.cache and not args.fresh,
+    )
     if live:
         live.open()
     try:

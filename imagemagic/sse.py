@@ -69,7 +69,7 @@ class SSEDecoder:
             self._head = head
             return b""
         self._head = None
-        return head[len(_BOM):] if head.startswith(_BOM) else head
+        return head[len(_BOM) :] if head.startswith(_BOM) else head
 
     def close(self):
         """End of stream: deliver a last event even without its blank line."""

@@ -84,8 +84,13 @@ class HistoryStore:
         path = folder / f"{stem}-{img.index + 1}.{img.format}"
         atomic_write(path, img.data)
         record = {
-            **meta, "file": path.name, "index": img.index, "format": img.format,
-            "request_id": img.request_id, "usage": img.usage, "revised_prompt": img.revised_prompt,
+            **meta,
+            "file": path.name,
+            "index": img.index,
+            "format": img.format,
+            "request_id": img.request_id,
+            "usage": img.usage,
+            "revised_prompt": img.revised_prompt,
             "saved": time.time(),
         }
         atomic_write(path.with_suffix(".json"), json.dumps(record, indent=1, ensure_ascii=False).encode())
@@ -135,8 +140,12 @@ class HistoryStore:
     def prune(self, keep=()):
         """Delete the oldest images (and their metadata) until the history fits `limit_mb`; never those in `keep`."""
         keep = {Path(p) for p in keep}
-        files = sorted((s.st_mtime, s.st_size, p) for p in (self.home / "images").glob("*/*")
-                       if not p.name.startswith(".") for s in (p.stat(),))
+        files = sorted(
+            (s.st_mtime, s.st_size, p)
+            for p in (self.home / "images").glob("*/*")
+            if not p.name.startswith(".")
+            for s in (p.stat(),)
+        )
         total = sum(size for _, size, _ in files)
         limit = self.limit_mb * 1024 * 1024
         for _, _, path in files:
@@ -185,8 +194,11 @@ class HistoryEntry:
         """The image as a GeneratedImage with its request's metadata, read from disk."""
         meta = self.meta
         return GeneratedImage.from_bytes(
-            self.path.read_bytes(), index=meta["index"], request_id=meta.get("request_id"),
-            usage=meta.get("usage"), revised_prompt=meta.get("revised_prompt"),
+            self.path.read_bytes(),
+            index=meta["index"],
+            request_id=meta.get("request_id"),
+            usage=meta.get("usage"),
+            revised_prompt=meta.get("revised_prompt"),
         )
 
     def thumbnail_png(self, size=160):
@@ -221,9 +233,11 @@ class _CallSaver:
         self.stem = f"{time.strftime('%H%M%S')}-{secrets.token_hex(3)}"
         body = request.body()
         self.meta = {
-            "prompt": request.prompt, "model": request.model,
+            "prompt": request.prompt,
+            "model": request.model,
             "parameters": {k: v for k, v in body.items() if k != "prompt"},
-            "endpoint": endpoint.host, "created": int(time.time()),
+            "endpoint": endpoint.host,
+            "created": int(time.time()),
         }
         self.by_slot = {}
 

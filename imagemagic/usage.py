@@ -72,7 +72,16 @@ class Ledger:
             return "no images generated in this session yet"
         rows = [("model", "calls", "images", "input tokens", "output tokens", "est. cost (USD)")]
         for model, t in self.models.items():
-            rows.append((model, str(t.calls), str(t.images), f"{t.input_tokens:,}", f"{t.output_tokens:,}", describe_cost(t.cost, t.offline)))
+            rows.append(
+                (
+                    model,
+                    str(t.calls),
+                    str(t.images),
+                    f"{t.input_tokens:,}",
+                    f"{t.output_tokens:,}",
+                    describe_cost(t.cost, t.offline),
+                )
+            )
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         return "\n".join([*lines, f"prices as of {PRICES_AS_OF}; estimates, not a bill"])

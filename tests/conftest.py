@@ -4,14 +4,23 @@ IPython shell with the extension loaded, and a recording endpoint."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from imagemagic.server import embedded
 
-_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "AZURE_OPENAI_ENDPOINT",
-        "AZURE_OPENAI_API_KEY", "OPENAI_API_VERSION", "IMAGEMAGIC_PREVIEW_DELAY")
+pytest_plugins = ("helpers.scripted",)  # the `scripted` fixture
+
+_ENV = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_API_KEY",
+    "OPENAI_API_VERSION",
+    "IMAGEMAGIC_PREVIEW_DELAY",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -103,19 +112,32 @@ class Recorder:
         request = Request(scope, receive)
         raw = await request.body()
         body = json.loads(raw) if raw else None
-        self.requests.append({
-            "method": request.method, "path": request.url.path, "query": dict(request.query_params),
-            "headers": dict(request.headers), "raw": raw, "body": body,
-        })
+        self.requests.append(
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "query": dict(request.query_params),
+                "headers": dict(request.headers),
+                "raw": raw,
+                "body": body,
+            }
+        )
         size = (body or {}).get("size") or "1024x1024"
         width, height = (int(x) for x in (size if size != "auto" else "1024x1024").split("x"))
         buffer = io.BytesIO()
         Image.new("RGB", (width, height), (10, 20, 30)).save(buffer, "PNG")
         b64 = base64.b64encode(buffer.getvalue()).decode()
         count = (body or {}).get("n") or 1
-        answer = {"created": 1, "data": [{"b64_json": b64} for _ in range(count)],
-                  "usage": {"input_tokens": 3, "output_tokens": 7, "total_tokens": 10,
-                            "input_tokens_details": {"text_tokens": 3, "image_tokens": 0}}}
+        answer = {
+            "created": 1,
+            "data": [{"b64_json": b64} for _ in range(count)],
+            "usage": {
+                "input_tokens": 3,
+                "output_tokens": 7,
+                "total_tokens": 10,
+                "input_tokens_details": {"text_tokens": 3, "image_tokens": 0},
+            },
+        }
         await JSONResponse(answer, headers={"x-request-id": f"req_rec{len(self.requests)}"})(scope, receive, send)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 
-from kernels import kernel
+from helpers.kernels import kernel
 
 import imagemagic
 from imagemagic.endpoint import Endpoint
@@ -81,11 +81,17 @@ def test_endpoint_in_the_key_offline_servers_count_as_one():
     offline = {cache_key(request, Endpoint(f"http://127.0.0.1:{port}/v1", offline=True)) for port in (1, 2)}
     online = {cache_key(request, Endpoint(f"http://127.0.0.1:{port}/v1")) for port in (1, 2)}
     assert len(offline) == 1 and len(online) == 2 and not offline & online
-    assert cache_key(request, Endpoint("https://api.openai.com/v1", "sk-a")) == cache_key(request, Endpoint("https://api.openai.com/v1", "sk-b"))
+    assert cache_key(request, Endpoint("https://api.openai.com/v1", "sk-a")) == cache_key(
+        request, Endpoint("https://api.openai.com/v1", "sk-b")
+    )
 
 
 def _final_png(k, code):
-    shown = [c["data"]["image/png"] for t, c in k.run(code) if t in ("display_data", "update_display_data") and "image/png" in c["data"]]
+    shown = [
+        c["data"]["image/png"]
+        for t, c in k.run(code)
+        if t in ("display_data", "update_display_data") and "image/png" in c["data"]
+    ]
     return shown[-1]
 
 

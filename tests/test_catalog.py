@@ -31,7 +31,12 @@ def test_the_catalog_is_the_documented_table():
     for name, (sizes, qualities, max_n, prompt_limit, shutdown) in DOCUMENTED.items():
         model = MODELS[name]
         assert (model.sizes, model.qualities, model.max_n, model.prompt_limit, model.shutdown) == (
-            sizes, qualities, max_n, prompt_limit, shutdown), name
+            sizes,
+            qualities,
+            max_n,
+            prompt_limit,
+            shutdown,
+        ), name
 
 
 @pytest.mark.parametrize("name", DOCUMENTED)
@@ -54,10 +59,18 @@ def test_the_default_model_is_current_and_explicit():
     assert not MODELS[DEFAULT_MODEL].is_shut_down(dt.date(2030, 1, 1))
 
 
-@pytest.mark.parametrize(("name", "row"), [
-    ("dall-e-3", "dall-e-3"), ("openai/dall-e-3", "dall-e-3"), ("openrouter/openai/gpt-image-1", "gpt-image-1"),
-    ("gpt-image-2.6-flare", None), ("openai/unknown", None), ("dall-e-3/", None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("name", "row"),
+    [
+        ("dall-e-3", "dall-e-3"),
+        ("openai/dall-e-3", "dall-e-3"),
+        ("openrouter/openai/gpt-image-1", "gpt-image-1"),
+        ("gpt-image-2.6-flare", None),
+        ("openai/unknown", None),
+        ("dall-e-3/", None),
+        ("", None),
+    ],
+)
 def test_lookup_follows_a_provider_prefix(name, row):
     assert lookup(name) is (MODELS[row] if row else None)
 

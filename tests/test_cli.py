@@ -11,13 +11,30 @@ from PIL import Image
 
 def _cli(*args, home, cwd=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
-    return subprocess.run([sys.executable, "-m", "imagemagic", *args], capture_output=True, text=True, timeout=60,
-                          cwd=cwd, env={**env, "IMAGEMAGIC_HOME": str(home)})
+    return subprocess.run(
+        [sys.executable, "-m", "imagemagic", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env={**env, "IMAGEMAGIC_HOME": str(home)},
+    )
 
 
 def test_generate_writes_images_of_the_requested_size(tmp_path, clean_env):
-    done = _cli("generate", "a red kite", "--size", "640x480", "-n", "2", "--output-format", "webp",
-                "--output-dir", str(tmp_path / "out"), home=clean_env)
+    done = _cli(
+        "generate",
+        "a red kite",
+        "--size",
+        "640x480",
+        "-n",
+        "2",
+        "--output-format",
+        "webp",
+        "--output-dir",
+        str(tmp_path / "out"),
+        home=clean_env,
+    )
     assert done.returncode == 0, done.stderr
     paths = done.stdout.splitlines()
     assert len(paths) == 2
@@ -28,10 +45,14 @@ def test_generate_writes_images_of_the_requested_size(tmp_path, clean_env):
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path, clean_env):
-    done = _cli("generate", "a kite", "--size", "big", "--model", "dall-e-3", "--quality", "low", home=clean_env, cwd=tmp_path)
+    done = _cli(
+        "generate", "a kite", "--size", "big", "--model", "dall-e-3", "--quality", "low", home=clean_env, cwd=tmp_path
+    )
     assert done.returncode == 2
-    assert done.stderr == ("imagemagic: error: size='big' is not a size: write WIDTHxHEIGHT (e.g. 1024x1024) or auto; "
-                           "quality='low' is not allowed for dall-e-3: use standard, hd\n")
+    assert done.stderr == (
+        "imagemagic: error: size='big' is not a size: write WIDTHxHEIGHT (e.g. 1024x1024) or auto; "
+        "quality='low' is not allowed for dall-e-3: use standard, hd\n"
+    )
     assert list(tmp_path.iterdir()) == []
 
 

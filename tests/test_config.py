@@ -19,10 +19,20 @@ def test_profile_config_file_sets_the_defaults(recorder, tmp_path, clean_env):
     )
     env = {**os.environ, "OPENAI_BASE_URL": f"{recorder.base}/v1", "IMAGEMAGIC_HOME": str(clean_env)}
     code = "%load_ext imagemagic\n%imagegen --quality high --out k a kite\nprint(k[0].size)"
-    done = subprocess.run([sys.executable, "-m", "IPython", f"--profile-dir={profile}", "--no-banner", "-c", code],
-                          capture_output=True, text=True, timeout=60, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "IPython", f"--profile-dir={profile}", "--no-banner", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert "(1024, 1536)" in done.stdout, done.stderr
-    assert recorder.requests[0]["body"] == {"prompt": "a kite", "model": "gpt-image-1", "size": "1024x1536", "quality": "high"}
+    assert recorder.requests[0]["body"] == {
+        "prompt": "a kite",
+        "model": "gpt-image-1",
+        "size": "1024x1536",
+        "quality": "high",
+    }
 
 
 def test_every_trait_has_help_and_none_holds_a_key(ip):
@@ -31,5 +41,16 @@ def test_every_trait_has_help_and_none_holds_a_key(ip):
     assert not any("key" in name for name in traits)
     with capture_output() as captured:
         ip.run_line_magic("config", "ImageGenMagics")
-    for name in ("model", "size", "quality", "n", "stream", "partial_images", "output_format", "base_url", "timeout", "offline"):
+    for name in (
+        "model",
+        "size",
+        "quality",
+        "n",
+        "stream",
+        "partial_images",
+        "output_format",
+        "base_url",
+        "timeout",
+        "offline",
+    ):
         assert f"ImageGenMagics.{name}=" in captured.stdout

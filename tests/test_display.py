@@ -12,18 +12,20 @@ import threading
 from pathlib import Path
 
 from IPython.utils.capture import capture_output
+from test_interrupt import png_width
 
 from imagemagic.client import Status
 from imagemagic.display import PLACEHOLDER_WIDTH, LiveDisplay, caption
 from imagemagic.request import ImageRequest
 from imagemagic.result import GeneratedImage, ImageResult
 from imagemagic.server import preview
-from test_interrupt import png_width
 
 
 def wire(fmt):
     """Base64 text of a small image in `fmt`, as a server would send it."""
-    return base64.b64encode(preview.encode(preview.render_final("x", width=96, height=64, model="gpt-image-2"), fmt, None)).decode()
+    return base64.b64encode(
+        preview.encode(preview.render_final("x", width=96, height=64, model="gpt-image-2"), fmt, None)
+    ).decode()
 
 
 def shown(captured):
@@ -120,15 +122,22 @@ def test_the_magic_shows_small_outputs_and_binds_lazy_images(ip):
 
 def test_caption_lists_each_image_then_the_call():
     request = ImageRequest(prompt="x", n=2).validated()
-    images = [GeneratedImage(b64=wire("png"), revised_prompt="a red kite, watercolor"),
-              GeneratedImage(b64=wire("jpeg"), index=1, partial=True, partial_index=0)]
-    result = ImageResult(images, usage={"total_tokens": 1234, "input_tokens": 34, "output_tokens": 1200}, elapsed=3.25, request=request)
+    images = [
+        GeneratedImage(b64=wire("png"), revised_prompt="a red kite, watercolor"),
+        GeneratedImage(b64=wire("jpeg"), index=1, partial=True, partial_index=0),
+    ]
+    result = ImageResult(
+        images, usage={"total_tokens": 1234, "input_tokens": 34, "output_tokens": 1200}, elapsed=3.25, request=request
+    )
     assert caption(result) == (
         "[1] 96x64 png · revised prompt: a red kite, watercolor\n"
         "[2] 96x64 jpeg (partial)\n"
         "2 images in 3.2 s · 1,234 tokens (input 34, output 1,200)"
     )
-    assert caption(ImageResult(images[:1], elapsed=0.5)) == "[1] 96x64 png · revised prompt: a red kite, watercolor\n1 image in 0.5 s"
+    assert (
+        caption(ImageResult(images[:1], elapsed=0.5))
+        == "[1] 96x64 png · revised prompt: a red kite, watercolor\n1 image in 0.5 s"
+    )
 
 
 def test_terminal_shell_saves_files_and_prints_paths(ip, capsys, clean_env):
@@ -159,8 +168,10 @@ print(json.dumps([seconds, [m for m in heavy if m in sys.modules]]))
 
 def test_load_ext_is_cheap_and_imports_nothing_heavy():
     """%load_ext in a fresh IPython (best of 5 processes) costs at most 30 ms, heavy libraries unloaded."""
-    runs = [json.loads(subprocess.run([sys.executable, "-c", LOAD_EXT], capture_output=True, text=True, check=True).stdout)
-            for _ in range(5)]
+    runs = [
+        json.loads(subprocess.run([sys.executable, "-c", LOAD_EXT], capture_output=True, text=True, check=True).stdout)
+        for _ in range(5)
+    ]
     assert all(heavy == [] for _, heavy in runs)
     assert min(seconds for seconds, _ in runs) <= 0.030, runs
 
@@ -170,11 +181,17 @@ def test_a_failed_call_says_so_where_the_images_would_have_been(ip, start_server
 
     drawn = []
     real = imagemagic.display.placeholder_png
-    monkeypatch.setattr(imagemagic.display, "placeholder_png", lambda size, lines: drawn.append(lines) or real(size, lines))
+    monkeypatch.setattr(
+        imagemagic.display, "placeholder_png", lambda size, lines: drawn.append(lines) or real(size, lines)
+    )
     monkeypatch.setenv("OPENAI_BASE_URL", start_server(api_key="server-only-key"))
     with capture_output() as captured:
         ip.run_cell("%%imagegen --size 1024x1024 -n 2\na kite")
-    assert captured.stderr.startswith("UsageError: HTTP 401 (type=invalid_request_error, code=invalid_api_key): Incorrect API key provided.")
-    assert drawn[-2:] == [["no image · gpt-image-2 · 1024x1024", f"image {k} of 2 · 0 s", "failed: APIError"] for k in (1, 2)]
+    assert captured.stderr.startswith(
+        "UsageError: HTTP 401 (type=invalid_request_error, code=invalid_api_key): Incorrect API key provided."
+    )
+    assert drawn[-2:] == [
+        ["no image · gpt-image-2 · 1024x1024", f"image {k} of 2 · 0 s", "failed: APIError"] for k in (1, 2)
+    ]
     updates = [out for out in captured.outputs if out.update]
     assert len(updates) == 2 and len({out.transient["display_id"] for out in updates}) == 2

@@ -19,20 +19,35 @@ def test_a_key_alone_means_openai():
     endpoint = resolve(environ={"OPENAI_API_KEY": KEY, "OPENAI_ORG_ID": "org-1", "OPENAI_PROJECT_ID": "proj-1"})
     assert endpoint.base_url == OPENAI_BASE_URL == "https://api.openai.com/v1"
     assert endpoint.url("gpt-image-2") == "https://api.openai.com/v1/images/generations"
-    assert endpoint.headers() == {"Authorization": f"Bearer {KEY}", "OpenAI-Organization": "org-1", "OpenAI-Project": "proj-1"}
+    assert endpoint.headers() == {
+        "Authorization": f"Bearer {KEY}",
+        "OpenAI-Organization": "org-1",
+        "OpenAI-Project": "proj-1",
+    }
     assert endpoint.params() == {}
 
 
 def test_nothing_configured_means_the_local_server_and_one_line_saying_so(clean_env):
     script = "import imagemagic; r = imagemagic.generate('a kite', n=2); imagemagic.generate('a kite'); print(len(r), r[0].size)"
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "IMAGEMAGIC_HOME": str(clean_env)})
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "IMAGEMAGIC_HOME": str(clean_env)},
+    )
     assert done.stdout == "2 (1024, 1024)\n"
-    assert re.fullmatch(r"no OPENAI_API_KEY: using the offline preview server at http://127\.0\.0\.1:\d+/v1\n", done.stderr)
+    assert re.fullmatch(
+        r"no OPENAI_API_KEY: using the offline preview server at http://127\.0\.0\.1:\d+/v1\n", done.stderr
+    )
 
 
 def test_base_url_overrides_and_azure_needs_both_variables():
-    env = {"OPENAI_BASE_URL": "http://gw.local/v1/", "AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com", "AZURE_OPENAI_API_KEY": "az"}
+    env = {
+        "OPENAI_BASE_URL": "http://gw.local/v1/",
+        "AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com",
+        "AZURE_OPENAI_API_KEY": "az",
+    }
     assert resolve(environ=env).base_url == "http://gw.local/v1"
     del env["OPENAI_BASE_URL"]
     assert resolve(environ=env).azure_api_version == AZURE_API_VERSION

@@ -11,9 +11,19 @@ import random
 import time
 
 import pytest
+from helpers.scripted import (
+    completed_event,
+    drop,
+    event,
+    ok_body,
+    partial_event,
+    png_b64,
+    refused_url,
+    reply,
+    stall,
+    stream,
+)
 from PIL import Image
-from scripted import (completed_event, drop, event, ok_body, partial_event, png_b64, refused_url, reply, scripted,  # noqa: F401
-                      stall, stream)
 
 from imagemagic import client as client_module
 from imagemagic.client import AsyncImagesClient, ImagesClient, Status
@@ -56,7 +66,9 @@ def run(url, *, stream_=False, key=None, **options):
 
 
 def test_429_honours_retry_after_ms(scripted, waits):
-    server = scripted(reply(429, {"error": {"message": "slow down", "type": "rate_limit_error"}}, {"retry-after-ms": "1000"}))
+    server = scripted(
+        reply(429, {"error": {"message": "slow down", "type": "rate_limit_error"}}, {"retry-after-ms": "1000"})
+    )
     result, lines = run(server.url)
     assert len(result) == 1 and len(server.requests) == 2
     assert lines == ["rate limited, retrying in 1.0 s"]
@@ -78,12 +90,21 @@ def test_retry_after_beyond_120_seconds_falls_back_to_backoff(scripted, waits):
     assert lines == ["rate limited, retrying in 0.5 s", "rate limited, retrying in 1.0 s"]
 
 
-@pytest.mark.parametrize(("status", "reason"), [
-    (408, "request timed out"), (409, "conflict"), (500, "server error 500"),
-    (502, "server error 502"), (503, "server error 503"), (504, "server error 504"),
-])
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (408, "request timed out"),
+        (409, "conflict"),
+        (500, "server error 500"),
+        (502, "server error 502"),
+        (503, "server error 503"),
+        (504, "server error 504"),
+    ],
+)
 def test_retryable_statuses_back_off_then_succeed(scripted, waits, status, reason):
-    server = scripted(reply(status, {"error": {"message": "try again"}}), reply(status, {"error": {"message": "try again"}}))
+    server = scripted(
+        reply(status, {"error": {"message": "try again"}}), reply(status, {"error": {"message": "try again"}})
+    )
     result, lines = run(server.url)
     assert len(result) == 1 and len(server.requests) == 3
     assert lines == [f"{reason}, retrying in 0.5 s", f"{reason}, retrying in 1.0 s"]
@@ -119,8 +140,10 @@ def test_read_timeout_is_not_retried_by_default(scripted, waits):
     server = scripted(stall(3))
     error, lines = run(server.url, timeout=0.3)
     assert type(error) is APITimeoutError and lines == [] and len(server.requests) == 1
-    assert str(error) == ("no answer from 127.0.0.1 within the read timeout; the request was sent "
-                          "and may have been billed, so it was not retried")
+    assert str(error) == (
+        "no answer from 127.0.0.1 within the read timeout; the request was sent "
+        "and may have been billed, so it was not retried"
+    )
 
 
 def test_read_timeout_retried_when_asked(scripted, waits):
@@ -134,8 +157,10 @@ def test_dropped_connection_is_not_retried_by_default(scripted, waits):
     server = scripted(drop())
     error, lines = run(server.url)
     assert type(error) is TransportError and lines == [] and len(server.requests) == 1
-    assert str(error) == ("the connection to 127.0.0.1 broke off after the request was sent (Server disconnected "
-                          "without sending a response.); it may have been billed, so it was not retried")
+    assert str(error) == (
+        "the connection to 127.0.0.1 broke off after the request was sent (Server disconnected "
+        "without sending a response.); it may have been billed, so it was not retried"
+    )
 
 
 def test_dropped_connection_retried_when_asked(scripted, waits):
@@ -156,16 +181,46 @@ def test_default_timeouts_fit_long_generations_and_connect_fast():
     assert (value.read, value.write, value.connect) == (600.0, 600.0, 10.0)
 
 
-@pytest.mark.parametrize(("status", "body", "line"), [
-    (400, {"error": {"message": "Invalid size '7x7'.", "type": "invalid_request_error", "param": "size", "code": "invalid_value"}},
-     "HTTP 400 (type=invalid_request_error, param=size, code=invalid_value): Invalid size '7x7'. [request id req_test]"),
-    (401, {"error": {"message": f"Incorrect API key provided: {KEY}.", "type": "invalid_request_error", "code": "invalid_api_key"}},
-     "HTTP 401 (type=invalid_request_error, code=invalid_api_key): Incorrect API key provided: ***. [request id req_test]"),
-    (403, {"error": {"message": "Your organization must be verified\nto use this model.", "type": "invalid_request_error"}},
-     "HTTP 403 (type=invalid_request_error): Your organization must be verified to use this model. [request id req_test]"),
-    (404, {"detail": "Not Found"}, "HTTP 404: Not Found [request id req_test]"),
-    (404, ["not", "an", "object"], "HTTP 404: Not Found [request id req_test]"),
-])
+@pytest.mark.parametrize(
+    ("status", "body", "line"),
+    [
+        (
+            400,
+            {
+                "error": {
+                    "message": "Invalid size '7x7'.",
+                    "type": "invalid_request_error",
+                    "param": "size",
+                    "code": "invalid_value",
+                }
+            },
+            "HTTP 400 (type=invalid_request_error, param=size, code=invalid_value): Invalid size '7x7'. [request id req_test]",
+        ),
+        (
+            401,
+            {
+                "error": {
+                    "message": f"Incorrect API key provided: {KEY}.",
+                    "type": "invalid_request_error",
+                    "code": "invalid_api_key",
+                }
+            },
+            "HTTP 401 (type=invalid_request_error, code=invalid_api_key): Incorrect API key provided: ***. [request id req_test]",
+        ),
+        (
+            403,
+            {
+                "error": {
+                    "message": "Your organization must be verified\nto use this model.",
+                    "type": "invalid_request_error",
+                }
+            },
+            "HTTP 403 (type=invalid_request_error): Your organization must be verified to use this model. [request id req_test]",
+        ),
+        (404, {"detail": "Not Found"}, "HTTP 404: Not Found [request id req_test]"),
+        (404, ["not", "an", "object"], "HTTP 404: Not Found [request id req_test]"),
+    ],
+)
 def test_error_bodies_become_one_line_without_json_or_key(scripted, status, body, line):
     server = scripted(reply(status, body))
     error, _ = run(server.url, key=KEY)
@@ -174,7 +229,9 @@ def test_error_bodies_become_one_line_without_json_or_key(scripted, status, body
 
 
 def test_html_error_page_is_summarised_by_its_reason(scripted):
-    server = scripted(reply(502, raw=b"<html><body><h1>502 Bad Gateway</h1></body></html>", headers={"Content-Type": "text/html"}))
+    server = scripted(
+        reply(502, raw=b"<html><body><h1>502 Bad Gateway</h1></body></html>", headers={"Content-Type": "text/html"})
+    )
     error, _ = run(server.url, max_retries=0)
     assert str(error) == "HTTP 502: Bad Gateway [request id req_test]"
 
@@ -193,32 +250,51 @@ def _magic(ip, capsys, url, monkeypatch, flags="--stream --partial-images 1 --ou
     return capsys.readouterr()
 
 
-def test_magic_shows_an_api_error_as_one_usage_error_line(ip, capsys, scripted, monkeypatch):
-    body = {"error": {"message": f"Incorrect API key provided: {KEY}.", "type": "invalid_request_error", "code": "invalid_api_key"}}
+def test_magic_shows_an_api_error_as_one_usage_error_line(ip, capsys, monkeypatch, scripted):
+    body = {
+        "error": {
+            "message": f"Incorrect API key provided: {KEY}.",
+            "type": "invalid_request_error",
+            "code": "invalid_api_key",
+        }
+    }
     server = scripted(reply(401, body))
     out = _magic(ip, capsys, server.url, monkeypatch, flags="")
-    assert out.err == ("UsageError: HTTP 401 (type=invalid_request_error, code=invalid_api_key): "
-                       "Incorrect API key provided: ***. [request id req_test]\n")
+    assert out.err == (
+        "UsageError: HTTP 401 (type=invalid_request_error, code=invalid_api_key): "
+        "Incorrect API key provided: ***. [request id req_test]\n"
+    )
     assert KEY not in out.out + out.err
 
 
 BAD_PNG = base64.b64encode(b"GIF89a but not really an image").decode()
 
 
-@pytest.mark.parametrize(("tail", "line"), [
-    (event("error", error={"message": "The server had an error.", "type": "server_error"}),
-     "error in stream (type=server_error): The server had an error. [request id req_test]"),
-    (b"event: image_generation.completed\ndata: {not json}\n\n",
-     "malformed JSON in a 'image_generation.completed' event of the stream"),
-    (completed_event()[:60], "the stream ended inside a 'image_generation.completed' event (truncated JSON)"),
-    (event("image_generation.completed", b64_json="@@@not base64@@@"),
-     "image 1: the base64 data is invalid (Only base64 data is allowed)"),
-    (event("image_generation.completed", b64_json=base64.b64encode(b"hello, not an image").decode()),
-     "image 1: the data is not a PNG, JPEG, WebP or GIF image"),
-    (event("image_generation.completed", b64_json=BAD_PNG), "image 1: the data is not an image PIL can read"),
-    (b"", "the stream ended without a completed image"),
-])
-def test_mid_stream_failures_keep_partials_bound_to_out(ip, capsys, scripted, monkeypatch, tail, line):
+@pytest.mark.parametrize(
+    ("tail", "line"),
+    [
+        (
+            event("error", error={"message": "The server had an error.", "type": "server_error"}),
+            "error in stream (type=server_error): The server had an error. [request id req_test]",
+        ),
+        (
+            b"event: image_generation.completed\ndata: {not json}\n\n",
+            "malformed JSON in a 'image_generation.completed' event of the stream",
+        ),
+        (completed_event()[:60], "the stream ended inside a 'image_generation.completed' event (truncated JSON)"),
+        (
+            event("image_generation.completed", b64_json="@@@not base64@@@"),
+            "image 1: the base64 data is invalid (Only base64 data is allowed)",
+        ),
+        (
+            event("image_generation.completed", b64_json=base64.b64encode(b"hello, not an image").decode()),
+            "image 1: the data is not a PNG, JPEG, WebP or GIF image",
+        ),
+        (event("image_generation.completed", b64_json=BAD_PNG), "image 1: the data is not an image PIL can read"),
+        (b"", "the stream ended without a completed image"),
+    ],
+)
+def test_mid_stream_failures_keep_partials_bound_to_out(ip, capsys, monkeypatch, scripted, tail, line):
     server = scripted(stream(partial_event(), tail))
     out = _magic(ip, capsys, server.url, monkeypatch)
     assert out.err == f"UsageError: {line}; kept 1 image in pic (partial: True)\n"
@@ -251,8 +327,10 @@ def test_url_download_is_size_limited(scripted, monkeypatch):
     monkeypatch.setattr(client_module, "URL_DOWNLOAD_LIMIT", 1000)
     big = base64.b64decode(png_b64((400, 400)))
     server = scripted()
-    server.steps += [reply(body={"created": 1, "data": [{"url": f"http://127.0.0.1:{server.port}/files/a.png"}]}),
-                     reply(raw=big, headers={"Content-Type": "image/png"})]
+    server.steps += [
+        reply(body={"created": 1, "data": [{"url": f"http://127.0.0.1:{server.port}/files/a.png"}]}),
+        reply(raw=big, headers={"Content-Type": "image/png"}),
+    ]
     error, _ = run(server.url)
     assert str(error) == "image 1: download refused, larger than 1,000 bytes"
 
@@ -260,15 +338,20 @@ def test_url_download_is_size_limited(scripted, monkeypatch):
 def test_url_download_times_out(scripted, monkeypatch):
     monkeypatch.setattr(client_module, "URL_DOWNLOAD_TIMEOUT", 0.3)
     server = scripted()
-    server.steps += [reply(body={"created": 1, "data": [{"url": f"http://127.0.0.1:{server.port}/files/a.png"}]}), stall(3)]
+    server.steps += [
+        reply(body={"created": 1, "data": [{"url": f"http://127.0.0.1:{server.port}/files/a.png"}]}),
+        stall(3),
+    ]
     error, _ = run(server.url)
     assert str(error) == "image 1: download failed (no answer within 0.3 s)"
 
 
 def test_url_download_succeeds(scripted):
     server = scripted()
-    server.steps += [reply(body={"created": 1, "data": [{"url": f"http://127.0.0.1:{server.port}/files/a.png"}]}),
-                     reply(raw=base64.b64decode(png_b64((16, 8))), headers={"Content-Type": "image/png"})]
+    server.steps += [
+        reply(body={"created": 1, "data": [{"url": f"http://127.0.0.1:{server.port}/files/a.png"}]}),
+        reply(raw=base64.b64decode(png_b64((16, 8))), headers={"Content-Type": "image/png"}),
+    ]
     result, _ = run(server.url)
     assert result[0].size == (16, 8) and result.images[0].url.endswith("/files/a.png")
 

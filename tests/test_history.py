@@ -11,8 +11,8 @@ import threading
 import warnings
 
 import pytest
-from kernels import kernel
-from scripted import completed_event, partial_event, png_b64, scripted, stream  # noqa: F401
+from helpers.kernels import kernel
+from helpers.scripted import completed_event, partial_event, png_b64, stream
 
 import imagemagic
 from imagemagic.api import Call, ImageMagicWarning
@@ -27,14 +27,28 @@ def _metas(home):
 
 
 def test_metadata_holds_prompt_every_parameter_and_the_answer(server_url, clean_env):
-    result = imagemagic.generate("a red kite", base_url=server_url, model="gpt-image-2", size="1024x1536",
-                                 quality="low", output_format="jpeg", output_compression=70, n=2)
+    result = imagemagic.generate(
+        "a red kite",
+        base_url=server_url,
+        model="gpt-image-2",
+        size="1024x1536",
+        quality="low",
+        output_format="jpeg",
+        output_compression=70,
+        n=2,
+    )
     metas = _metas(clean_env)
     assert [m["index"] for m in metas] == [0, 1]
     meta = metas[0]
     assert meta["prompt"] == "a red kite" and meta["model"] == "gpt-image-2"
-    assert meta["parameters"] == {"model": "gpt-image-2", "n": 2, "size": "1024x1536", "quality": "low",
-                                  "output_format": "jpeg", "output_compression": 70}
+    assert meta["parameters"] == {
+        "model": "gpt-image-2",
+        "n": 2,
+        "size": "1024x1536",
+        "quality": "low",
+        "output_format": "jpeg",
+        "output_compression": 70,
+    }
     assert meta["endpoint"] == "127.0.0.1" and meta["format"] == "jpeg"
     assert meta["request_id"] == result.request_ids[0] and meta["request_id"].startswith("req_")
     assert meta["usage"]["output_tokens"] > 0 and isinstance(meta["created"], int)

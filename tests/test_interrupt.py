@@ -7,9 +7,9 @@ import struct
 import time
 
 import psutil
+from helpers.kernels import kernel
 
 from imagemagic.display import PLACEHOLDER_WIDTH
-from kernels import kernel
 
 
 def png_width(b64):
@@ -24,7 +24,9 @@ def http_sockets(manager):
     zmq_ports = {info[f"{name}_port"] for name in ("shell", "iopub", "stdin", "control", "hb")}
     connections = process.net_connections("tcp")
     http_ports = {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN} - zmq_ports
-    return {c.laddr for c in connections if c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr.port in http_ports}
+    return {
+        c.laddr for c in connections if c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr.port in http_ports
+    }
 
 
 def test_interrupt_mid_stream_binds_the_latest_partial(tmp_path):
@@ -50,7 +52,13 @@ def test_interrupt_mid_stream_binds_the_latest_partial(tmp_path):
 
         assert returned < 1.0
         assert not open_sockets & http_sockets(k.manager)
-        assert ("stream", {"name": "stdout", "text": "interrupted: the connection was closed; kept 1 image in hero (partial: True)\n"}) in rest
+        assert (
+            "stream",
+            {
+                "name": "stdout",
+                "text": "interrupted: the connection was closed; kept 1 image in hero (partial: True)\n",
+            },
+        ) in rest
         assert not any(kind == "error" for kind, _ in rest)
         assert k.output("print(hero.partial, hero.images[0].partial, hero.images[0].partial_index)") == "True True 1\n"
         assert k.output("print(hero.images[0].wire_b64 == LAST)".replace("LAST", repr(shown[-1]))) == "True\n"

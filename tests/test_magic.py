@@ -49,16 +49,27 @@ def recorded(ip, recorder, monkeypatch):
     return recorder
 
 
-@pytest.mark.parametrize(("line", "cell", "message"), [
-    ("", "   ", "prompt is empty: write what the image should show"),
-    ("--colour=red", "a kite", "unrecognized arguments: --colour=red"),
-    ("--size big", "a kite", "size='big' is not a size: write WIDTHxHEIGHT (e.g. 1024x1024) or auto"),
-    ("-n many", "a kite", "argument -n/--n: invalid int value: 'many'"),
-    ("extra words", "a kite", "in %%imagegen the prompt is the cell body; the line takes only --flags (found 'extra words')"),
-    ("--out 2fast", "a kite", "--out '2fast' is not a valid variable name"),
-    ('a "kite', None, "could not read the line: No closing quotation (quote the prompt or put it in the cell body)"),
-    ("--extra seed", "a kite", "--extra 'seed' must look like KEY=VALUE (VALUE is JSON if it parses, else text)"),
-])
+@pytest.mark.parametrize(
+    ("line", "cell", "message"),
+    [
+        ("", "   ", "prompt is empty: write what the image should show"),
+        ("--colour=red", "a kite", "unrecognized arguments: --colour=red"),
+        ("--size big", "a kite", "size='big' is not a size: write WIDTHxHEIGHT (e.g. 1024x1024) or auto"),
+        ("-n many", "a kite", "argument -n/--n: invalid int value: 'many'"),
+        (
+            "extra words",
+            "a kite",
+            "in %%imagegen the prompt is the cell body; the line takes only --flags (found 'extra words')",
+        ),
+        ("--out 2fast", "a kite", "--out '2fast' is not a valid variable name"),
+        (
+            'a "kite',
+            None,
+            "could not read the line: No closing quotation (quote the prompt or put it in the cell body)",
+        ),
+        ("--extra seed", "a kite", "--extra 'seed' must look like KEY=VALUE (VALUE is JSON if it parses, else text)"),
+    ],
+)
 def test_bad_input_is_one_line_and_nothing_is_sent(ip, recorded, line, cell, message):
     captured = _run(ip, line, cell)
     assert captured.stderr == f"UsageError: {message}\n"
@@ -74,17 +85,43 @@ def test_the_wire_body_is_exactly_what_was_asked(ip, recorded):
 
 def test_extra_parameters_are_sent_as_given(ip, recorded):
     _run(ip, '--extra seed=42 --extra tag=blue --extra opts={"a":1}', "a kite")
-    assert recorded.requests[0]["body"] == {"prompt": "a kite", "model": "gpt-image-2", "seed": 42, "tag": "blue", "opts": {"a": 1}}
+    assert recorded.requests[0]["body"] == {
+        "prompt": "a kite",
+        "model": "gpt-image-2",
+        "seed": 42,
+        "tag": "blue",
+        "opts": {"a": 1},
+    }
 
 
 def test_config_defaults_reach_the_request_and_flags_override_them(ip, recorded):
-    for setting in ('model = "gpt-image-1"', 'size = "1024x1536"', 'quality = "low"', 'output_format = "jpeg"', "n = 2"):
+    for setting in (
+        'model = "gpt-image-1"',
+        'size = "1024x1536"',
+        'quality = "low"',
+        'output_format = "jpeg"',
+        "n = 2",
+    ):
         ip.run_line_magic("config", f"ImageGenMagics.{setting}")
     _run(ip, "a kite")
     _run(ip, "--model gpt-image-2 --quality high -n 1 a kite")
     first, second = (r["body"] for r in recorded.requests)
-    assert first == {"prompt": "a kite", "model": "gpt-image-1", "n": 2, "size": "1024x1536", "quality": "low", "output_format": "jpeg"}
-    assert second == {"prompt": "a kite", "model": "gpt-image-2", "n": 1, "size": "1024x1536", "quality": "high", "output_format": "jpeg"}
+    assert first == {
+        "prompt": "a kite",
+        "model": "gpt-image-1",
+        "n": 2,
+        "size": "1024x1536",
+        "quality": "low",
+        "output_format": "jpeg",
+    }
+    assert second == {
+        "prompt": "a kite",
+        "model": "gpt-image-2",
+        "n": 1,
+        "size": "1024x1536",
+        "quality": "high",
+        "output_format": "jpeg",
+    }
 
 
 def test_config_base_url_switches_endpoint_without_restart(ip, recorder):
@@ -116,8 +153,23 @@ def test_config_rejects_invalid_defaults(ip):
 
 def test_help_lists_every_api_parameter_as_a_flag(ip):
     doc = ip.find_cell_magic("imagegen").__doc__
-    for flag in ("--model", "--size", "--quality", "-n", "--background", "--output-format", "--output-compression",
-                 "--moderation", "--stream", "--partial-images", "--style", "--response-format", "--user", "--out", "--extra"):
+    for flag in (
+        "--model",
+        "--size",
+        "--quality",
+        "-n",
+        "--background",
+        "--output-format",
+        "--output-compression",
+        "--moderation",
+        "--stream",
+        "--partial-images",
+        "--style",
+        "--response-format",
+        "--user",
+        "--out",
+        "--extra",
+    ):
         assert flag in doc
 
 

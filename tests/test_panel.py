@@ -44,6 +44,7 @@ def served(server_url, tmp_path):
 
 # --- what the model lets you set ---------------------------------------------------------------
 
+
 def test_unsupported_options_are_disabled_with_the_reason_as_tooltip():
     p = panel()
     assert p.controls["style"].disabled and p.controls["style"].tooltip == "gpt-image-2 does not support style"
@@ -55,7 +56,11 @@ def test_unsupported_options_are_disabled_with_the_reason_as_tooltip():
     for name in ("stream", "partial_images", "background", "output_format", "output_compression", "moderation"):
         assert p.controls[name].disabled
         assert p.controls[name].tooltip == f"dall-e-3 does not support {name}"
-    assert (p.controls["stream"].value, p.controls["partial_images"].value, p.controls["background"].value) == (False, None, None)
+    assert (p.controls["stream"].value, p.controls["partial_images"].value, p.controls["background"].value) == (
+        False,
+        None,
+        None,
+    )
     assert not p.controls["style"].disabled
     assert [v for _, v in p.controls["style"].options] == [None, "vivid", "natural"]
     assert p.controls["size"].options == ("1024x1024", "1792x1024", "1024x1792")
@@ -66,16 +71,34 @@ def test_a_model_outside_the_catalog_gets_every_option():
     p.controls["model"].value = "my-gateway-model"
     assert not any(control.disabled for control in p.controls.values())
     assert [v for _, v in p.controls["quality"].options] == [None, "standard", "hd", "low", "medium", "high", "auto"]
-    assert p.controls["size"].options == ("256x256", "512x512", "1024x1024", "1792x1024", "1024x1792", "1536x1024", "1024x1536", "auto")
+    assert p.controls["size"].options == (
+        "256x256",
+        "512x512",
+        "1024x1024",
+        "1792x1024",
+        "1024x1792",
+        "1536x1024",
+        "1024x1536",
+        "auto",
+    )
 
 
-@pytest.mark.parametrize(("values", "hint"), [
-    ({"partial_images": 2}, "partial_images=2 needs stream=True"),
-    ({"output_compression": "80"}, "output_compression=80 needs output_format jpeg or webp (it is png)"),
-    ({"size": "1000x1000"}, "size=1000x1000 does not fit gpt-image-2: both sides must be divisible by 16"),
-    ({"model": "dall-e-3", "size": "1536x1024"}, "size=1536x1024 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792"),
-    ({"output_format": "jpeg", "output_compression": "120"}, "output_compression=120 is out of range: use 0 to 100"),
-])
+@pytest.mark.parametrize(
+    ("values", "hint"),
+    [
+        ({"partial_images": 2}, "partial_images=2 needs stream=True"),
+        ({"output_compression": "80"}, "output_compression=80 needs output_format jpeg or webp (it is png)"),
+        ({"size": "1000x1000"}, "size=1000x1000 does not fit gpt-image-2: both sides must be divisible by 16"),
+        (
+            {"model": "dall-e-3", "size": "1536x1024"},
+            "size=1536x1024 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792",
+        ),
+        (
+            {"output_format": "jpeg", "output_compression": "120"},
+            "output_compression=120 is out of range: use 0 to 100",
+        ),
+    ],
+)
 def test_an_invalid_combination_is_explained_before_generate_in_the_magics_words(ip, values, hint):
     p = panel()
     set_values(p, prompt="a red kite", **values)
@@ -85,10 +108,13 @@ def test_an_invalid_combination_is_explained_before_generate_in_the_magics_words
     assert str(magic.value) == hint
 
 
-@pytest.mark.parametrize(("values", "hint"), [  # settings no %%imagegen flag can carry
-    ({"output_compression": "much"}, "output_compression='much' must be a whole number"),
-    ({"model": " "}, "model must name a model, e.g. gpt-image-2"),
-])
+@pytest.mark.parametrize(
+    ("values", "hint"),
+    [  # settings no %%imagegen flag can carry
+        ({"output_compression": "much"}, "output_compression='much' must be a whole number"),
+        ({"model": " "}, "model must name a model, e.g. gpt-image-2"),
+    ],
+)
 def test_settings_the_magic_cannot_express_are_explained_too(values, hint):
     p = panel()
     set_values(p, prompt="a red kite", **values)
@@ -110,6 +136,7 @@ def test_an_experimental_size_is_a_warning_not_a_problem():
 
 
 # --- generating ------------------------------------------------------------------------------
+
 
 def test_generate_fills_the_gallery_images_and_history(served):
     run = generate(served, prompt="a red kite", size="1536x1024")
@@ -174,7 +201,9 @@ def test_cancel_mid_stream_keeps_the_latest_partial(start_server):
     assert took < 0.5
     assert run.error == "cancelled: the connection was closed"
     assert run.result.partial and len(run.images) == 1 and run.result.images[0].partial_index == 0
-    assert re.fullmatch(r"cancelled: the connection was closed; kept 1 image \(partial\) after \d+\.\d s", text(p.status))
+    assert re.fullmatch(
+        r"cancelled: the connection was closed; kept 1 image \(partial\) after \d+\.\d s", text(p.status)
+    )
     assert not p.generate_button.disabled and p.cancel_button.disabled
     assert p.cards[0].slots[0].caption.value == "1024x1024 png · partial"
 
@@ -206,6 +235,7 @@ def test_generate_needs_a_running_loop(served):
 
 # --- keeping the good ones -------------------------------------------------------------------
 
+
 def test_save_writes_the_selected_images_bytes_and_never_overwrites(served, tmp_path):
     run = generate(served, prompt="a red kite", n=2)
     assert served.save() == []
@@ -233,18 +263,31 @@ def test_copy_as_cell_shows_the_magic_cell():
     set_values(p, prompt="  A lighthouse\non a cliff  ", size="1536x1024", stream=True, partial_images=2, n=3)
     assert p.cell.layout.display == "none"
     p.copy_button.click()
-    assert p.cell.value == p.cell_text() == (
-        "%%imagegen --model gpt-image-2 --size 1536x1024 --n 3 --stream --partial-images 2\nA lighthouse\non a cliff"
+    assert (
+        p.cell.value
+        == p.cell_text()
+        == (
+            "%%imagegen --model gpt-image-2 --size 1536x1024 --n 3 --stream --partial-images 2\nA lighthouse\non a cliff"
+        )
     )
     assert p.cell.layout.display is None
 
 
-@pytest.mark.parametrize("values", [
-    {"size": "1536x1024", "stream": True, "partial_images": 2, "n": 2},
-    {"output_format": "jpeg", "output_compression": "55", "quality": "low", "background": "opaque", "moderation": "low"},
-    {"model": "dall-e-3", "quality": "hd", "style": "natural", "response_format": "url"},
-    {"model": "openai/gpt-image-2", "size": "1280x720"},
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"size": "1536x1024", "stream": True, "partial_images": 2, "n": 2},
+        {
+            "output_format": "jpeg",
+            "output_compression": "55",
+            "quality": "low",
+            "background": "opaque",
+            "moderation": "low",
+        },
+        {"model": "dall-e-3", "quality": "hd", "style": "natural", "response_format": "url"},
+        {"model": "openai/gpt-image-2", "size": "1280x720"},
+    ],
+)
 def test_the_copied_cell_sends_the_same_request(ip, values):
     p = panel()
     set_values(p, prompt="A lighthouse on a cliff at dawn,\n'watercolor' & ink", **values)

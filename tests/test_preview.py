@@ -20,8 +20,10 @@ def test_same_request_same_bytes():
     assert preview.encode(_render()) == preview.encode(_render())
 
 
-@pytest.mark.parametrize("change", [{"prompt": "a castle at dusk"}, {"index": 1}, {"quality": "high"},
-                                    {"style": "natural"}, {"model": "gpt-image-1"}])
+@pytest.mark.parametrize(
+    "change",
+    [{"prompt": "a castle at dusk"}, {"index": 1}, {"quality": "high"}, {"style": "natural"}, {"model": "gpt-image-1"}],
+)
 def test_each_input_changes_the_image(change):
     assert preview.encode(_render(**change)) != preview.encode(_render())
 

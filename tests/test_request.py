@@ -22,17 +22,20 @@ def case(model, params, *expected):
     return pytest.param(model, params, list(expected), id=f"{model}-{params}")
 
 
-@pytest.mark.parametrize(("model", "length", "expected"), [
-    ("dall-e-2", 1000, []),
-    ("dall-e-2", 1001, ["prompt is 1001 characters; dall-e-2 takes at most 1000"]),
-    ("dall-e-3", 4000, []),
-    ("dall-e-3", 4001, ["prompt is 4001 characters; dall-e-3 takes at most 4000"]),
-    ("openai/dall-e-3", 4001, ["prompt is 4001 characters; dall-e-3 takes at most 4000"]),
-    ("gpt-image-1", 32000, []),
-    ("gpt-image-2", 32001, ["prompt is 32001 characters; gpt-image-2 takes at most 32000"]),
-    ("chatgpt-image-latest", 32001, ["prompt is 32001 characters; chatgpt-image-latest takes at most 32000"]),
-    ("gpt-image-2.6-flare", 100_000, []),
-])
+@pytest.mark.parametrize(
+    ("model", "length", "expected"),
+    [
+        ("dall-e-2", 1000, []),
+        ("dall-e-2", 1001, ["prompt is 1001 characters; dall-e-2 takes at most 1000"]),
+        ("dall-e-3", 4000, []),
+        ("dall-e-3", 4001, ["prompt is 4001 characters; dall-e-3 takes at most 4000"]),
+        ("openai/dall-e-3", 4001, ["prompt is 4001 characters; dall-e-3 takes at most 4000"]),
+        ("gpt-image-1", 32000, []),
+        ("gpt-image-2", 32001, ["prompt is 32001 characters; gpt-image-2 takes at most 32000"]),
+        ("chatgpt-image-latest", 32001, ["prompt is 32001 characters; chatgpt-image-latest takes at most 32000"]),
+        ("gpt-image-2.6-flare", 100_000, []),
+    ],
+)
 def test_prompt_length_limit_per_model(model, length, expected):
     assert messages(model, prompt="x" * length) == expected
 
@@ -42,27 +45,33 @@ def test_prompt_must_say_something(prompt):
     assert messages("gpt-image-2", prompt=prompt) == ["prompt is empty: write what the image should show"]
 
 
-@pytest.mark.parametrize(("model", "params", "expected"), [
-    case("gpt-image-2", {"n": 1}),
-    case("gpt-image-2", {"n": 10}),
-    case("gpt-image-2", {"n": 0}, "n=0 is out of range: use 1 to 10"),
-    case("gpt-image-2", {"n": 11}, "n=11 is out of range: use 1 to 10"),
-    case("dall-e-2", {"n": 10}),
-    case("dall-e-3", {"n": 10}),  # the client sends ten requests of one image each
-    case("local-diffusion", {"n": 11}, "n=11 is out of range: use 1 to 10"),
-    case("local-diffusion", {"n": -1}, "n=-1 is out of range: use 1 to 10"),
-])
+@pytest.mark.parametrize(
+    ("model", "params", "expected"),
+    [
+        case("gpt-image-2", {"n": 1}),
+        case("gpt-image-2", {"n": 10}),
+        case("gpt-image-2", {"n": 0}, "n=0 is out of range: use 1 to 10"),
+        case("gpt-image-2", {"n": 11}, "n=11 is out of range: use 1 to 10"),
+        case("dall-e-2", {"n": 10}),
+        case("dall-e-3", {"n": 10}),  # the client sends ten requests of one image each
+        case("local-diffusion", {"n": 11}, "n=11 is out of range: use 1 to 10"),
+        case("local-diffusion", {"n": -1}, "n=-1 is out of range: use 1 to 10"),
+    ],
+)
 def test_n_between_1_and_10(model, params, expected):
     assert messages(model, **params) == expected
 
 
-@pytest.mark.parametrize(("model", "n", "expected"), [
-    ("dall-e-3", 1, []),
-    ("dall-e-3", 2, ["n=2 is out of range for dall-e-3: use 1"]),
-    ("openai/dall-e-3", 2, ["n=2 is out of range for dall-e-3: use 1"]),
-    ("dall-e-2", 10, []),
-    ("gpt-image-1", 10, []),
-])
+@pytest.mark.parametrize(
+    ("model", "n", "expected"),
+    [
+        ("dall-e-3", 1, []),
+        ("dall-e-3", 2, ["n=2 is out of range for dall-e-3: use 1"]),
+        ("openai/dall-e-3", 2, ["n=2 is out of range for dall-e-3: use 1"]),
+        ("dall-e-2", 10, []),
+        ("gpt-image-1", 10, []),
+    ],
+)
 def test_n_per_request_on_the_wire(model, n, expected):
     assert [p.message for p in ImageRequest("a kite", model=model, n=n).wire_problems()] == expected
 
@@ -86,60 +95,98 @@ def test_size_must_be_wxh_or_auto(size):
     ]
 
 
-@pytest.mark.parametrize(("model", "params", "expected"), [
-    case("dall-e-2", {"size": "256x256"}),
-    case("dall-e-2", {"size": "512x512"}),
-    case("dall-e-2", {"size": "1024x1024"}),
-    case("dall-e-2", {"size": "1792x1024"}, "size=1792x1024 is not allowed for dall-e-2: use 256x256, 512x512, 1024x1024"),
-    case("dall-e-2", {"size": "auto"}, "size=auto is not allowed for dall-e-2: use 256x256, 512x512, 1024x1024"),
-    case("dall-e-3", {"size": "1792x1024"}),
-    case("dall-e-3", {"size": "1024x1792"}),
-    case("dall-e-3", {"size": "512x512"}, "size=512x512 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792"),
-    case("gpt-image-1", {"size": "1536x1024"}),
-    case("gpt-image-1-mini", {"size": "1024x1536"}),
-    case("gpt-image-1.5", {"size": "auto"}),
-    case("gpt-image-1", {"size": "1536x864"}, f"size=1536x864 is not allowed for gpt-image-1: {GPT_SIZES}"),
-    case("chatgpt-image-latest", {"size": "1792x1024"}, f"size=1792x1024 is not allowed for chatgpt-image-latest: {GPT_SIZES}"),
-])
+@pytest.mark.parametrize(
+    ("model", "params", "expected"),
+    [
+        case("dall-e-2", {"size": "256x256"}),
+        case("dall-e-2", {"size": "512x512"}),
+        case("dall-e-2", {"size": "1024x1024"}),
+        case(
+            "dall-e-2",
+            {"size": "1792x1024"},
+            "size=1792x1024 is not allowed for dall-e-2: use 256x256, 512x512, 1024x1024",
+        ),
+        case("dall-e-2", {"size": "auto"}, "size=auto is not allowed for dall-e-2: use 256x256, 512x512, 1024x1024"),
+        case("dall-e-3", {"size": "1792x1024"}),
+        case("dall-e-3", {"size": "1024x1792"}),
+        case(
+            "dall-e-3",
+            {"size": "512x512"},
+            "size=512x512 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792",
+        ),
+        case("gpt-image-1", {"size": "1536x1024"}),
+        case("gpt-image-1-mini", {"size": "1024x1536"}),
+        case("gpt-image-1.5", {"size": "auto"}),
+        case("gpt-image-1", {"size": "1536x864"}, f"size=1536x864 is not allowed for gpt-image-1: {GPT_SIZES}"),
+        case(
+            "chatgpt-image-latest",
+            {"size": "1792x1024"},
+            f"size=1792x1024 is not allowed for chatgpt-image-latest: {GPT_SIZES}",
+        ),
+    ],
+)
 def test_fixed_sizes_per_model(model, params, expected):
     assert messages(model, **params) == expected
 
 
-@pytest.mark.parametrize(("size", "expected"), [
-    ("1536x864", []),
-    ("16x16", []),
-    ("1536x856", [FREE + "both sides must be divisible by 16"]),
-    ("1000x1024", [FREE + "both sides must be divisible by 16"]),
-    ("3072x1024", []),
-    ("1024x3072", []),
-    ("3088x1024", [FREE + "the aspect ratio must be between 1:3 and 3:1"]),
-    ("1024x3088", [FREE + "the aspect ratio must be between 1:3 and 3:1"]),
-    ("3840x2160", []),
-    ("2160x3840", []),
-    ("3856x2160", [FREE + "the largest size is 3840x2160 (either orientation)"]),
-    ("2160x3856", [FREE + "the largest size is 3840x2160 (either orientation)"]),
-    ("3840x2176", [FREE + "the largest size is 3840x2160 (either orientation)"]),
-    ("2176x2176", [FREE + "the largest size is 3840x2160 (either orientation)"]),
-    ("4000x1000", [FREE + "both sides must be divisible by 16", FREE + "the aspect ratio must be between 1:3 and 3:1",
-                   FREE + "the largest size is 3840x2160 (either orientation)"]),
-])
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ("1536x864", []),
+        ("16x16", []),
+        ("1536x856", [FREE + "both sides must be divisible by 16"]),
+        ("1000x1024", [FREE + "both sides must be divisible by 16"]),
+        ("3072x1024", []),
+        ("1024x3072", []),
+        ("3088x1024", [FREE + "the aspect ratio must be between 1:3 and 3:1"]),
+        ("1024x3088", [FREE + "the aspect ratio must be between 1:3 and 3:1"]),
+        ("3840x2160", []),
+        ("2160x3840", []),
+        ("3856x2160", [FREE + "the largest size is 3840x2160 (either orientation)"]),
+        ("2160x3856", [FREE + "the largest size is 3840x2160 (either orientation)"]),
+        ("3840x2176", [FREE + "the largest size is 3840x2160 (either orientation)"]),
+        ("2176x2176", [FREE + "the largest size is 3840x2160 (either orientation)"]),
+        (
+            "4000x1000",
+            [
+                FREE + "both sides must be divisible by 16",
+                FREE + "the aspect ratio must be between 1:3 and 3:1",
+                FREE + "the largest size is 3840x2160 (either orientation)",
+            ],
+        ),
+    ],
+)
 def test_gpt_image_2_free_sizes(size, expected):
     prefix = f"size={size} "
     assert messages("gpt-image-2", size=size) == [prefix + m for m in expected]
 
 
-@pytest.mark.parametrize(("model", "rules"), [
-    ("gpt-image-2-2026-04-21", "gpt-image-2-2026-04-21"), ("openai/gpt-image-2", "gpt-image-2"),
-    ("azure/openai/gpt-image-2", "gpt-image-2"),
-])
+@pytest.mark.parametrize(
+    ("model", "rules"),
+    [
+        ("gpt-image-2-2026-04-21", "gpt-image-2-2026-04-21"),
+        ("openai/gpt-image-2", "gpt-image-2"),
+        ("azure/openai/gpt-image-2", "gpt-image-2"),
+    ],
+)
 def test_free_sizes_follow_the_snapshot_and_provider_prefixes(model, rules):
     assert messages(model, size="1536x864") == []
-    assert messages(model, size="1536x856") == [f"size=1536x856 does not fit {rules}: both sides must be divisible by 16"]
+    assert messages(model, size="1536x856") == [
+        f"size=1536x856 does not fit {rules}: both sides must be divisible by 16"
+    ]
 
 
-@pytest.mark.parametrize(("size", "warned"), [
-    ("2560x1440", False), ("2576x1440", True), ("1440x2576", True), ("3840x2160", True), ("auto", False), (None, False),
-])
+@pytest.mark.parametrize(
+    ("size", "warned"),
+    [
+        ("2560x1440", False),
+        ("2576x1440", True),
+        ("1440x2576", True),
+        ("3840x2160", True),
+        ("auto", False),
+        (None, False),
+    ],
+)
 def test_above_2560x1440_is_a_warning_not_an_error(size, warned):
     request = ImageRequest("k", size=size)
     assert request.problems() == []
@@ -147,139 +194,235 @@ def test_above_2560x1440_is_a_warning_not_an_error(size, warned):
     assert request.warnings() == expected
 
 
-@pytest.mark.parametrize(("model", "params", "expected"), [
-    case("dall-e-2", {"quality": "standard"}),
-    case("dall-e-2", {"quality": "hd"}, "quality='hd' is not allowed for dall-e-2: use standard"),
-    case("dall-e-3", {"quality": "hd"}),
-    case("dall-e-3", {"quality": "standard"}),
-    case("dall-e-3", {"quality": "high"}, "quality='high' is not allowed for dall-e-3: use standard, hd"),
-    case("gpt-image-1", {"quality": "low"}),
-    case("gpt-image-2", {"quality": "auto"}),
-    case("gpt-image-2", {"quality": "hd"}, "quality='hd' is not allowed for gpt-image-2: use low, medium, high, auto"),
-    case("gpt-image-2", {"quality": "max"}, "quality='max' is not allowed for gpt-image-2: use low, medium, high, auto"),
-    case("gpt-image-2.6-flare", {"quality": "max"}),
-    case("openai/dall-e-3", {"quality": "hd"}),
-    case("openai/dall-e-3", {"quality": "low"}, "quality='low' is not allowed for dall-e-3: use standard, hd"),
-])
+@pytest.mark.parametrize(
+    ("model", "params", "expected"),
+    [
+        case("dall-e-2", {"quality": "standard"}),
+        case("dall-e-2", {"quality": "hd"}, "quality='hd' is not allowed for dall-e-2: use standard"),
+        case("dall-e-3", {"quality": "hd"}),
+        case("dall-e-3", {"quality": "standard"}),
+        case("dall-e-3", {"quality": "high"}, "quality='high' is not allowed for dall-e-3: use standard, hd"),
+        case("gpt-image-1", {"quality": "low"}),
+        case("gpt-image-2", {"quality": "auto"}),
+        case(
+            "gpt-image-2", {"quality": "hd"}, "quality='hd' is not allowed for gpt-image-2: use low, medium, high, auto"
+        ),
+        case(
+            "gpt-image-2",
+            {"quality": "max"},
+            "quality='max' is not allowed for gpt-image-2: use low, medium, high, auto",
+        ),
+        case("gpt-image-2.6-flare", {"quality": "max"}),
+        case("openai/dall-e-3", {"quality": "hd"}),
+        case("openai/dall-e-3", {"quality": "low"}, "quality='low' is not allowed for dall-e-3: use standard, hd"),
+    ],
+)
 def test_quality_per_model(model, params, expected):
     assert messages(model, **params) == expected
 
 
-@pytest.mark.parametrize(("model", "params", "expected"), [
-    case("dall-e-3", {"style": "vivid"}),
-    case("dall-e-3", {"style": "natural"}),
-    case("dall-e-3", {"style": "anime"}, "style='anime' is not allowed for dall-e-3: use vivid, natural"),
-    case("dall-e-2", {"style": "vivid"}, "style='vivid' is not supported by dall-e-2: leave it out"),
-    case("gpt-image-1", {"style": "natural"}, "style='natural' is not supported by gpt-image-1: leave it out"),
-    case("local-diffusion", {"style": "anime"}),
-])
+@pytest.mark.parametrize(
+    ("model", "params", "expected"),
+    [
+        case("dall-e-3", {"style": "vivid"}),
+        case("dall-e-3", {"style": "natural"}),
+        case("dall-e-3", {"style": "anime"}, "style='anime' is not allowed for dall-e-3: use vivid, natural"),
+        case("dall-e-2", {"style": "vivid"}, "style='vivid' is not supported by dall-e-2: leave it out"),
+        case("gpt-image-1", {"style": "natural"}, "style='natural' is not supported by gpt-image-1: leave it out"),
+        case("local-diffusion", {"style": "anime"}),
+    ],
+)
 def test_style_only_for_dall_e_3(model, params, expected):
     assert messages(model, **params) == expected
 
 
-@pytest.mark.parametrize(("model", "params", "expected"), [
-    case("dall-e-2", {"response_format": "url"}),
-    case("dall-e-3", {"response_format": "b64_json"}),
-    case("dall-e-2", {"response_format": "png"}, "response_format='png' is not allowed for dall-e-2: use url, b64_json"),
-    case("gpt-image-1", {"response_format": "b64_json"}, "response_format='b64_json' is not supported by gpt-image-1: leave it out"),
-    case("gpt-image-2", {"response_format": "url"}, "response_format='url' is not supported by gpt-image-2: leave it out"),
-])
+@pytest.mark.parametrize(
+    ("model", "params", "expected"),
+    [
+        case("dall-e-2", {"response_format": "url"}),
+        case("dall-e-3", {"response_format": "b64_json"}),
+        case(
+            "dall-e-2",
+            {"response_format": "png"},
+            "response_format='png' is not allowed for dall-e-2: use url, b64_json",
+        ),
+        case(
+            "gpt-image-1",
+            {"response_format": "b64_json"},
+            "response_format='b64_json' is not supported by gpt-image-1: leave it out",
+        ),
+        case(
+            "gpt-image-2",
+            {"response_format": "url"},
+            "response_format='url' is not supported by gpt-image-2: leave it out",
+        ),
+    ],
+)
 def test_response_format_only_for_dall_e(model, params, expected):
     assert messages(model, **params) == expected
 
 
-@pytest.mark.parametrize(("model", "params", "expected"), [
-    case("gpt-image-1", {"background": "transparent"}),
-    case("gpt-image-1", {"background": "transparent", "output_format": "png"}),
-    case("gpt-image-1.5", {"background": "transparent", "output_format": "webp"}),
-    case("gpt-image-1", {"background": "transparent", "output_format": "jpeg"},
-         "background='transparent' needs output_format png or webp (it is jpeg)"),
-    case("gpt-image-1", {"background": "opaque", "output_format": "jpeg"}),
-    case("gpt-image-1-mini", {"background": "clear"}, "background='clear' is not allowed for gpt-image-1-mini: use transparent, opaque, auto"),
-    case("gpt-image-2", {"background": "opaque"}),
-    case("gpt-image-2", {"background": "auto"}),
-    case("gpt-image-2", {"background": "transparent"}, "background='transparent' is not allowed for gpt-image-2: use opaque, auto"),
-    case("gpt-image-2-2026-04-21", {"background": "transparent"},
-         "background='transparent' is not allowed for gpt-image-2-2026-04-21: use opaque, auto"),
-    case("dall-e-2", {"background": "opaque"}, "background='opaque' is not supported by dall-e-2: leave it out"),
-    case("local-diffusion", {"background": "transparent", "output_format": "jpeg"}),
-])
+@pytest.mark.parametrize(
+    ("model", "params", "expected"),
+    [
+        case("gpt-image-1", {"background": "transparent"}),
+        case("gpt-image-1", {"background": "transparent", "output_format": "png"}),
+        case("gpt-image-1.5", {"background": "transparent", "output_format": "webp"}),
+        case(
+            "gpt-image-1",
+            {"background": "transparent", "output_format": "jpeg"},
+            "background='transparent' needs output_format png or webp (it is jpeg)",
+        ),
+        case("gpt-image-1", {"background": "opaque", "output_format": "jpeg"}),
+        case(
+            "gpt-image-1-mini",
+            {"background": "clear"},
+            "background='clear' is not allowed for gpt-image-1-mini: use transparent, opaque, auto",
+        ),
+        case("gpt-image-2", {"background": "opaque"}),
+        case("gpt-image-2", {"background": "auto"}),
+        case(
+            "gpt-image-2",
+            {"background": "transparent"},
+            "background='transparent' is not allowed for gpt-image-2: use opaque, auto",
+        ),
+        case(
+            "gpt-image-2-2026-04-21",
+            {"background": "transparent"},
+            "background='transparent' is not allowed for gpt-image-2-2026-04-21: use opaque, auto",
+        ),
+        case("dall-e-2", {"background": "opaque"}, "background='opaque' is not supported by dall-e-2: leave it out"),
+        case("local-diffusion", {"background": "transparent", "output_format": "jpeg"}),
+    ],
+)
 def test_background(model, params, expected):
     assert messages(model, **params) == expected
 
 
-@pytest.mark.parametrize(("model", "params", "expected"), [
-    case("gpt-image-2", {"output_format": "png"}),
-    case("gpt-image-2", {"output_format": "jpeg"}),
-    case("gpt-image-2", {"output_format": "webp"}),
-    case("gpt-image-2", {"output_format": "gif"}, "output_format='gif' is not allowed for gpt-image-2: use png, jpeg, webp"),
-    case("dall-e-3", {"output_format": "png"}, "output_format='png' is not supported by dall-e-3: leave it out"),
-    case("local-diffusion", {"output_format": "gif"}),
-])
+@pytest.mark.parametrize(
+    ("model", "params", "expected"),
+    [
+        case("gpt-image-2", {"output_format": "png"}),
+        case("gpt-image-2", {"output_format": "jpeg"}),
+        case("gpt-image-2", {"output_format": "webp"}),
+        case(
+            "gpt-image-2",
+            {"output_format": "gif"},
+            "output_format='gif' is not allowed for gpt-image-2: use png, jpeg, webp",
+        ),
+        case("dall-e-3", {"output_format": "png"}, "output_format='png' is not supported by dall-e-3: leave it out"),
+        case("local-diffusion", {"output_format": "gif"}),
+    ],
+)
 def test_output_format(model, params, expected):
     assert messages(model, **params) == expected
 
 
-@pytest.mark.parametrize(("model", "params", "expected"), [
-    case("gpt-image-2", {"output_format": "jpeg", "output_compression": 0}),
-    case("gpt-image-2", {"output_format": "webp", "output_compression": 100}),
-    case("gpt-image-2", {"output_format": "jpeg", "output_compression": -1}, "output_compression=-1 is out of range: use 0 to 100"),
-    case("gpt-image-2", {"output_format": "webp", "output_compression": 101}, "output_compression=101 is out of range: use 0 to 100"),
-    case("gpt-image-2", {"output_format": "png", "output_compression": 50},
-         "output_compression=50 needs output_format jpeg or webp (it is png)"),
-    case("gpt-image-1", {"output_compression": 50}, "output_compression=50 needs output_format jpeg or webp (it is png)"),
-    case("gpt-image-1", {"output_compression": 150}, "output_compression=150 is out of range: use 0 to 100",
-         "output_compression=150 needs output_format jpeg or webp (it is png)"),
-    case("dall-e-2", {"output_compression": 50}, "output_compression=50 is not supported by dall-e-2: leave it out"),
-    case("local-diffusion", {"output_compression": 900}),
-])
+@pytest.mark.parametrize(
+    ("model", "params", "expected"),
+    [
+        case("gpt-image-2", {"output_format": "jpeg", "output_compression": 0}),
+        case("gpt-image-2", {"output_format": "webp", "output_compression": 100}),
+        case(
+            "gpt-image-2",
+            {"output_format": "jpeg", "output_compression": -1},
+            "output_compression=-1 is out of range: use 0 to 100",
+        ),
+        case(
+            "gpt-image-2",
+            {"output_format": "webp", "output_compression": 101},
+            "output_compression=101 is out of range: use 0 to 100",
+        ),
+        case(
+            "gpt-image-2",
+            {"output_format": "png", "output_compression": 50},
+            "output_compression=50 needs output_format jpeg or webp (it is png)",
+        ),
+        case(
+            "gpt-image-1",
+            {"output_compression": 50},
+            "output_compression=50 needs output_format jpeg or webp (it is png)",
+        ),
+        case(
+            "gpt-image-1",
+            {"output_compression": 150},
+            "output_compression=150 is out of range: use 0 to 100",
+            "output_compression=150 needs output_format jpeg or webp (it is png)",
+        ),
+        case(
+            "dall-e-2", {"output_compression": 50}, "output_compression=50 is not supported by dall-e-2: leave it out"
+        ),
+        case("local-diffusion", {"output_compression": 900}),
+    ],
+)
 def test_output_compression_0_to_100_with_jpeg_or_webp(model, params, expected):
     assert messages(model, **params) == expected
 
 
-@pytest.mark.parametrize(("model", "params", "expected"), [
-    case("gpt-image-2", {"moderation": "low"}),
-    case("gpt-image-2", {"moderation": "auto"}),
-    case("gpt-image-2", {"moderation": "high"}, "moderation='high' is not allowed for gpt-image-2: use low, auto"),
-    case("dall-e-3", {"moderation": "low"}, "moderation='low' is not supported by dall-e-3: leave it out"),
-])
+@pytest.mark.parametrize(
+    ("model", "params", "expected"),
+    [
+        case("gpt-image-2", {"moderation": "low"}),
+        case("gpt-image-2", {"moderation": "auto"}),
+        case("gpt-image-2", {"moderation": "high"}, "moderation='high' is not allowed for gpt-image-2: use low, auto"),
+        case("dall-e-3", {"moderation": "low"}, "moderation='low' is not supported by dall-e-3: leave it out"),
+    ],
+)
 def test_moderation(model, params, expected):
     assert messages(model, **params) == expected
 
 
-@pytest.mark.parametrize(("model", "params", "expected"), [
-    case("gpt-image-2", {"stream": True}),
-    case("gpt-image-2", {"stream": True, "partial_images": 0}),
-    case("gpt-image-2", {"stream": True, "partial_images": 3}),
-    case("gpt-image-2", {"stream": True, "partial_images": 4}, "partial_images=4 is out of range for gpt-image-2: use 0 to 3"),
-    case("gpt-image-1", {"stream": True, "partial_images": -1}, "partial_images=-1 is out of range for gpt-image-1: use 0 to 3"),
-    case("gpt-image-2", {"partial_images": 2}, "partial_images=2 needs stream=True"),
-    case("gpt-image-2", {"stream": False, "partial_images": 0}),
-    case("dall-e-2", {"stream": False}),
-    case("dall-e-2", {"stream": True}, "stream=True is not supported by dall-e-2: leave it out"),
-    case("dall-e-3", {"stream": True, "partial_images": 1}, "stream=True is not supported by dall-e-3: leave it out",
-         "partial_images=1 is not supported by dall-e-3: leave it out"),
-    case("local-diffusion", {"stream": True, "partial_images": 7}),
-])
+@pytest.mark.parametrize(
+    ("model", "params", "expected"),
+    [
+        case("gpt-image-2", {"stream": True}),
+        case("gpt-image-2", {"stream": True, "partial_images": 0}),
+        case("gpt-image-2", {"stream": True, "partial_images": 3}),
+        case(
+            "gpt-image-2",
+            {"stream": True, "partial_images": 4},
+            "partial_images=4 is out of range for gpt-image-2: use 0 to 3",
+        ),
+        case(
+            "gpt-image-1",
+            {"stream": True, "partial_images": -1},
+            "partial_images=-1 is out of range for gpt-image-1: use 0 to 3",
+        ),
+        case("gpt-image-2", {"partial_images": 2}, "partial_images=2 needs stream=True"),
+        case("gpt-image-2", {"stream": False, "partial_images": 0}),
+        case("dall-e-2", {"stream": False}),
+        case("dall-e-2", {"stream": True}, "stream=True is not supported by dall-e-2: leave it out"),
+        case(
+            "dall-e-3",
+            {"stream": True, "partial_images": 1},
+            "stream=True is not supported by dall-e-3: leave it out",
+            "partial_images=1 is not supported by dall-e-3: leave it out",
+        ),
+        case("local-diffusion", {"stream": True, "partial_images": 7}),
+    ],
+)
 def test_stream_and_partial_images(model, params, expected):
     assert messages(model, **params) == expected
 
 
-@pytest.mark.parametrize(("params", "expected"), [
-    ({"n": "3"}, "n='3' must be a whole number"),
-    ({"n": 2.0}, "n=2.0 must be a whole number"),
-    ({"n": True}, "n=True must be a whole number"),
-    ({"partial_images": "1"}, "partial_images='1' must be a whole number"),
-    ({"output_compression": 50.5}, "output_compression=50.5 must be a whole number"),
-    ({"stream": "yes"}, "stream='yes' must be true or false"),
-    ({"quality": 5}, "quality=5 must be text"),
-    ({"size": 1024}, "size=1024 must be text"),
-    ({"user": 42}, "user=42 must be text"),
-    ({"model": ""}, "model must name a model, e.g. gpt-image-2"),
-    ({"model": None}, "model must name a model, e.g. gpt-image-2"),
-    ({"prompt": None}, "prompt must be text"),
-    ({"extra_body": ["seed"]}, "extra_body must be a dict of parameter names to values"),
-])
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"n": "3"}, "n='3' must be a whole number"),
+        ({"n": 2.0}, "n=2.0 must be a whole number"),
+        ({"n": True}, "n=True must be a whole number"),
+        ({"partial_images": "1"}, "partial_images='1' must be a whole number"),
+        ({"output_compression": 50.5}, "output_compression=50.5 must be a whole number"),
+        ({"stream": "yes"}, "stream='yes' must be true or false"),
+        ({"quality": 5}, "quality=5 must be text"),
+        ({"size": 1024}, "size=1024 must be text"),
+        ({"user": 42}, "user=42 must be text"),
+        ({"model": ""}, "model must name a model, e.g. gpt-image-2"),
+        ({"model": None}, "model must name a model, e.g. gpt-image-2"),
+        ({"prompt": None}, "prompt must be text"),
+        ({"extra_body": ["seed"]}, "extra_body must be a dict of parameter names to values"),
+    ],
+)
 def test_types_for_every_model(params, expected):
     for model in ("gpt-image-2", "local-diffusion"):
         request = ImageRequest(**{"prompt": "a kite", "model": model, **params})
@@ -291,8 +434,19 @@ def test_user_is_free_text():
 
 
 def test_every_violation_is_reported_at_once_naming_parameter_and_value():
-    request = ImageRequest("x" * 1001, model="dall-e-2", n=11, size="1792x1024", quality="hd", style="vivid",
-                           background="opaque", stream=True, output_compression=10, user=7, extra_body={"size": "1"})
+    request = ImageRequest(
+        "x" * 1001,
+        model="dall-e-2",
+        n=11,
+        size="1792x1024",
+        quality="hd",
+        style="vivid",
+        background="opaque",
+        stream=True,
+        output_compression=10,
+        user=7,
+        extra_body={"size": "1"},
+    )
     with pytest.raises(ValidationError) as caught:
         request.validated()
     assert [(p.param, p.message) for p in caught.value.problems] == [
@@ -317,15 +471,28 @@ def test_a_valid_request_is_returned_unchanged():
 
 def test_body_sends_the_explicit_model_and_only_what_is_set():
     assert ImageRequest("a kite").body() == {"prompt": "a kite", "model": "gpt-image-2"}
-    assert ImageRequest("a kite", model="openai/dall-e-3", quality="hd", stream=False, extra_body={"seed": 7}).body() == {
-        "prompt": "a kite", "model": "openai/dall-e-3", "quality": "hd", "stream": False, "seed": 7,
+    assert ImageRequest(
+        "a kite", model="openai/dall-e-3", quality="hd", stream=False, extra_body={"seed": 7}
+    ).body() == {
+        "prompt": "a kite",
+        "model": "openai/dall-e-3",
+        "quality": "hd",
+        "stream": False,
+        "seed": 7,
     }
 
 
-@pytest.mark.parametrize(("name", "family"), [
-    ("openai/dall-e-3", "dall-e-3"), ("openai/gpt-image-2", "gpt-image-2"), ("a/b/dall-e-2", "dall-e-2"),
-    ("gpt-image-2.6-flare", None), ("openai/gpt-image-9", None), ("DALL-E-3", None),
-])
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        ("openai/dall-e-3", "dall-e-3"),
+        ("openai/gpt-image-2", "gpt-image-2"),
+        ("a/b/dall-e-2", "dall-e-2"),
+        ("gpt-image-2.6-flare", None),
+        ("openai/gpt-image-9", None),
+        ("DALL-E-3", None),
+    ],
+)
 def test_provider_prefix_borrows_the_rules_of_the_name_after_the_slash(name, family):
     rules = ImageRequest("k", model=name).rules
     assert (rules.name if rules else None) == family
@@ -335,22 +502,30 @@ BEFORE, ON = dt.date(2026, 5, 11), dt.date(2026, 5, 12)
 SHUT = "model {} was shut down by OpenAI on {}; the API will probably refuse it (current default: gpt-image-2)"
 
 
-@pytest.mark.parametrize(("model", "base_url", "today", "expected"), [
-    ("dall-e-3", "https://api.openai.com/v1", ON, [SHUT.format("dall-e-3", "2026-05-12")]),
-    ("dall-e-2", "https://api.openai.com/v1", ON, [SHUT.format("dall-e-2", "2026-05-12")]),
-    ("dall-e-3", "https://api.openai.com/v1", BEFORE, []),
-    ("gpt-image-1", "https://api.openai.com/v1", dt.date(2026, 10, 23), [SHUT.format("gpt-image-1", "2026-10-23")]),
-    ("gpt-image-1", "https://api.openai.com/v1", dt.date(2026, 10, 22), []),
-    ("gpt-image-1.5", "https://api.openai.com/v1", dt.date(2026, 12, 1), [SHUT.format("gpt-image-1.5", "2026-12-01")]),
-    ("gpt-image-1.5", "https://api.openai.com/v1", dt.date(2026, 11, 30), []),
-    ("openai/dall-e-3", "https://api.openai.com/v1", ON, [SHUT.format("openai/dall-e-3", "2026-05-12")]),
-    ("dall-e-3", "https://openrouter.ai/api/v1", ON, []),
-    ("dall-e-3", "http://127.0.0.1:8000/v1", ON, []),
-    ("dall-e-3", "https://api.openai.com.evil.example/v1", ON, []),
-    ("dall-e-3", None, ON, []),
-    ("gpt-image-2", "https://api.openai.com/v1", dt.date(2030, 1, 1), []),
-    ("gpt-image-2.6-flare", "https://api.openai.com/v1", ON, []),
-])
+@pytest.mark.parametrize(
+    ("model", "base_url", "today", "expected"),
+    [
+        ("dall-e-3", "https://api.openai.com/v1", ON, [SHUT.format("dall-e-3", "2026-05-12")]),
+        ("dall-e-2", "https://api.openai.com/v1", ON, [SHUT.format("dall-e-2", "2026-05-12")]),
+        ("dall-e-3", "https://api.openai.com/v1", BEFORE, []),
+        ("gpt-image-1", "https://api.openai.com/v1", dt.date(2026, 10, 23), [SHUT.format("gpt-image-1", "2026-10-23")]),
+        ("gpt-image-1", "https://api.openai.com/v1", dt.date(2026, 10, 22), []),
+        (
+            "gpt-image-1.5",
+            "https://api.openai.com/v1",
+            dt.date(2026, 12, 1),
+            [SHUT.format("gpt-image-1.5", "2026-12-01")],
+        ),
+        ("gpt-image-1.5", "https://api.openai.com/v1", dt.date(2026, 11, 30), []),
+        ("openai/dall-e-3", "https://api.openai.com/v1", ON, [SHUT.format("openai/dall-e-3", "2026-05-12")]),
+        ("dall-e-3", "https://openrouter.ai/api/v1", ON, []),
+        ("dall-e-3", "http://127.0.0.1:8000/v1", ON, []),
+        ("dall-e-3", "https://api.openai.com.evil.example/v1", ON, []),
+        ("dall-e-3", None, ON, []),
+        ("gpt-image-2", "https://api.openai.com/v1", dt.date(2030, 1, 1), []),
+        ("gpt-image-2.6-flare", "https://api.openai.com/v1", ON, []),
+    ],
+)
 def test_shut_down_models_warn_only_against_api_openai_com(model, base_url, today, expected):
     request = ImageRequest("a kite", model=model)
     assert request.problems() == []

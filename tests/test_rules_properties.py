@@ -13,13 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from helpers.schemas import schema_errors
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 from PIL import Image
 
 import imagemagic
-from schemas import schema_errors
 from imagemagic.catalog import MODELS, lookup
 from imagemagic.client import ImagesClient
 from imagemagic.endpoint import Endpoint
@@ -28,8 +28,20 @@ from imagemagic.request import PARAMS, ImageRequest
 
 MODEL_NAMES = [*MODELS, "openai/dall-e-3", "openai/gpt-image-2", "gpt-image-2.6-flare", "local-diffusion"]
 VALUES = {
-    "size": ["auto", "256x256", "1024x1024", "1792x1024", "1536x864", "1536x856", "3840x2160", "2176x3840",
-             "3088x1024", "4000x1000", "0x0", "big"],
+    "size": [
+        "auto",
+        "256x256",
+        "1024x1024",
+        "1792x1024",
+        "1536x864",
+        "1536x856",
+        "3840x2160",
+        "2176x3840",
+        "3088x1024",
+        "4000x1000",
+        "0x0",
+        "big",
+    ],
     "quality": ["standard", "hd", "low", "medium", "high", "auto", "max"],
     "background": ["transparent", "opaque", "auto"],
     "moderation": ["low", "auto", "high"],
@@ -43,7 +55,9 @@ VALUES = {
     "stream": [True, False],
 }
 ANY = st.one_of(st.booleans(), st.integers(-3, 120), st.floats(allow_nan=False), st.text(max_size=8))
-free_size = st.builds("{}x{}".format, st.integers(1, 300).map(lambda k: 16 * k), st.integers(1, 300).map(lambda k: 16 * k))
+free_size = st.builds(
+    "{}x{}".format, st.integers(1, 300).map(lambda k: 16 * k), st.integers(1, 300).map(lambda k: 16 * k)
+)
 
 
 def value(name, wild):
@@ -60,9 +74,13 @@ def request_strategy(wild):
         prompt = st.one_of(prompt, st.integers(0, 33000).map("x".__mul__), st.text(max_size=3), st.none())
         model = st.one_of(model, st.text(max_size=12), st.none())
     return st.builds(
-        ImageRequest, prompt=prompt, model=model,
-        extra_body=st.one_of(st.dictionaries(st.sampled_from(["seed", "quality", "future_knob"]), st.integers(), max_size=2),
-                             *([st.lists(st.integers(), max_size=1)] if wild else [])),
+        ImageRequest,
+        prompt=prompt,
+        model=model,
+        extra_body=st.one_of(
+            st.dictionaries(st.sampled_from(["seed", "quality", "future_knob"]), st.integers(), max_size=2),
+            *([st.lists(st.integers(), max_size=1)] if wild else []),
+        ),
         **{name: value(name, wild) for name in VALUES},
     )
 
@@ -128,13 +146,43 @@ def test_an_invalid_request_never_reaches_the_network(request):
 
 def test_the_client_sends_each_parameter_named_as_on_the_wire():
     sent = []
-    client = ImagesClient(Endpoint("http://recorder.test/v1"), transport=httpx.MockTransport(
-        lambda r: sent.append(json.loads(r.content)) or httpx.Response(200, json={"created": 0, "data": [{"b64_json": PNG}]})))
-    client.generate(ImageRequest("a kite", model="openai/gpt-image-1", size="1024x1536", quality="high", background="transparent",
-                                 moderation="low", output_format="webp", output_compression=80, user="u1", extra_body={"seed": 3}))
-    assert sent == [{"prompt": "a kite", "model": "openai/gpt-image-1", "size": "1024x1536", "quality": "high",
-                     "background": "transparent", "moderation": "low", "output_format": "webp", "output_compression": 80,
-                     "user": "u1", "seed": 3}]
+    client = ImagesClient(
+        Endpoint("http://recorder.test/v1"),
+        transport=httpx.MockTransport(
+            lambda r: (
+                sent.append(json.loads(r.content))
+                or httpx.Response(200, json={"created": 0, "data": [{"b64_json": PNG}]})
+            )
+        ),
+    )
+    client.generate(
+        ImageRequest(
+            "a kite",
+            model="openai/gpt-image-1",
+            size="1024x1536",
+            quality="high",
+            background="transparent",
+            moderation="low",
+            output_format="webp",
+            output_compression=80,
+            user="u1",
+            extra_body={"seed": 3},
+        )
+    )
+    assert sent == [
+        {
+            "prompt": "a kite",
+            "model": "openai/gpt-image-1",
+            "size": "1024x1536",
+            "quality": "high",
+            "background": "transparent",
+            "moderation": "low",
+            "output_format": "webp",
+            "output_compression": 80,
+            "user": "u1",
+            "seed": 3,
+        }
+    ]
     check_sent({k: v for k, v in sent[0].items() if k != "seed"})
 
 
@@ -145,7 +193,9 @@ class Recorder(BaseHTTPRequestHandler):
 
     def do_POST(self):
         self.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        payload = json.dumps({"error": {"message": "recorded", "type": "invalid_request_error", "param": None, "code": "recorded"}})
+        payload = json.dumps(
+            {"error": {"message": "recorded", "type": "invalid_request_error", "param": None, "code": "recorded"}}
+        )
         self.send_response(400)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -195,17 +245,24 @@ def test_the_recorder_sees_what_the_magic_sends(recorded_ip):
     assert bodies == [{"prompt": "a kite", "model": "dall-e-3", "n": 1, "quality": "hd"}] * 2
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("--quality max a kite", "quality='max' is not allowed for gpt-image-2: use low, medium, high, auto"),
-    ("--model openai/dall-e-3 --size 1536x1024 --stream a kite",
-     "size=1536x1024 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792; "
-     "stream=True is not supported by dall-e-3: leave it out"),
-    ("--size 1000x1000 --background transparent a kite",
-     "size=1000x1000 does not fit gpt-image-2: both sides must be divisible by 16; "
-     "background='transparent' is not allowed for gpt-image-2: use opaque, auto"),
-    ("--output-compression 50 a kite", "output_compression=50 needs output_format jpeg or webp (it is png)"),
-    ("--extra quality=high a kite", "quality is a known parameter: set it directly, not through extra_body"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("--quality max a kite", "quality='max' is not allowed for gpt-image-2: use low, medium, high, auto"),
+        (
+            "--model openai/dall-e-3 --size 1536x1024 --stream a kite",
+            "size=1536x1024 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792; "
+            "stream=True is not supported by dall-e-3: leave it out",
+        ),
+        (
+            "--size 1000x1000 --background transparent a kite",
+            "size=1000x1000 does not fit gpt-image-2: both sides must be divisible by 16; "
+            "background='transparent' is not allowed for gpt-image-2: use opaque, auto",
+        ),
+        ("--output-compression 50 a kite", "output_compression=50 needs output_format jpeg or webp (it is png)"),
+        ("--extra quality=high a kite", "quality is a known parameter: set it directly, not through extra_body"),
+    ],
+)
 def test_the_magic_refuses_invalid_requests_in_one_line_without_sending(recorded_ip, line, message):
     ip, bodies = recorded_ip
     assert run_magic(ip, line) == message
@@ -214,29 +271,55 @@ def test_the_magic_refuses_invalid_requests_in_one_line_without_sending(recorded
 
 def test_the_magic_sends_what_an_unknown_model_asks_for(recorded_ip):
     ip, bodies = recorded_ip
-    assert run_magic(ip, "--model gpt-image-2.6-flare --quality max --size 7x9 --extra seed=5 a kite").startswith(REFUSED)
+    assert run_magic(ip, "--model gpt-image-2.6-flare --quality max --size 7x9 --extra seed=5 a kite").startswith(
+        REFUSED
+    )
     assert bodies == [{"prompt": "a kite", "model": "gpt-image-2.6-flare", "size": "7x9", "quality": "max", "seed": 5}]
 
 
 def test_the_python_api_refuses_before_sending(recorder):
     url, bodies = recorder
     bodies.clear()
-    with pytest.raises(ValidationError, match=r"^quality='max' is not allowed for gpt-image-2: use low, medium, high, auto$"):
+    with pytest.raises(
+        ValidationError, match=r"^quality='max' is not allowed for gpt-image-2: use low, medium, high, auto$"
+    ):
         imagemagic.generate("a kite", quality="max", base_url=url)
     assert bodies == []
 
 
 word = st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=6)  # one line: no control characters
-FLAGS = ["--model", "--size", "--quality", "-n", "--n", "--background", "--output-format", "--output-compression",
-         "--moderation", "--partial-images", "--style", "--response-format", "--user", "--extra", "--out"]
+FLAGS = [
+    "--model",
+    "--size",
+    "--quality",
+    "-n",
+    "--n",
+    "--background",
+    "--output-format",
+    "--output-compression",
+    "--moderation",
+    "--partial-images",
+    "--style",
+    "--response-format",
+    "--user",
+    "--extra",
+    "--out",
+]
 SWITCHES = ["--stream", "--no-stream"]
-flag_value = st.one_of(*(st.sampled_from(v).map(str) for v in VALUES.values()), st.sampled_from(MODEL_NAMES),
-                       st.sampled_from(["seed=5", "quality=high", "=x", "k=", "kite", "x y"]), word)
-lines = st.lists(st.one_of(
-    st.tuples(st.sampled_from(FLAGS), flag_value).map(lambda t: f"{t[0]} {shlex.quote(t[1])}"),
-    st.sampled_from(SWITCHES),
-    word.map(shlex.quote),
-), max_size=6).map(" ".join)
+flag_value = st.one_of(
+    *(st.sampled_from(v).map(str) for v in VALUES.values()),
+    st.sampled_from(MODEL_NAMES),
+    st.sampled_from(["seed=5", "quality=high", "=x", "k=", "kite", "x y"]),
+    word,
+)
+lines = st.lists(
+    st.one_of(
+        st.tuples(st.sampled_from(FLAGS), flag_value).map(lambda t: f"{t[0]} {shlex.quote(t[1])}"),
+        st.sampled_from(SWITCHES),
+        word.map(shlex.quote),
+    ),
+    max_size=6,
+).map(" ".join)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -8,8 +8,8 @@ import traceback
 
 import nbformat
 import pytest
+from helpers.scripted import refused_url
 from nbclient import NotebookClient
-from scripted import refused_url
 
 import imagemagic
 from imagemagic.client import AsyncImagesClient, ImagesClient
@@ -28,17 +28,22 @@ def test_executed_notebook_and_history_never_hold_the_key(start_server, clean_en
     other = start_server(api_key="sk-someone-else")
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)
     monkeypatch.setenv("OPENAI_BASE_URL", url)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in (
-        "%load_ext imagemagic",
-        "%%imagegen --size 1024x1024 --stream --partial-images 1 --out pic\na red kite",
-        "%imagegen_history",
-        "%config ImageGenMagics",
-        "import imagemagic, os\nimagemagic.ImagesClient(), imagemagic.ImagesClient().endpoint, pic",
-        f"%config ImageGenMagics.base_url = {other!r}",
-        "%%imagegen --size 1024x1024\nrefused",
-        f"try:\n    imagemagic.generate('x', base_url={other!r})\nexcept imagemagic.APIError as exc:\n    print(repr(exc), exc.__dict__)",
-        "%imagegen_usage",
-    )])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(source)
+            for source in (
+                "%load_ext imagemagic",
+                "%%imagegen --size 1024x1024 --stream --partial-images 1 --out pic\na red kite",
+                "%imagegen_history",
+                "%config ImageGenMagics",
+                "import imagemagic, os\nimagemagic.ImagesClient(), imagemagic.ImagesClient().endpoint, pic",
+                f"%config ImageGenMagics.base_url = {other!r}",
+                "%%imagegen --size 1024x1024\nrefused",
+                f"try:\n    imagemagic.generate('x', base_url={other!r})\nexcept imagemagic.APIError as exc:\n    print(repr(exc), exc.__dict__)",
+                "%imagegen_usage",
+            )
+        ]
+    )
     NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=120).execute()
     path = tmp_path / "executed.ipynb"
     nbformat.write(nb, path)
@@ -59,10 +64,18 @@ def test_errors_and_reprs_never_show_the_key(start_server):
     for target in (url, refused_url()):
         with pytest.raises((APIError, TransportError)) as caught:
             imagemagic.generate("a kite", base_url=target, api_key=CANARY)
-        texts += [str(caught.value), repr(caught.value), repr(vars(caught.value)), "".join(traceback.format_exception(caught.value))]
+        texts += [
+            str(caught.value),
+            repr(caught.value),
+            repr(vars(caught.value)),
+            "".join(traceback.format_exception(caught.value)),
+        ]
     assert "Incorrect API key provided." in texts[4]
     assert all(CANARY not in text for text in texts)
-    assert repr(Endpoint("https://api.openai.com/v1", CANARY)) == "<Endpoint openai-compatible https://api.openai.com/v1, key set>"
+    assert (
+        repr(Endpoint("https://api.openai.com/v1", CANARY))
+        == "<Endpoint openai-compatible https://api.openai.com/v1, key set>"
+    )
 
 
 def test_debug_logs_of_every_logger_never_hold_the_key(start_server, caplog):

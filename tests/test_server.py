@@ -14,9 +14,9 @@ import time
 import httpx
 import openai
 import pytest
+from helpers.schemas import schema_errors
 from PIL import Image
 
-from schemas import schema_errors
 from imagemagic.sse import SSEDecoder
 
 
@@ -30,8 +30,11 @@ def _free_port():
 def served():
     """`python -m imagemagic serve` on a free loopback port; yields its base URL (with /v1)."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "imagemagic", "serve", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imagemagic", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -65,8 +68,11 @@ def test_sdk_generates_two_images(served):
 
 def test_sdk_streams_partials_then_the_final_image(served):
     client = openai.OpenAI(base_url=served, api_key="sk-test")
-    events = list(client.images.generate(model="gpt-image-2", prompt="a lighthouse at dawn", size="1024x1024",
-                                         stream=True, partial_images=2))
+    events = list(
+        client.images.generate(
+            model="gpt-image-2", prompt="a lighthouse at dawn", size="1024x1024", stream=True, partial_images=2
+        )
+    )
     assert [e.type for e in events] == ["image_generation.partial_image"] * 2 + ["image_generation.completed"]
     assert [e.partial_image_index for e in events[:2]] == [0, 1]
     assert all(_pil(e.b64_json).size == (1024, 1024) for e in events)
@@ -92,14 +98,25 @@ def test_sdk_sees_an_api_error_with_param(served):
         client.images.generate(model="dall-e-3", prompt="a kite", size="512x512")
     assert caught.value.status_code == 400
     assert caught.value.body["param"] == "size"
-    assert caught.value.body["message"] == "size=512x512 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792"
+    assert (
+        caught.value.body["message"] == "size=512x512 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792"
+    )
 
 
-@pytest.mark.parametrize("body", [
-    {"prompt": "a kite", "model": "gpt-image-2", "n": 2, "size": "1024x1536", "quality": "high"},
-    {"prompt": "a kite", "model": "gpt-image-1", "background": "transparent", "output_format": "webp", "output_compression": 50},
-    {"prompt": "a kite", "model": "dall-e-3", "style": "natural", "quality": "hd", "response_format": "b64_json"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"prompt": "a kite", "model": "gpt-image-2", "n": 2, "size": "1024x1536", "quality": "high"},
+        {
+            "prompt": "a kite",
+            "model": "gpt-image-1",
+            "background": "transparent",
+            "output_format": "webp",
+            "output_compression": 50,
+        },
+        {"prompt": "a kite", "model": "dall-e-3", "style": "natural", "quality": "hd", "response_format": "b64_json"},
+    ],
+)
 def test_json_answers_match_the_official_schema(server_url, body):
     resp = httpx.post(f"{server_url}/images/generations", json=body)
     assert resp.status_code == 200 and resp.headers["x-request-id"].startswith("req_")
@@ -125,16 +142,25 @@ def test_stream_is_decided_by_the_body_not_the_accept_header(server_url):
     body = {"prompt": "a kite", "stream": True}
     resp = httpx.post(f"{server_url}/images/generations", json=body, headers={"Accept": "application/json"})
     assert resp.headers["content-type"].startswith("text/event-stream")
-    resp = httpx.post(f"{server_url}/images/generations", json={"prompt": "a kite"}, headers={"Accept": "text/event-stream"})
+    resp = httpx.post(
+        f"{server_url}/images/generations", json={"prompt": "a kite"}, headers={"Accept": "text/event-stream"}
+    )
     assert resp.headers["content-type"] == "application/json"
 
 
-@pytest.mark.parametrize(("body", "param", "message"), [
-    ({"model": "gpt-image-2"}, "prompt", "Missing required parameter: 'prompt'."),
-    ({"prompt": "a kite", "colour": "red"}, "colour", "Unknown parameter: 'colour'."),
-    ({"prompt": "a kite", "model": "dall-e-3", "n": 2}, "n", "n=2 is out of range for dall-e-3: use 1"),
-    ({"prompt": "a kite", "output_compression": 50}, "output_compression", "output_compression=50 needs output_format jpeg or webp (it is png)"),
-])
+@pytest.mark.parametrize(
+    ("body", "param", "message"),
+    [
+        ({"model": "gpt-image-2"}, "prompt", "Missing required parameter: 'prompt'."),
+        ({"prompt": "a kite", "colour": "red"}, "colour", "Unknown parameter: 'colour'."),
+        ({"prompt": "a kite", "model": "dall-e-3", "n": 2}, "n", "n=2 is out of range for dall-e-3: use 1"),
+        (
+            {"prompt": "a kite", "output_compression": 50},
+            "output_compression",
+            "output_compression=50 needs output_format jpeg or webp (it is png)",
+        ),
+    ],
+)
 def test_errors_are_openai_shaped_with_the_culprit_named(server_url, body, param, message):
     resp = httpx.post(f"{server_url}/images/generations", json=body)
     assert resp.status_code == 400

@@ -18,7 +18,6 @@ import pytest
 from PIL import Image
 
 from imagemagic.errors import APIError
-from imagemagic.server import embedded
 from imagemagic.server.app import MAX_BODY
 
 KEY = "canary-key-0123456789abcdefABCDEF"
@@ -33,8 +32,15 @@ def _error(resp):
 
 
 def test_body_over_the_limit_is_refused_with_413(server_url):
-    expected = (413, {"message": f"Request body too large: the limit is {MAX_BODY} bytes.", "type": "invalid_request_error",
-                      "param": None, "code": "request_too_large"})
+    expected = (
+        413,
+        {
+            "message": f"Request body too large: the limit is {MAX_BODY} bytes.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "request_too_large",
+        },
+    )
     big = json.dumps({"prompt": "x", "user": "u" * MAX_BODY}).encode()
     assert _error(_post(server_url, content=big, headers={"Content-Type": "application/json"})) == expected
 
@@ -45,11 +51,19 @@ def test_body_over_the_limit_is_refused_with_413(server_url):
     assert _error(_post(server_url, content=chunks(), headers={"Content-Type": "application/json"})) == expected
 
 
-@pytest.mark.parametrize(("model", "limit", "message", "code"), [
-    ("gpt-image-2", 32000, "prompt is 32001 characters; gpt-image-2 takes at most 32000", "invalid_value"),
-    ("dall-e-3", 4000, "prompt is 4001 characters; dall-e-3 takes at most 4000", "invalid_value"),
-    ("acme/painter-9", 32000, "prompt is 32001 characters; this server takes at most 32000", "string_above_max_length"),
-])
+@pytest.mark.parametrize(
+    ("model", "limit", "message", "code"),
+    [
+        ("gpt-image-2", 32000, "prompt is 32001 characters; gpt-image-2 takes at most 32000", "invalid_value"),
+        ("dall-e-3", 4000, "prompt is 4001 characters; dall-e-3 takes at most 4000", "invalid_value"),
+        (
+            "acme/painter-9",
+            32000,
+            "prompt is 32001 characters; this server takes at most 32000",
+            "string_above_max_length",
+        ),
+    ],
+)
 def test_prompt_limits_are_enforced(server_url, model, limit, message, code):
     resp = _post(server_url, json={"model": model, "prompt": "p" * (limit + 1)})
     assert _error(resp) == (400, {"message": message, "type": "invalid_request_error", "param": "prompt", "code": code})
@@ -59,13 +73,24 @@ def test_loopback_by_default_and_a_warning_elsewhere(start_server, capsys):
     assert start_server().startswith("http://127.0.0.1:")
     assert capsys.readouterr().err == ""
     url = start_server(host="0.0.0.0")
-    assert capsys.readouterr().err == "warning: listening on 0.0.0.0, reachable from other machines; pass --api-key to require a key\n"
+    assert (
+        capsys.readouterr().err
+        == "warning: listening on 0.0.0.0, reachable from other machines; pass --api-key to require a key\n"
+    )
     assert _post(url.replace("0.0.0.0", "127.0.0.1"), json={"prompt": "a kite"}).status_code == 200
 
 
 def test_required_key(start_server):
     url = start_server(api_key=KEY)
-    refused = (401, {"message": "Incorrect API key provided.", "type": "invalid_request_error", "param": None, "code": "invalid_api_key"})
+    refused = (
+        401,
+        {
+            "message": "Incorrect API key provided.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "invalid_api_key",
+        },
+    )
     assert _error(_post(url, json={"prompt": "a kite"})) == refused
     assert _error(_post(url, json={"prompt": "a kite"}, headers={"Authorization": f"Bearer {KEY}x"})) == refused
     assert _post(url, json={"prompt": "a kite"}, headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
@@ -77,8 +102,10 @@ def test_client_reports_a_missing_key_in_one_line(start_server):
     url = start_server(api_key=KEY)
     with pytest.raises(APIError) as caught:
         imagemagic.generate("a kite", base_url=url, api_key="sk-wrong")
-    assert str(caught.value) == ("HTTP 401 (type=invalid_request_error, code=invalid_api_key): Incorrect API key provided. "
-                                 f"[request id {caught.value.request_id}]")
+    assert str(caught.value) == (
+        "HTTP 401 (type=invalid_request_error, code=invalid_api_key): Incorrect API key provided. "
+        f"[request id {caught.value.request_id}]"
+    )
     assert len(imagemagic.generate("a kite", base_url=url, api_key=KEY)) == 1
 
 
@@ -90,8 +117,12 @@ def _free_port():
 
 def test_serve_command_requires_its_key_and_warns_off_loopback():
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "imagemagic", "serve", "--host", "0.0.0.0", "--port", str(port), "--api-key", KEY],
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imagemagic", "serve", "--host", "0.0.0.0", "--port", str(port), "--api-key", KEY],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         assert proc.stderr.readline() == "warning: listening on 0.0.0.0, reachable from other machines\n"
         url = f"http://127.0.0.1:{port}/v1"
@@ -147,5 +178,7 @@ def test_200_concurrent_requests_all_answered(start_server, capsys):
     assert len({request_id for request_id, _ in answers}) == CONCURRENT
     assert elapsed < 60
     with capsys.disabled():
-        print(f"\nload: {CONCURRENT} concurrent requests (half streamed) answered in {elapsed:.2f} s, "
-              f"{CONCURRENT / elapsed:.0f} req/s")
+        print(
+            f"\nload: {CONCURRENT} concurrent requests (half streamed) answered in {elapsed:.2f} s, "
+            f"{CONCURRENT / elapsed:.0f} req/s"
+        )

@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from helpers.kernels import kernel
+from test_interrupt import png_width
 
 from imagemagic.client import AsyncImagesClient, ImagesClient
 from imagemagic.display import PLACEHOLDER_WIDTH
@@ -21,8 +23,6 @@ from imagemagic.endpoint import resolve
 from imagemagic.errors import APIError, TransportError
 from imagemagic.request import ImageRequest
 from imagemagic.server import preview
-from kernels import kernel
-from test_interrupt import png_width
 
 PNG = preview.encode(preview.render_final("tiny", width=64, height=48, model="gpt-image-2"), "png", None)
 B64 = base64.b64encode(PNG).decode("ascii")
@@ -34,7 +34,9 @@ def sse(kind, **payload):
 
 
 PARTIAL = sse("image_generation.partial_image", b64_json=B64, partial_image_index=0)
-COMPLETED = sse("image_generation.completed", b64_json=B64, usage={"total_tokens": 7, "input_tokens": 2, "output_tokens": 5})
+COMPLETED = sse(
+    "image_generation.completed", b64_json=B64, usage={"total_tokens": 7, "input_tokens": 2, "output_tokens": 5}
+)
 
 
 @contextlib.contextmanager
@@ -120,7 +122,10 @@ def test_notebook_sees_placeholders_then_updates_in_place(start_server, tmp_path
         assert pixels[-1] == finals[slot]
         assert len(set(pixels)) >= 2, "a partial should have shown before the final"
     stdout = "".join(c["text"] for kind, c in messages if kind == "stream")
-    assert re.match(r"\[1\] 1024x1024 png\n\[2\] 1024x1024 png\n2 images in \d+\.\d s · 2,118 tokens \(input 6, output 2,112\)\n", stdout)
+    assert re.match(
+        r"\[1\] 1024x1024 png\n\[2\] 1024x1024 png\n2 images in \d+\.\d s · 2,118 tokens \(input 6, output 2,112\)\n",
+        stdout,
+    )
     assert not any(kind == "error" for kind, _ in messages)
 
 
@@ -160,7 +165,15 @@ def test_a_stream_without_completed_event_fails_keeping_the_last_partial():
 
 
 def test_an_error_event_raises_the_api_error_with_its_message():
-    error = sse("error", error={"message": "Your request was rejected by the safety system.", "type": "image_generation_user_error", "code": "moderation_blocked", "param": None})
+    error = sse(
+        "error",
+        error={
+            "message": "Your request was rejected by the safety system.",
+            "type": "image_generation_user_error",
+            "code": "moderation_blocked",
+            "param": None,
+        },
+    )
     with scripted("text/event-stream", PARTIAL, error) as url:
         with pytest.raises(APIError) as caught:
             generate(url, stream=True, partial_images=1)

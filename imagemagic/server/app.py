@@ -78,7 +78,9 @@ def usage_for(req, width, height):
     per_mpix = {"low": 272, "medium": 1056, "high": 4160}.get(shown_quality(req), 1056)
     output = int(per_mpix * width * height / (1024 * 1024)) * req.count
     return {
-        "input_tokens": text_tokens, "output_tokens": output, "total_tokens": text_tokens + output,
+        "input_tokens": text_tokens,
+        "output_tokens": output,
+        "total_tokens": text_tokens + output,
         "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": 0},
         "output_tokens_details": {"image_tokens": output, "text_tokens": 0},
     }
@@ -102,8 +104,14 @@ class PreviewService:
         """The final preview image `index` of the request, as a PIL image."""
         width, height = self.dims(req)
         return preview.render_final(
-            req.prompt, width=width, height=height, model=req.model, quality=req.quality,
-            style=req.style, background=req.background, index=index,
+            req.prompt,
+            width=width,
+            height=height,
+            model=req.model,
+            quality=req.quality,
+            style=req.style,
+            background=req.background,
+            index=index,
         )
 
     def encode(self, req, img):
@@ -117,7 +125,12 @@ class PreviewService:
             return {}
         width, height = self.dims(req)
         background = "transparent" if req.background == "transparent" else "opaque"
-        return {"size": f"{width}x{height}", "quality": shown_quality(req), "background": background, "output_format": req.output_format or "png"}
+        return {
+            "size": f"{width}x{height}",
+            "quality": shown_quality(req),
+            "background": background,
+            "output_format": req.output_format or "png",
+        }
 
 
 def _authorized(service, request):
@@ -164,13 +177,18 @@ async def generations(request: Request):
     if unknown is not None:
         return error(f"Unknown parameter: '{unknown}'.", param=unknown, code="unknown_parameter")
     if req.rules is None and isinstance(req.prompt, str) and len(req.prompt) > MAX_PROMPT:
-        return error(f"prompt is {len(req.prompt)} characters; this server takes at most {MAX_PROMPT}",
-                     param="prompt", code="string_above_max_length")
+        return error(
+            f"prompt is {len(req.prompt)} characters; this server takes at most {MAX_PROMPT}",
+            param="prompt",
+            code="string_above_max_length",
+        )
     problems = req.wire_problems()
     if problems:
         return error(problems[0].message, param=problems[0].param, code="invalid_value")
     if req.stream:
-        return StreamingResponse(_stream(service, req), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            _stream(service, req), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
     return JSONResponse(await _complete(service, req, request))
 
 
@@ -210,30 +228,41 @@ async def _stream(service, req):
         for stage in range(partials):
             if step:
                 await asyncio.sleep(step)
-            payload = await run_in_threadpool(lambda s=stage: service.encode(req, preview.pixelate(final, s, partials)))
+            payload = await run_in_threadpool(lambda s=stage, f=final: service.encode(req, preview.pixelate(f, s, partials)))
             b64 = base64.b64encode(payload).decode("ascii")
-            yield _event("image_generation.partial_image", {"b64_json": b64, "partial_image_index": stage, "created_at": int(time.time()), **meta})
+            yield _event(
+                "image_generation.partial_image",
+                {"b64_json": b64, "partial_image_index": stage, "created_at": int(time.time()), **meta},
+            )
         if step:
             await asyncio.sleep(step)
         payload = await run_in_threadpool(service.encode, req, final)
         b64 = base64.b64encode(payload).decode("ascii")
         usage = usage_for(single, width, height)
-        yield _event("image_generation.completed", {"b64_json": b64, "created_at": int(time.time()), "usage": usage, **meta})
+        yield _event(
+            "image_generation.completed", {"b64_json": b64, "created_at": int(time.time()), "usage": usage, **meta}
+        )
 
 
 async def models(request: Request):
     """GET /v1/models: the catalog's models, which this server accepts."""
-    return JSONResponse({
-        "object": "list",
-        "data": [{"id": name, "object": "model", "created": 0, "owned_by": "imagemagic-preview"} for name in MODELS],
-    })
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": [
+                {"id": name, "object": "model", "created": 0, "owned_by": "imagemagic-preview"} for name in MODELS
+            ],
+        }
+    )
 
 
 async def file(request: Request):
     """GET /v1/files/{token}: an image served for response_format=url, while its URL is valid."""
     item = request.app.state.service.stash.get(request.path_params["token"])
     if item is None:
-        return error("No such file, or its URL has expired (URLs are valid for 60 minutes).", status=404, code="not_found")
+        return error(
+            "No such file, or its URL has expired (URLs are valid for 60 minutes).", status=404, code="not_found"
+        )
     return Response(item[0], media_type=item[1])
 
 
@@ -259,10 +288,13 @@ class RequestIdMiddleware:
 
 def create_app(*, delay=None, api_key=None):
     """The Starlette app. `delay` is seconds per image (default: $IMAGEMAGIC_PREVIEW_DELAY or 0)."""
-    app = Starlette(middleware=[Middleware(RequestIdMiddleware)], routes=[
-        Route("/v1/images/generations", generations, methods=["POST"]),
-        Route("/v1/models", models, methods=["GET"]),
-        Route("/v1/files/{token}", file, methods=["GET"], name="file"),
-    ])
+    app = Starlette(
+        middleware=[Middleware(RequestIdMiddleware)],
+        routes=[
+            Route("/v1/images/generations", generations, methods=["POST"]),
+            Route("/v1/models", models, methods=["GET"]),
+            Route("/v1/files/{token}", file, methods=["GET"], name="file"),
+        ],
+    )
     app.state.service = PreviewService(delay=delay, api_key=api_key)
     return app

@@ -16,14 +16,38 @@ import textwrap
 from PIL import Image, ImageDraw, ImageFont
 
 COLOURS = {
-    "red": (214, 48, 49), "orange": (243, 139, 37), "yellow": (246, 210, 64), "gold": (212, 175, 55),
-    "green": (56, 161, 84), "forest": (34, 102, 58), "teal": (0, 128, 128), "cyan": (64, 200, 224),
-    "blue": (41, 98, 199), "sea": (28, 110, 164), "ocean": (22, 86, 140), "sky": (135, 190, 235),
-    "purple": (128, 72, 178), "violet": (143, 94, 214), "pink": (240, 128, 170), "magenta": (200, 40, 150),
-    "brown": (133, 94, 66), "white": (240, 240, 236), "snow": (232, 240, 250), "grey": (128, 128, 132),
-    "gray": (128, 128, 132), "black": (24, 24, 28), "night": (18, 24, 58), "dawn": (250, 170, 120),
-    "dusk": (120, 80, 140), "sunset": (238, 110, 70), "fire": (230, 80, 20), "lighthouse": (236, 236, 228),
-    "watercolor": (170, 200, 220), "cliff": (120, 110, 100), "kite": (214, 48, 49), "desert": (222, 190, 130),
+    "red": (214, 48, 49),
+    "orange": (243, 139, 37),
+    "yellow": (246, 210, 64),
+    "gold": (212, 175, 55),
+    "green": (56, 161, 84),
+    "forest": (34, 102, 58),
+    "teal": (0, 128, 128),
+    "cyan": (64, 200, 224),
+    "blue": (41, 98, 199),
+    "sea": (28, 110, 164),
+    "ocean": (22, 86, 140),
+    "sky": (135, 190, 235),
+    "purple": (128, 72, 178),
+    "violet": (143, 94, 214),
+    "pink": (240, 128, 170),
+    "magenta": (200, 40, 150),
+    "brown": (133, 94, 66),
+    "white": (240, 240, 236),
+    "snow": (232, 240, 250),
+    "grey": (128, 128, 132),
+    "gray": (128, 128, 132),
+    "black": (24, 24, 28),
+    "night": (18, 24, 58),
+    "dawn": (250, 170, 120),
+    "dusk": (120, 80, 140),
+    "sunset": (238, 110, 70),
+    "fire": (230, 80, 20),
+    "lighthouse": (236, 236, 228),
+    "watercolor": (170, 200, 220),
+    "cliff": (120, 110, 100),
+    "kite": (214, 48, 49),
+    "desert": (222, 190, 130),
 }
 
 
@@ -57,7 +81,9 @@ def render_final(prompt, *, width, height, model="", quality=None, style=None, b
         img = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     else:
         gradient = Image.linear_gradient("L").resize((width, height), Image.BILINEAR)
-        img = Image.composite(Image.new("RGB", (width, height), colours[1]), Image.new("RGB", (width, height), colours[0]), gradient)
+        img = Image.composite(
+            Image.new("RGB", (width, height), colours[1]), Image.new("RGB", (width, height), colours[0]), gradient
+        )
     draw = ImageDraw.Draw(img)
     short = min(width, height)
     shapes = {"low": 3, "medium": 6, "high": 10}.get(quality, 6)
@@ -67,7 +93,9 @@ def render_final(prompt, *, width, height, model="", quality=None, style=None, b
         x, y = rng.randrange(width), rng.randrange(height)
         box = (x - radius, y - radius, x + radius, y + radius)
         fill = colour + ((255,) if transparent else ())
-        (draw.ellipse if i % 2 == 0 else draw.rectangle)(box, fill=fill, outline=(255, 255, 255, 255)[: len(fill)], width=max(1, short // 256))
+        (draw.ellipse if i % 2 == 0 else draw.rectangle)(
+            box, fill=fill, outline=(255, 255, 255, 255)[: len(fill)], width=max(1, short // 256)
+        )
     _caption(draw, prompt, width, height, transparent)
     _mark(draw, f"offline preview · {model or 'model'} · {width}x{height} · #{index + 1}", width, height, transparent)
     return img
@@ -87,7 +115,13 @@ def _caption(draw, prompt, width, height, transparent):
     panel = (0, 0, 0, 170) if transparent else (16, 16, 20)
     draw.rectangle((width // 10 - pad, top - pad, width - width // 10 + pad, top + block + pad), fill=panel)
     for i, line in enumerate(lines):
-        draw.text((width // 2, top + i * line_height + line_height // 2), line, font=font, fill=(250, 250, 250) + ((255,) if transparent else ()), anchor="mm")
+        draw.text(
+            (width // 2, top + i * line_height + line_height // 2),
+            line,
+            font=font,
+            fill=(250, 250, 250) + ((255,) if transparent else ()),
+            anchor="mm",
+        )
 
 
 def _mark(draw, text, width, height, transparent):
@@ -96,7 +130,10 @@ def _mark(draw, text, width, height, transparent):
     margin = size
     x1, y1 = width - margin, height - margin
     left, top, right, bottom = draw.textbbox((x1, y1), text, font=font, anchor="rd")
-    draw.rectangle((left - size // 3, top - size // 3, right + size // 3, bottom + size // 3), fill=(0, 0, 0, 200) if transparent else (0, 0, 0))
+    draw.rectangle(
+        (left - size // 3, top - size // 3, right + size // 3, bottom + size // 3),
+        fill=(0, 0, 0, 200) if transparent else (0, 0, 0),
+    )
     draw.text((x1, y1), text, font=font, fill=(255, 214, 90) + ((255,) if transparent else ()), anchor="rd")
 
 

@@ -18,7 +18,11 @@ def _start_panel(lab, page):
 
 def _field(panel, label):
     """The input of the control whose label is `label`."""
-    return panel.locator(".widget-inline-hbox", has=panel.page.locator(f"label:text-is('{label}')")).locator("input, textarea, select").first
+    return (
+        panel.locator(".widget-inline-hbox", has=panel.page.locator(f"label:text-is('{label}')"))
+        .locator("input, textarea, select")
+        .first
+    )
 
 
 def test_generate_shows_final_image_of_the_chosen_size(lab, page, artifacts):

@@ -27,8 +27,9 @@ def _size(data_url):
 
 
 def test_streamed_cell_updates_one_output_in_place(lab, page, artifacts):
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%load_ext imagemagic"),
-                                               nbformat.v4.new_code_cell(CELL)])
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("%load_ext imagemagic"), nbformat.v4.new_code_cell(CELL)]
+    )
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, lab.root / "stream.ipynb")
     notebook = lab.open(page, "stream.ipynb")

@@ -30,9 +30,20 @@ def _head(status, headers):
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            408: "Request Timeout", 409: "Conflict", 429: "Too Many Requests", 500: "Internal Server Error",
-            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    408: "Request Timeout",
+    409: "Conflict",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 def reply(status=200, body=None, headers=None, raw=None):
@@ -48,7 +59,11 @@ def reply(status=200, body=None, headers=None, raw=None):
 
 def ok_body(b64=None, **extra):
     """A JSON images answer with one image."""
-    return {"created": 1, "data": [{"b64_json": b64 or png_b64(), **extra}], "usage": {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}}
+    return {
+        "created": 1,
+        "data": [{"b64_json": b64 or png_b64(), **extra}],
+        "usage": {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3},
+    }
 
 
 def event(kind, **payload):
@@ -58,13 +73,22 @@ def event(kind, **payload):
 
 def partial_event(b64=None):
     """A valid partial-image event."""
-    return event("image_generation.partial_image", b64_json=b64 or png_b64(colour=(90, 90, 90)), partial_image_index=0, size="8x8")
+    return event(
+        "image_generation.partial_image",
+        b64_json=b64 or png_b64(colour=(90, 90, 90)),
+        partial_image_index=0,
+        size="8x8",
+    )
 
 
 def completed_event(b64=None):
     """A valid completed event."""
-    return event("image_generation.completed", b64_json=b64 or png_b64(), size="8x8",
-                 usage={"input_tokens": 1, "output_tokens": 2, "total_tokens": 3})
+    return event(
+        "image_generation.completed",
+        b64_json=b64 or png_b64(),
+        size="8x8",
+        usage={"input_tokens": 1, "output_tokens": 2, "total_tokens": 3},
+    )
 
 
 def stream(*chunks, hang=None):
@@ -123,7 +147,14 @@ class ScriptedServer:
     async def _handle(self, reader, writer):
         try:
             head = await reader.readuntil(b"\r\n\r\n")
-            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
             body = await reader.readexactly(length)
             self.requests.append((head.decode("latin-1"), body))
             step = self.steps.pop(0) if self.steps else self.default

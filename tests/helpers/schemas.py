@@ -1,4 +1,8 @@
-"""The official Images API schemas (../shared/openai-images.schema.json) and a validator for tests."""
+"""The official OpenAI Images API schemas and a validator for tests.
+
+`openai-images.schema.json` beside this file holds the JSON schemas of the Images (generations,
+edits, stream events, errors), Files and Batch APIs, taken from the official OpenAI OpenAPI spec.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,7 @@ from pathlib import Path
 
 import jsonschema
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SCHEMA = json.loads((SHARED / "openai-images.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).with_name("openai-images.schema.json")).read_text())
 
 
 def schema_errors(instance, definition):

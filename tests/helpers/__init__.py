@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: scripted servers, real kernels, the official schemas."""
