@@ -14,29 +14,21 @@ import importlib
 
 __version__ = "0.1.0"
 
+_ERRORS = (
+    "ImageMagicError", "ValidationError", "APIError", "BadRequestError", "AuthenticationError",
+    "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError", "RateLimitError",
+    "InternalServerError", "TransportError", "APIConnectionError", "APITimeoutError", "ImageDataError",
+    "ImageMagicWarning",
+)  # fmt: skip
 _EXPORTS = {
-    "generate": "api",
-    "agenerate": "api",
-    "Call": "api",
-    "ImageMagicWarning": "api",
-    "ImageRequest": "request",
-    "ImageResult": "result",
-    "GeneratedImage": "result",
-    "ImagesClient": "client",
-    "AsyncImagesClient": "client",
-    "Endpoint": "endpoint",
-    "HistoryStore": "store",
-    "history": "store",
-    "MODELS": "catalog",
-    "DEFAULT_MODEL": "catalog",
-    "ImageMagicError": "errors",
-    "ValidationError": "errors",
-    "APIError": "errors",
-    "TransportError": "errors",
-    "APITimeoutError": "errors",
-    "ImageDataError": "errors",
-    "panel": "controlpanel",
-}
+    "generate": "api", "agenerate": "api", "Call": "api",
+    "Settings": "settings", "prepare": "settings", "Session": "session", "PARAMS": "params",
+    "ImageRequest": "request", "ImageResult": "result", "GeneratedImage": "result",
+    "ImagesClient": "client", "AsyncImagesClient": "client", "Endpoint": "endpoint",
+    "HistoryStore": "store", "history": "store", "MODELS": "catalog", "DEFAULT_MODEL": "catalog",
+    "panel": "controlpanel", "Panel": "controlpanel",
+    **dict.fromkeys(_ERRORS, "errors"),
+}  # fmt: skip
 __all__ = ["__version__", "load_ipython_extension", *_EXPORTS]
 
 

@@ -1,7 +1,8 @@
 """The one-call entry points: `generate` (sync), `agenerate` (async), and `Call` for the front ends.
 
-A Call ties a validated request to its endpoint, stores every final image on disk before it is
-shown, and keeps what arrived so an interrupt or a failure still returns the images.
+A Call carries out a Plan (see settings.prepare): it starts the local server if that is where the
+plan goes, sends the request, stores every final image on disk before it is shown, and keeps what
+arrived so an interrupt or a failure still returns the images.
 
 Caching: every complete call is remembered under its request key (see store.cache_key); only a
 Call made with `cache=True` answers from it. The magic asks for that (re-running a cell, or
@@ -13,46 +14,34 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable
+from typing import Any
 
-from .client import AsyncImagesClient, Progress
-from .endpoint import resolve
-from .errors import ImageMagicError
-from .loop import run_sync
-from .request import ImageRequest
+from .errors import ImageMagicError, ImageMagicWarning
+from .progress import Progress
+from .result import ImageResult
+from .session import Session, default
+from .settings import Plan, Settings, prepare
 from .store import HistoryStore, cache_key
-from .usage import SESSION
-
-_clients = {}
-
-
-class ImageMagicWarning(UserWarning):
-    """Advice that did not stop the request (an experimental size, a shut-down model)."""
-
-
-def client_for(endpoint, **options):
-    """A shared AsyncImagesClient per endpoint and options, so connections are reused."""
-    key = (endpoint, tuple(sorted(options.items())))
-    if key not in _clients:
-        _clients[key] = AsyncImagesClient(endpoint, **options)
-    return _clients[key]
 
 
 class Call:
-    """One generation: request → client → history store → result, with progress kept throughout."""
+    """One generation: plan → client → history store → result, with progress kept throughout."""
 
-    def __init__(self, request, endpoint, *, on_event=None, store=None, client_options=None, prices=None, cache=False):
-        self.request = request.validated()
-        self.endpoint = endpoint
-        self.prices = prices
-        self.store = store or HistoryStore()
-        self.key = cache_key(self.request, endpoint)
+    def __init__(self, plan: Plan, *, on_event=None, cache=False, notify=None, session=None, store=None):
+        self.plan = plan
+        self.request = plan.request
+        self.endpoint = plan.endpoint
+        self.session = session or default()
+        self.store = store or HistoryStore(limit_mb=plan.settings.history_limit_mb)
+        self.key = cache_key(self.request, self.endpoint)
         self.cache = cache
-        self.saver = self.store.saver(self.request, endpoint)
+        self.notify = notify
+        self.saver = self.store.saver(self.request, self.endpoint)
         self.on_event = on_event
         self.progress = Progress(self.request.count, on_event, on_final=self.saver)
-        self.client = client_for(endpoint, **(client_options or {}))
 
-    def partial(self):
+    def partial(self) -> ImageResult:
         """What has arrived so far, as an ImageResult with its files."""
         return self._with_files(self.progress.result(self.request))
 
@@ -60,7 +49,7 @@ class Call:
         result.files = self.saver.paths
         return result
 
-    async def run(self):
+    async def run(self) -> ImageResult:
         """Send the request, or answer from the cache when asked; return the ImageResult.
 
         Errors carry `.partial` with its files. The history is pruned to its size cap after storing.
@@ -71,8 +60,16 @@ class Call:
                 if self.on_event:
                     self.on_event(img)
             return cached
+        settings = self.plan.settings
+        endpoint = await self.session.connect(self.endpoint, self.notify)
+        client = self.session.client(
+            endpoint,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            max_concurrency=settings.max_concurrency,
+        )
         try:
-            result = self._with_files(await self.client.generate(self.request, progress=self.progress))
+            result = self._with_files(await client.generate(self.request, progress=self.progress))
         except ImageMagicError as exc:
             if exc.partial is not None:
                 self._with_files(exc.partial)
@@ -81,40 +78,63 @@ class Call:
             if self.saver.paths:  # only a call that stored something can push the history over its cap
                 self.store.prune(keep=self.saver.paths)
         self.store.remember(self.key, result.files)
-        result.cost = SESSION.record(self.request.model, result, offline=self.endpoint.offline, prices=self.prices)
+        result.cost = self.session.ledger.record(
+            self.request.model, result, offline=self.endpoint.offline, prices=settings.prices
+        )
         return result
 
-    def run_sync(self):
+    def run_sync(self) -> ImageResult:
         """run() from synchronous code; a KeyboardInterrupt carries `.partial`."""
-        return run_sync(self.run(), on_interrupt=self.partial)
+        return self.session.run_sync(self.run(), on_interrupt=self.partial)
 
 
-def _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache=False):
-    request = ImageRequest(prompt=prompt, extra_body=dict(extra_body or {}), **params).validated()
-    endpoint = resolve(
-        api_key=api_key, base_url=base_url, offline=offline, notify=lambda line: print(line, file=sys.stderr)
-    )
-    for note in request.warnings(endpoint.base_url):
+def _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache, settings, session):
+    settings = (settings or Settings.current()).but(api_key=api_key, base_url=base_url, offline=offline)
+    plan = prepare(prompt, params, settings=settings, extra_body=extra_body)
+    for note in plan.warnings:
         warnings.warn(note, ImageMagicWarning, stacklevel=3)
-    return Call(request, endpoint, on_event=on_event, cache=cache)
+    return plan.call(on_event=on_event, cache=cache, session=session, notify=lambda line: print(line, file=sys.stderr))
 
 
 def generate(
-    prompt, *, api_key=None, base_url=None, offline=False, on_event=None, extra_body=None, cache=False, **params
-):
+    prompt: str,
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    offline: bool | None = None,
+    on_event: Callable[[Any], None] | None = None,
+    extra_body: dict | None = None,
+    cache: bool = False,
+    settings: Settings | None = None,
+    session: Session | None = None,
+    **params: Any,
+) -> ImageResult:
     """Generate images for `prompt` and return an ImageResult (a list of PIL images).
 
     `params` are the API's parameters by name (model, size, quality, n, background,
     output_format, output_compression, moderation, stream, partial_images, style,
     response_format, user); `extra_body` sends parameters this release does not know.
+    Defaults come from `%config ImageGenMagics` when the extension is loaded (or `settings`).
     `cache=True` reuses the stored images of an identical earlier request instead of paying again.
     Without a key or base URL, the built-in offline preview server answers.
     """
-    return _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache).run_sync()
+    call = _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache, settings, session)
+    return call.run_sync()
 
 
 async def agenerate(
-    prompt, *, api_key=None, base_url=None, offline=False, on_event=None, extra_body=None, cache=False, **params
-):
+    prompt: str,
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    offline: bool | None = None,
+    on_event: Callable[[Any], None] | None = None,
+    extra_body: dict | None = None,
+    cache: bool = False,
+    settings: Settings | None = None,
+    session: Session | None = None,
+    **params: Any,
+) -> ImageResult:
     """The async twin of `generate`, for code already inside an event loop."""
-    return await _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache).run()
+    call = _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache, settings, session)
+    return await call.run()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 
+from .params import BY_NAME
+
 DEFAULT_MODEL = "gpt-image-2"
 
 
@@ -46,22 +48,12 @@ class Model:
 
     def allowed(self, param):
         """The values `param` may take for this model (empty: not supported)."""
-        return getattr(self, _ALLOWED_FIELD[param])
+        return getattr(self, BY_NAME[param].choices)
 
     def is_shut_down(self, today=None):
         """True once OpenAI's shutdown date for this model has come."""
         return self.shutdown is not None and (today or _dt.date.today()) >= self.shutdown
 
-
-_ALLOWED_FIELD = {
-    "size": "sizes",
-    "quality": "qualities",
-    "response_format": "response_formats",
-    "style": "styles",
-    "background": "backgrounds",
-    "output_format": "output_formats",
-    "moderation": "moderations",
-}
 
 _GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from .flags import REQUEST_FLAGS, parse_extra, request_values
+from . import __version__
+from .flags import parse_extra, request_flags, request_values
 
 
 def _parser():
     parser = argparse.ArgumentParser(
         prog="imagemagic", description="Text-to-image generation: the OpenAI Images API, or an offline preview server."
     )
+    parser.add_argument("--version", action="version", version=f"imagemagic {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="Run the local OpenAI-compatible preview server.")
@@ -28,7 +31,7 @@ def _parser():
 
     generate = commands.add_parser("generate", help="Generate images and write them to a folder.")
     generate.add_argument("prompt", help="What the image should show.")
-    for names, options in REQUEST_FLAGS:
+    for names, options in request_flags("generate"):
         generate.add_argument(*names, **options)
     generate.add_argument("--base-url", default=None, help="Base URL of an OpenAI-compatible API, including /v1.")
     generate.add_argument("--output-dir", default=".", help="Folder for the images (default: the current one).")
@@ -37,31 +40,38 @@ def _parser():
     return parser
 
 
-def _generate(args, parser):
-    from .api import Call
-    from .endpoint import resolve
-    from .errors import ImageMagicError
-    from .request import ImageRequest
+def _writable_folder(path):
+    """Create the folder if needed; return None if it can take files, else the reason."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None if os.access(path, os.W_OK) else "not writable"
 
+
+def _generate(args, parser):
+    from .errors import ImageMagicError, ValidationError
+    from .settings import Settings, prepare
+
+    def fail(message):
+        parser.exit(2, f"imagemagic: error: {message}\n")
+
+    out = Path(args.output_dir)
+    reason = _writable_folder(out)
+    if reason:
+        fail(f"--output-dir {args.output_dir}: {reason}; nothing was sent")
+    settings = Settings().but(base_url=args.base_url, offline=args.offline or None)
     try:
-        extra = parse_extra(args.extra)
-    except ValueError as exc:
-        parser.exit(2, f"imagemagic: error: {exc}\n")
-    request = ImageRequest(prompt=args.prompt, extra_body=extra, **request_values(args))
-    problems = request.problems()
-    if problems:
-        parser.exit(2, f"imagemagic: error: {'; '.join(p.message for p in problems)}\n")
-    endpoint = resolve(base_url=args.base_url, offline=args.offline, notify=lambda line: print(line, file=sys.stderr))
-    for note in request.warnings(endpoint.base_url):
+        plan = prepare(args.prompt, request_values(args), settings=settings, extra_body=parse_extra(args.extra))
+    except (ValueError, ValidationError) as exc:
+        fail(exc)
+    for note in plan.warnings:
         print(f"warning: {note}", file=sys.stderr)
-    call = Call(request, endpoint)
     try:
-        result = call.run_sync()
+        result = plan.call(notify=lambda line: print(line, file=sys.stderr)).run_sync()
     except ImageMagicError as exc:
         print(f"imagemagic: error: {exc}", file=sys.stderr)
         return 1
-    out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     for img, stored in zip(result.images, result.files):
         target = out / stored.name
         target.write_bytes(img.data)

@@ -15,16 +15,25 @@ import json
 import random
 import time
 import weakref
-from dataclasses import dataclass
 
 import httpx
 
 from . import __version__
 from .endpoint import resolve
-from .errors import APIError, APITimeoutError, ImageDataError, ImageMagicError, TransportError
-from .loop import run_sync
-from .result import GeneratedImage, ImageResult, add_usage
+from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ImageDataError,
+    ImageMagicError,
+    TransportError,
+    error_from_body,
+    error_from_response,
+)
+from .progress import Progress, Status
+from .result import GeneratedImage, add_usage
 from .sse import SSEDecoder
+
+__all__ = ["AsyncImagesClient", "ImagesClient", "Progress", "Status"]
 
 DEFAULT_TIMEOUT = 600.0  # seconds: high-quality generations can take minutes
 CONNECT_TIMEOUT = 10.0
@@ -32,59 +41,13 @@ MAX_RETRY_AFTER = 120.0
 URL_DOWNLOAD_LIMIT = 64 * 1024 * 1024  # bytes
 URL_DOWNLOAD_TIMEOUT = 60.0  # seconds for a response_format=url download
 _RETRY_STATUS = {408, 409, 429}
-_sleep = asyncio.sleep  # the retry wait; tests replace it to record delays without waiting
-
-
-@dataclass(frozen=True)
-class Status:
-    """A progress message for the status line (a retry, a wait)."""
-
-    message: str
-
-
-class Progress:
-    """What has arrived so far, slot by slot: the latest partial or the final image of each."""
-
-    def __init__(self, count, on_event=None, on_final=None):
-        self.slots = [None] * count
-        self.usage = {}
-        self.request_ids = []
-        self.created = None
-        self._on_event = on_event
-        self._on_final = on_final
-
-    def image(self, img):
-        """Record an image (a partial never replaces a final) and pass it on."""
-        current = self.slots[img.index]
-        if current is not None and not current.partial:
-            return
-        if not img.partial and self._on_final:
-            self._on_final(img)
-        self.slots[img.index] = img
-        if self._on_event:
-            self._on_event(img)
-
-    def status(self, message):
-        """Pass a status line on."""
-        if self._on_event:
-            self._on_event(Status(message))
-
-    def result(self, request=None, elapsed=None):
-        """An ImageResult of every slot that has an image, in order."""
-        return ImageResult(
-            [img for img in self.slots if img is not None],
-            usage=self.usage,
-            request_ids=self.request_ids,
-            created=self.created,
-            elapsed=elapsed,
-            request=request,
-        )
 
 
 class AsyncImagesClient:
     """The async client. `endpoint` defaults to what the environment says (see endpoint.resolve).
 
-    `timeout` is seconds to wait for an answer; connecting waits at most 10 s.
+    `timeout` is seconds to wait for an answer; connecting waits at most 10 s. `transport` (an
+    httpx transport), `sleep` (the retry wait) and `clock` (for elapsed times) are injectable.
     """
 
     def __init__(
@@ -97,8 +60,13 @@ class AsyncImagesClient:
         max_concurrency=4,
         transport=None,
         notify=None,
+        sleep=asyncio.sleep,
+        clock=time.monotonic,
     ):
-        self.endpoint = endpoint or resolve(notify=notify)
+        self.endpoint = endpoint or resolve()
+        self.notify = notify
+        self.sleep = sleep
+        self.clock = clock
         self.timeout = timeout
         self.max_retries = max_retries
         self.retry_after_send = retry_after_send
@@ -135,8 +103,12 @@ class AsyncImagesClient:
         Pass your own `progress` to keep what arrived if you cancel the call.
         """
         request.validated()
+        if self.endpoint.base_url is None:  # the local preview server: start it (off the loop) on first use
+            from .session import default
+
+            self.endpoint = await default().connect(self.endpoint, self.notify)
         progress = progress or Progress(request.count, on_event)
-        started = time.monotonic()
+        started = self.clock()
         semaphore = asyncio.Semaphore(max(1, self.max_concurrency))
         subs, first = request.split(), 0
         jobs = []
@@ -144,7 +116,7 @@ class AsyncImagesClient:
             jobs.append(self._guarded(semaphore, sub, first, progress))
             first += sub.count
         outcomes = await asyncio.gather(*jobs, return_exceptions=True)
-        result = progress.result(request, time.monotonic() - started)
+        result = progress.result(request, self.clock() - started)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 if isinstance(outcome, ImageMagicError):
@@ -172,10 +144,12 @@ class AsyncImagesClient:
                     request_id = resp.headers.get("x-request-id")
                     if resp.status_code >= 400:
                         await resp.aread()
-                        error = api_error(resp, self.endpoint.api_key)
+                        error = error_from_response(
+                            resp.status_code, resp.headers, resp.content, resp.reason_phrase, self.endpoint.api_key
+                        )
                         if last or not _should_retry(resp):
                             raise error
-                        await _pause(progress, _reason(resp.status_code), _retry_delay(resp, attempt))
+                        await self._pause(progress, _reason(resp.status_code), _retry_delay(resp, attempt))
                         continue
                     if request_id:
                         progress.request_ids.append(request_id)
@@ -183,22 +157,27 @@ class AsyncImagesClient:
                     return
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 if last:
-                    raise TransportError(f"could not connect to {self.endpoint.host}: {_plain(exc)}") from None
-                await _pause(progress, "connection failed", _backoff(attempt))
-            except httpx.TimeoutException:
+                    raise APIConnectionError(f"could not connect to {self.endpoint.host}: {_plain(exc)}") from exc
+                await self._pause(progress, "connection failed", _backoff(attempt))
+            except httpx.TimeoutException as exc:
                 if last or not self.retry_after_send:
                     raise APITimeoutError(
                         f"no answer from {self.endpoint.host} within the read timeout; the request was sent "
                         "and may have been billed, so it was not retried"
-                    ) from None
-                await _pause(progress, "read timeout", _backoff(attempt))
+                    ) from exc
+                await self._pause(progress, "read timeout", _backoff(attempt))
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
                 if last or not self.retry_after_send:
-                    raise TransportError(
+                    raise APIConnectionError(
                         f"the connection to {self.endpoint.host} broke off after the request was sent ({_plain(exc)}); "
                         "it may have been billed, so it was not retried"
-                    ) from None
-                await _pause(progress, "connection dropped", _backoff(attempt))
+                    ) from exc
+                await self._pause(progress, "connection dropped", _backoff(attempt))
+
+    async def _pause(self, progress, reason, delay):
+        """Say why and how long in the status line, then wait before the next attempt."""
+        progress.status(f"{reason}, retrying in {delay:.1f} s")
+        await self.sleep(delay)
 
     async def _read(self, resp, first_slot, progress, request_id):
         content_type = resp.headers.get("content-type", "")
@@ -208,10 +187,10 @@ class AsyncImagesClient:
         raw = await resp.aread()
         try:
             payload = json.loads(raw)
-        except ValueError:
+        except ValueError as exc:
             raise TransportError(
                 f"the server answered {content_type or 'without a content type'}, not JSON or an event stream"
-            ) from None
+            ) from exc
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
             raise TransportError("the server's JSON answer has no data list of images")
         progress.created = payload.get("created", progress.created)
@@ -252,12 +231,12 @@ class AsyncImagesClient:
                         )
                     chunks.append(chunk)
                 return b"".join(chunks)
-        except httpx.TimeoutException:
-            raise TransportError(
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(
                 f"image {slot + 1}: download failed (no answer within {URL_DOWNLOAD_TIMEOUT:g} s)"
-            ) from None
+            ) from exc
         except httpx.HTTPError as exc:
-            raise TransportError(f"image {slot + 1}: download failed ({_plain(exc)})") from None
+            raise APIConnectionError(f"image {slot + 1}: download failed ({_plain(exc)})") from exc
 
     async def _read_stream(self, resp, first_slot, progress, request_id):
         decoder, done = SSEDecoder(), 0
@@ -275,14 +254,14 @@ class AsyncImagesClient:
             return 0
         try:
             payload = json.loads(event.data)
-        except ValueError:
+        except ValueError as exc:
             if at_end:
-                raise TransportError(f"the stream ended inside a {event.event!r} event (truncated JSON)") from None
-            raise TransportError(f"malformed JSON in a {event.event!r} event of the stream") from None
+                raise TransportError(f"the stream ended inside a {event.event!r} event (truncated JSON)") from exc
+            raise TransportError(f"malformed JSON in a {event.event!r} event of the stream") from exc
         if not isinstance(payload, dict):
             raise TransportError(f"unexpected data in a {event.event!r} event of the stream")
         if isinstance(payload.get("error"), dict):
-            raise _error_from_body(payload, None, request_id, self.endpoint.api_key)
+            raise error_from_body(payload, None, request_id, self.endpoint.api_key)
         kind = payload.get("type") or event.event
         if not kind.endswith(("partial_image", "completed")):
             return 0
@@ -326,12 +305,17 @@ class ImagesClient:
 
         On Ctrl-C the connection is closed and the KeyboardInterrupt carries `.partial`.
         """
+        from .session import default
+
         progress = progress or Progress(request.count, on_event)
-        return run_sync(self._async.generate(request, progress=progress), on_interrupt=lambda: progress.result(request))
+        coro = self._async.generate(request, progress=progress)
+        return default().run_sync(coro, on_interrupt=lambda: progress.result(request))
 
     def close(self):
         """Close the connection pool."""
-        run_sync(self._async.aclose())
+        from .session import default
+
+        default().run_sync(self._async.aclose())
 
 
 def _usage(payload):
@@ -348,65 +332,11 @@ def _checked(img):
         return img
 
 
-def api_error(resp, api_key=None):
-    """The APIError for an error response: from its JSON error object, else one plain line (never raw JSON).
-
-    The key is masked out of whatever the server said, should it echo it back.
-    """
-    request_id = resp.headers.get("x-request-id")
-    try:
-        payload = json.loads(resp.content)
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-        return _error_from_body(payload, resp.status_code, request_id, api_key)
-    return APIError(_one_line(_summary(resp, payload), api_key), status=resp.status_code, request_id=request_id)
-
-
-def _summary(resp, payload):
-    """A message from a body that is not OpenAI-shaped: a message field, short plain text, or the reason."""
-    if isinstance(payload, dict):
-        found = next((payload[k] for k in ("message", "detail", "error") if isinstance(payload.get(k), str)), None)
-        if found and found.strip():
-            return found
-    if payload is None and resp.headers.get("content-type", "").startswith("text/plain"):
-        text = resp.content[:200].decode("utf-8", "replace")
-        if text.strip():
-            return text
-    return resp.reason_phrase or "no message"
-
-
-def _one_line(text, api_key):
-    """Whitespace folded to single spaces, at most 300 characters, with the key masked."""
-    line = " ".join(str(text).split())
-    if api_key:
-        line = line.replace(api_key, "***")
-    return line if len(line) <= 300 else line[:299] + "…"
-
-
-def _error_from_body(payload, status, request_id, api_key=None):
-    err = payload["error"]
-    return APIError(
-        _one_line(err.get("message") or "no message", api_key),
-        status=status,
-        type=err.get("type"),
-        param=err.get("param"),
-        code=err.get("code"),
-        request_id=request_id,
-    )
-
-
 def _should_retry(resp):
     flag = resp.headers.get("x-should-retry")
     if flag in ("true", "false"):
         return flag == "true"
     return resp.status_code in _RETRY_STATUS or resp.status_code >= 500
-
-
-async def _pause(progress, reason, delay):
-    """Say why and how long in the status line, then wait before the next attempt."""
-    progress.status(f"{reason}, retrying in {delay:.1f} s")
-    await _sleep(delay)
 
 
 def _backoff(attempt):

@@ -1,9 +1,11 @@
 """The control panel: every request parameter as a core ipywidget, generation as a task on the
 kernel's event loop, and a gallery of every run of the session.
 
-The logic is plain functions (what a model lets you set, widget values → ImageRequest, the
-equivalent `%%imagegen` cell, captions, saving); `Panel` builds the widgets and wires them in
-one place. The panel always generates anew: it never reads the history store's files back.
+The widgets derive from the parameter table (params.py), their defaults from the Settings that
+`%config ImageGenMagics` fills, and a generation goes through the same preparation path as the
+magic (settings.prepare). The logic is plain functions (what a model lets you set, widget values
+→ parameters, the equivalent `%%imagegen` cell, captions, saving); `Panel`, itself a VBox, builds
+the widgets and wires them in one place. The panel always generates anew (no cache).
 """
 
 from __future__ import annotations
@@ -19,22 +21,18 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from .api import Call
-from .catalog import DEFAULT_MODEL, MODELS, lookup
-from .client import Status
+from .catalog import MODELS, lookup
 from .display import placeholder_png
-from .endpoint import resolve
-from .errors import ImageMagicError
-from .flags import PASSED, REQUEST_FLAGS
-from .request import ImageRequest
+from .errors import ImageMagicError, ValidationError
+from .params import BY_NAME, PARAMS, for_operation
+from .progress import Status
 from .result import ImageResult
+from .settings import Settings, prepare, request_for
 
-CHOICES = ("quality", "background", "output_format", "moderation", "style", "response_format")
+CHOICES = tuple(p.name for p in PARAMS if p.choices and p.choices != "sizes")
 TICK_SECONDS = 0.25
 THUMB = "256px"
 LABEL_STYLE = {"description_width": "120px"}
-_FLAG = {options.get("dest", names[-1][2:].replace("-", "_")): names[-1] for names, options in REQUEST_FLAGS}
-_HELP = {names[-1][2:].replace("-", "_"): options["help"] for names, options in REQUEST_FLAGS}
 
 
 def choices(model, param):
@@ -71,35 +69,37 @@ def _whole(text):
         return text
 
 
-def request_from(values):
-    """The ImageRequest for the panel's widget values (by parameter name); unset fields are not sent."""
-    return ImageRequest(
-        **{
-            **values,
-            "prompt": values["prompt"].strip(),
-            "model": values["model"].strip(),
-            "size": values["size"].strip() or None,
-            "n": None if values["n"] == 1 else values["n"],
-            "output_compression": _whole(values["output_compression"]),
-            "stream": values["stream"] or None,
-        }
-    )
+def params_from(values, defaults):
+    """The parameters the widget values set (by name); a widget left at its default sets nothing (None)."""
+    params = {}
+    for p in PARAMS:
+        value = values[p.name]
+        if isinstance(value, str):
+            value = value.strip()
+            value = _whole(value) if p.type is int and value else value or None
+        if p.name == "n" or p.type is bool:  # these widgets always hold a value: the default one sends nothing
+            value = None if value == (defaults.get(p.name) or (1 if p.name == "n" else False)) else value
+        params[p.name] = value
+    return params
 
 
-def problems_line(request):
-    """Every problem of `request` in one line, in the words %%imagegen uses (empty when it may be sent)."""
-    return "; ".join(p.message for p in request.problems())
+def problems_line(error):
+    """A ValidationError in one line, in the words %%imagegen uses."""
+    return "; ".join(p.message for p in error.problems)
 
 
-def cell_text(request):
-    """The `%%imagegen` cell that sends `request`: its parameters as flags, the prompt as the body."""
+def cell_text(request, defaults=None):
+    """The `%%imagegen` cell that sends `request` under config `defaults`: what differs as flags, the prompt as body."""
+    defaults = defaults or {}
     flags = ["%%imagegen"]
-    for name in PASSED:
-        value = getattr(request, name)
-        if name == "stream" and value is not None:
-            flags.append("--stream" if value else "--no-stream")
-        elif value is not None:
-            flags += [_FLAG[name], shlex.quote(str(value))]
+    for p in for_operation("generate"):
+        value = getattr(request, p.name)
+        if value is None or (value == defaults.get(p.name) and p.name != "model"):  # the model is always named
+            continue
+        if p.type is bool:
+            flags.append(p.flag if value else f"--no-{p.flag[2:]}")
+        else:
+            flags += [p.flag, shlex.quote(str(value))]
     return " ".join(flags) + "\n" + request.prompt
 
 
@@ -108,8 +108,9 @@ class Run:
     """One generation of the panel: the request, where it went, what came back and how it ended."""
 
     number: int
-    request: ImageRequest
+    request: object
     endpoint: object
+    defaults: dict  # the config defaults it was made under
     result: ImageResult | None = None
     elapsed: float = 0.0
     error: str | None = None  # one line when the run did not complete (cancelled, API or transport error)
@@ -120,8 +121,8 @@ class Run:
         return list(self.result or [])
 
     def cell_text(self):
-        """The `%%imagegen` cell that repeats this run."""
-        return cell_text(self.request)
+        """The `%%imagegen` cell that repeats this run (under the same `%config`)."""
+        return cell_text(self.request, self.defaults)
 
 
 def run_caption(run):
@@ -236,69 +237,50 @@ class RunCard:
         return [(s.stem, s.image) for s in self.slots if s.select.value and s.image is not None]
 
 
-def _controls():
-    """The parameter widgets by name, each with its tooltip from the flag help."""
-    style = LABEL_STYLE
-    wide = W.Layout(width="auto")
-    controls = {
-        "prompt": W.Textarea(
-            description="prompt",
-            placeholder="What the image should show",
-            rows=3,
-            layout=W.Layout(width="auto"),
-            style=style,
-        ),
-        "model": W.Combobox(
-            description="model",
-            options=tuple(MODELS),
-            value=DEFAULT_MODEL,
-            ensure_option=False,
-            layout=wide,
-            style=style,
-        ),
-        "size": W.Combobox(description="size", placeholder="default", ensure_option=False, layout=wide, style=style),
-        "n": W.BoundedIntText(description="n", value=1, min=1, max=10, layout=wide, style=style),
-    }
-    for name in CHOICES:
-        controls[name] = W.Dropdown(
-            description=name.replace("_", " "), options=[("default", None)], layout=wide, style=style
-        )
-    controls["output_compression"] = W.Text(description="compression", placeholder="default", layout=wide, style=style)
-    controls["stream"] = W.Checkbox(description="stream", indent=True, layout=wide, style=style)
-    controls["partial_images"] = W.Dropdown(
-        description="partial images", options=[("default", None)], layout=wide, style=style
-    )
-    for name, control in controls.items():
-        control.tooltip = _HELP.get(name, "What the image should show; sent as the prompt.")
+def _widget(p, defaults):
+    """The widget for one parameter, by its kind; a widget left at its default sends nothing."""
+    common = {"description": p.name.replace("_", " "), "layout": W.Layout(width="auto"), "style": LABEL_STYLE}
+    default = defaults.get(p.name)
+    hint = "default" if default is None else f"default ({default})"
+    if p.name == "model":
+        return W.Combobox(options=tuple(MODELS), value=default, ensure_option=False, **common)
+    if p.choices == "sizes":
+        return W.Combobox(placeholder=hint, ensure_option=False, **common)
+    if p.choices or p.name == "partial_images":
+        return W.Dropdown(options=[(hint, None)], **common)
+    if p.type is bool:
+        return W.Checkbox(value=bool(default), indent=True, **common)
+    if p.name == "n":
+        return W.BoundedIntText(value=default or 1, min=1, max=10, **common)
+    return W.Text(placeholder=hint, **common)
+
+
+def _controls(defaults):
+    """The prompt and one widget per parameter, by name, each with the parameter's help as tooltip."""
+    prompt = W.Textarea(
+        description="prompt", placeholder="What the image should show", rows=3,
+        layout=W.Layout(width="auto"), style=LABEL_STYLE,
+        tooltip="What the image should show; sent as the prompt.",
+    )  # fmt: skip
+    controls = {"prompt": prompt}
+    for p in for_operation("generate"):
+        controls[p.name] = _widget(p, defaults)
+        controls[p.name].tooltip = p.help
     return controls
 
 
-_GRID_ORDER = (
-    "model",
-    "size",
-    "quality",
-    "n",
-    "background",
-    "moderation",
-    "output_format",
-    "output_compression",
-    "style",
-    "stream",
-    "partial_images",
-    "response_format",
-)
+class Panel(W.VBox):
+    """The control panel, a VBox: `images` are the latest run's PIL images, `history` every run."""
 
-
-class Panel:
-    """The control panel. Shows as its widgets; `images` are the latest run's PIL images, `history` every run."""
-
-    def __init__(self, *, api_key=None, base_url=None, offline=False, folder=None):
-        self._endpoint_options = {"api_key": api_key, "base_url": base_url, "offline": offline}
+    def __init__(self, *, settings=None, api_key=None, base_url=None, offline=None, folder=None, session=None):
+        super().__init__(layout=W.Layout(width="100%", max_width="1100px"))
+        self.settings = (settings or Settings.current()).but(api_key=api_key, base_url=base_url, offline=offline)
+        self.session = session
         self.history = []
         self.task = None  # the latest generation; awaiting it gives its Run
         self._call = None  # the running Call's task, which Cancel cancels
         self.cards = []
-        self.controls = _controls()
+        self.controls = _controls(self.settings.defaults)
         button = W.Layout(width="130px", flex="0 0 auto")
         self.generate_button = W.Button(description="Generate", button_style="primary", icon="play", layout=button)
         self.cancel_button = W.Button(description="Cancel", icon="stop", disabled=True, layout=button)
@@ -324,14 +306,14 @@ class Panel:
         self.status = W.HTML(layout=W.Layout(flex="1 1 auto", margin="0 0 0 8px"))
         self.cell = W.Textarea(rows=4, layout=W.Layout(width="auto", display="none"))
         self.gallery = W.VBox()
-        self.widget = self._compose()
+        self._compose()
         self._wire()
         self._apply_model()
         self._say("ready")
 
     def _compose(self):
         grid = W.GridBox(
-            [self.controls[name] for name in _GRID_ORDER],
+            [control for name, control in self.controls.items() if name != "prompt"],
             layout=W.Layout(
                 grid_template_columns="repeat(auto-fill, minmax(240px, 1fr))", grid_gap="2px 12px", width="100%"
             ),
@@ -341,12 +323,8 @@ class Panel:
             layout=W.Layout(align_items="center"),
         )
         save = W.HBox([self.folder, self.save_button], layout=W.Layout(width="100%"))
-        box = W.VBox(
-            [self.controls["prompt"], grid, self.hint, buttons, save, self.cell, self.gallery],
-            layout=W.Layout(width="100%", max_width="1100px"),
-        )
-        box.add_class("imagemagic-panel")
-        return box
+        self.children = [self.controls["prompt"], grid, self.hint, buttons, save, self.cell, self.gallery]
+        self.add_class("imagemagic-panel")
 
     def _wire(self):
         """Every handler of the panel, in one place."""
@@ -362,7 +340,7 @@ class Panel:
         return f"<imagemagic panel: {len(self.history)} run{'s' if len(self.history) != 1 else ''}>"
 
     def _repr_mimebundle_(self, **kwargs):
-        return {**self.widget._repr_mimebundle_(**kwargs), "text/plain": repr(self)}
+        return {**super()._repr_mimebundle_(**kwargs), "text/plain": repr(self)}
 
     @property
     def images(self):
@@ -370,20 +348,24 @@ class Panel:
         return self.history[-1].images if self.history else []
 
     def values(self):
-        """The widgets' values by parameter name."""
+        """The widgets' values by name (the prompt and each parameter)."""
         return {name: control.value for name, control in self.controls.items()}
 
+    def params(self):
+        """The parameters the widgets set (None: left at the default)."""
+        return params_from(self.values(), self.settings.defaults)
+
     def request(self):
-        """The ImageRequest the widgets describe (not validated)."""
-        return request_from(self.values())
+        """The ImageRequest the widgets describe under the settings' defaults (not validated)."""
+        return request_for(self.values()["prompt"].strip(), self.params(), settings=self.settings)
 
     def cell_text(self):
-        """The `%%imagegen` cell equivalent to the current settings."""
-        return cell_text(self.request())
+        """The `%%imagegen` cell that sends the same request under the same `%config`."""
+        return cell_text(self.request(), self.settings.defaults)
 
     def _apply_model(self):
         """Offer what the chosen model takes; disable, with the reason as tooltip, what it does not."""
-        model = lookup(self.controls["model"].value.strip())
+        model = lookup((self.controls["model"].value or "").strip())
         self.controls["size"].options = choices(model, "size")
         for name in CHOICES:
             self._offer(name, choices(model, name))
@@ -391,33 +373,42 @@ class Panel:
         for name in (*CHOICES, "stream", "partial_images", "output_compression"):
             control, why = self.controls[name], unsupported(model, name)
             control.disabled = why is not None
-            control.tooltip = why or _HELP[name]
+            control.tooltip = why or BY_NAME[name].help
             if why:
                 control.value = {"stream": False, "output_compression": ""}.get(name)
 
     def _offer(self, name, values):
-        """Offer `values` (and "default") in a dropdown, keeping its value, even one the model refuses, so the hint says why."""
+        """Offer `values` (and the default) in a dropdown, keeping its value, even one the model refuses,
+        so the hint says why."""
         control = self.controls[name]
-        options = [("default", None), *((str(v), v) for v in values)]
+        options = [control.options[0], *((str(v), v) for v in values)]
         value = control.value
         if value not in [v for _, v in options]:
             options.append((str(value), value))
         control.options = options
         control.value = value
 
+    def _problems(self):
+        """(the request, one line of its problems or "")."""
+        try:
+            request = self.request()
+        except ValidationError as exc:
+            return None, problems_line(exc)
+        problems = request.problems()
+        return request, "; ".join(p.message for p in problems)
+
     def _check(self):
         """Explain inline, before Generate is pressed, what is wrong with the settings."""
-        request = self.request()
-        line = problems_line(request)
-        self.hint.value = _html_line(line, "#b00020") or _html_line("; ".join(request.warnings()), "#8a6d00")
+        request, line = self._problems()
+        warnings = "; ".join(request.warnings()) if request is not None and not line else ""
+        self.hint.value = _html_line(line, "#b00020") or _html_line(warnings, "#8a6d00")
 
     def _say(self, text, tone="inherit"):
         self.status.value = _html_line(text, tone)
 
     def generate(self):
         """Start a generation as a task on the running event loop and return it (None if it cannot start)."""
-        request = self.request()
-        line = problems_line(request)
+        _, line = self._problems()
         if line:
             self._say(line, "#b00020")
             return None
@@ -428,12 +419,17 @@ class Panel:
         except RuntimeError:
             self._say("the panel generates on a running event loop: use it in a Jupyter kernel", "#b00020")
             return None
-        run = Run(len(self.cards) + 1, request, resolve(**self._endpoint_options))
-        card = RunCard(run.number, request)
+        plan = prepare(self.values()["prompt"].strip(), self.params(), settings=self.settings)
+        run = Run(len(self.cards) + 1, plan.request, plan.endpoint, self.settings.defaults)
+        card = RunCard(run.number, plan.request)
         self.cards.append(card)
         self.gallery.children = (card.box, *self.gallery.children)
         notes = {}
-        call = Call(request, run.endpoint, on_event=lambda event: self._on_event(card, notes, event))
+        call = plan.call(
+            on_event=lambda event: self._on_event(card, notes, event),
+            notify=lambda line: notes.update(status=line),
+            session=self.session,
+        )
         self._busy(True)
         self._say("generating · 0.0 s")
         self._call = loop.create_task(call.run())
@@ -473,7 +469,8 @@ class Panel:
             notes["status"] = event.message
             return
         card.slots[event.index].show(event)
-        what = f"partial {event.partial_index + 1}" if event.partial else "final"
+        number = f" {event.partial_index + 1}" if isinstance(event.partial_index, int) else ""
+        what = f"partial{number}" if event.partial else "final"
         notes["status"] = f"image {event.index + 1}: {what}"
 
     async def _tick(self, started, notes):
@@ -507,10 +504,10 @@ class Panel:
         return paths
 
 
-def panel(*, api_key=None, base_url=None, offline=False, folder=None):
+def panel(*, settings=None, api_key=None, base_url=None, offline=None, folder=None) -> Panel:
     """The control panel: set parameters, Generate without blocking the kernel, keep the good images.
 
-    Without a key or base URL it uses the built-in offline preview server; Save writes into
-    `folder` (default: the working directory).
+    Defaults come from `%config ImageGenMagics` (or `settings`); without a key or base URL it uses
+    the built-in offline preview server; Save writes into `folder` (default: the working directory).
     """
-    return Panel(api_key=api_key, base_url=base_url, offline=offline, folder=folder)
+    return Panel(settings=settings, api_key=api_key, base_url=base_url, offline=offline, folder=folder)

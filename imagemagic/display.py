@@ -16,6 +16,8 @@ import time
 import uuid
 
 PLACEHOLDER_WIDTH = 480
+STRIP_HEIGHT = 128  # pixels: the thumbnails an ImageResult shows as
+STRIP_LIMIT = 16
 TICK_SECONDS = 1.0
 
 
@@ -45,6 +47,26 @@ def placeholder_png(size, lines):
         draw.text((card[0] // 2, top + i * step), line, font=font, fill=(225, 228, 235), anchor="mm")
     out = io.BytesIO()
     img.save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+def thumbnail_strip(images, height=STRIP_HEIGHT, limit=STRIP_LIMIT):
+    """PNG bytes of the first `limit` PIL images side by side, each scaled to `height` pixels high."""
+    from PIL import Image
+
+    thumbs = []
+    for img in list(images)[:limit]:
+        thumb = img.copy()
+        thumb.thumbnail((height * 4, height))
+        thumbs.append(thumb.convert("RGBA"))
+    gap = 4
+    strip = Image.new("RGBA", (sum(t.width for t in thumbs) + gap * (len(thumbs) - 1), height), (0, 0, 0, 0))
+    x = 0
+    for thumb in thumbs:
+        strip.paste(thumb, (x, (height - thumb.height) // 2))
+        x += thumb.width + gap
+    out = io.BytesIO()
+    strip.save(out, "PNG", compress_level=1)
     return out.getvalue()
 
 
@@ -99,7 +121,7 @@ class LiveDisplay:
 
     def on_event(self, event):
         """Take a GeneratedImage or a Status from the client; showing is coalesced per loop turn."""
-        from .client import Status
+        from .progress import Status
 
         if isinstance(event, Status):
             self._status = event.message

@@ -2,8 +2,10 @@
 
 Resolution, first match wins: `offline=True` → the built-in server; an explicit or
 `OPENAI_BASE_URL` base URL; Azure (`AZURE_OPENAI_ENDPOINT` + `AZURE_OPENAI_API_KEY`); an
-`OPENAI_API_KEY` → https://api.openai.com/v1; nothing → the built-in server, started on first use.
-Keys come from arguments or the environment only, and never appear in a repr.
+`OPENAI_API_KEY` → https://api.openai.com/v1; nothing → the built-in server. Resolving is plain
+data and starts nothing: the built-in server's endpoint has no address until `Session.connect`
+starts the server (off the event loop). Keys come from arguments or the environment only, and
+never appear in a repr.
 """
 
 from __future__ import annotations
@@ -20,22 +22,23 @@ AZURE_API_VERSION = "2025-04-01-preview"
 class Endpoint:
     """A resolved destination: base URL, credentials, extra headers, and the Azure API version if any."""
 
-    base_url: str
+    base_url: str | None  # None: the local preview server, not started yet
     api_key: str | None = field(default=None, repr=False)
     organization: str | None = None
     project: str | None = None
     azure_api_version: str | None = None
     offline: bool = False
+    reason: str = ""  # why the offline server answers ("offline" or "no OPENAI_API_KEY")
 
     def __repr__(self):
         kind = "azure" if self.azure_api_version else "offline" if self.offline else "openai-compatible"
         key = ", key set" if self.api_key else ""
-        return f"<Endpoint {kind} {self.base_url}{key}>"
+        return f"<Endpoint {kind} {self.base_url or '(local preview server)'}{key}>"
 
     @property
     def host(self):
-        """The host name requests go to."""
-        return urlsplit(self.base_url).hostname or ""
+        """The host name requests go to ("localhost" for the local server before it starts)."""
+        return urlsplit(self.base_url).hostname or "" if self.base_url else "localhost"
 
     def url(self, model):
         """The generations URL; Azure puts the deployment (our model name) in the path."""
@@ -62,11 +65,8 @@ class Endpoint:
         return headers
 
 
-def resolve(*, api_key=None, base_url=None, offline=False, environ=None, notify=None):
-    """The Endpoint for these arguments and the environment; starts the local server when it is the answer.
-
-    `notify(line)` hears the one line that says the local server was started.
-    """
+def resolve(*, api_key=None, base_url=None, offline=False, environ=None):
+    """The Endpoint for these arguments and the environment (plain data: nothing is started)."""
     env = os.environ if environ is None else environ
     if not offline:
         openai_key = api_key or env.get("OPENAI_API_KEY") or None
@@ -80,10 +80,4 @@ def resolve(*, api_key=None, base_url=None, offline=False, environ=None, notify=
             return Endpoint(azure.rstrip("/"), api_key or env["AZURE_OPENAI_API_KEY"], azure_api_version=version)
         if openai_key:
             return Endpoint(OPENAI_BASE_URL, openai_key, org, project)
-    from .server.embedded import local_server_url
-
-    url, started = local_server_url()
-    if started and notify:
-        why = "offline" if offline else "no OPENAI_API_KEY"
-        notify(f"{why}: using the offline preview server at {url}")
-    return Endpoint(url, offline=True)
+    return Endpoint(None, offline=True, reason="offline" if offline else "no OPENAI_API_KEY")

@@ -1,17 +1,30 @@
-"""Every exception imagemagic raises, in one tree under `ImageMagicError`.
+"""Every exception and warning imagemagic raises, in one tree, and the mapping of error answers onto it.
 
     ImageMagicError
-    ├── ValidationError        the request breaks a rule; nothing was sent
-    ├── APIError               the server answered with an error (HTTP status or mid-stream)
-    ├── TransportError         no usable answer: connection, timeout, truncated or malformed stream
-    │   └── APITimeoutError
-    └── ImageDataError         the bytes that arrived are not an acceptable image
+    ├── ValidationError             the request breaks a rule; nothing was sent
+    ├── APIError                    the server answered with an error (HTTP status or mid-stream)
+    │   ├── BadRequestError             400
+    │   ├── AuthenticationError         401
+    │   ├── PermissionDeniedError       403
+    │   ├── NotFoundError               404
+    │   ├── ConflictError               409
+    │   ├── UnprocessableEntityError    422
+    │   ├── RateLimitError              429
+    │   └── InternalServerError         500 and above
+    ├── TransportError              no usable answer: truncated or malformed stream, odd content
+    │   └── APIConnectionError      the connection failed or broke off
+    │       └── APITimeoutError     the server did not answer in time
+    └── ImageDataError              the bytes that arrived are not an acceptable image
 
-Errors raised after images started to arrive carry them in `.partial` (an `ImageResult`),
-so nothing that was paid for is lost.
+    ImageMagicWarning               advice that did not stop the request
+
+The class names are those users of the official `openai` SDK already catch. Errors raised after
+images started to arrive carry them in `.partial` (an `ImageResult`), so nothing paid for is lost.
 """
 
 from __future__ import annotations
+
+import json
 
 
 class ImageMagicError(Exception):
@@ -34,11 +47,11 @@ class ValidationError(ImageMagicError, ValueError):
 
 
 class APIError(ImageMagicError):
-    """The server answered with an error: status, type, param, code, message, request id."""
+    """The server answered with an error: status_code, type, param, code, message, request_id."""
 
-    def __init__(self, message, *, status=None, type=None, param=None, code=None, request_id=None):
+    def __init__(self, message, *, status_code=None, type=None, param=None, code=None, request_id=None):
         self.message = message
-        self.status = status
+        self.status_code = status_code
         self.type = type
         self.param = param
         self.code = code
@@ -46,19 +59,128 @@ class APIError(ImageMagicError):
         super().__init__(self._line())
 
     def _line(self):
-        head = f"HTTP {self.status}" if self.status else "error in stream"
-        kind = ", ".join(f"{k}={v}" for k, v in (("type", self.type), ("param", self.param), ("code", self.code)) if v)
+        head = f"HTTP {self.status_code}" if self.status_code else "error in stream"
+        fields = (("type", self.type), ("param", self.param), ("code", self.code))
+        kind = ", ".join(f"{k}={v}" for k, v in fields if v)
         line = f"{head} ({kind}): {self.message}" if kind else f"{head}: {self.message}"
         return f"{line} [request id {self.request_id}]" if self.request_id else line
 
 
+class BadRequestError(APIError):
+    """400: the server refused the request as invalid."""
+
+
+class AuthenticationError(APIError):
+    """401: the key is missing, wrong or revoked."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the key may not use this model or endpoint."""
+
+
+class NotFoundError(APIError):
+    """404: no such model, deployment or path."""
+
+
+class ConflictError(APIError):
+    """409: the request conflicts with the server's state."""
+
+
+class UnprocessableEntityError(APIError):
+    """422: the request was understood but cannot be processed."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests or tokens; retried before it is raised."""
+
+
+class InternalServerError(APIError):
+    """500 and above: the server failed; retried before it is raised."""
+
+
+_BY_STATUS = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def api_error_class(status_code):
+    """The APIError subclass for an HTTP status (APIError itself for a status without its own class)."""
+    if status_code is not None and status_code >= 500:
+        return InternalServerError
+    return _BY_STATUS.get(status_code, APIError)
+
+
 class TransportError(ImageMagicError):
-    """No usable answer came back: the connection failed, or the stream broke off or was malformed."""
+    """No usable answer came back: the stream broke off or was malformed, or the answer was not an API answer."""
 
 
-class APITimeoutError(TransportError):
+class APIConnectionError(TransportError):
+    """The connection could not be made, or broke off."""
+
+
+class APITimeoutError(APIConnectionError):
     """The server did not answer in time."""
 
 
 class ImageDataError(ImageMagicError):
     """The bytes received are not an image we accept (corrupt, unknown format, or too many pixels)."""
+
+
+class ImageMagicWarning(UserWarning):
+    """Advice that did not stop the request (an experimental size, a shut-down model)."""
+
+
+def error_from_response(status_code, headers, content, reason, api_key=None):
+    """The APIError for an error response: from its JSON error object, else one plain line (never raw JSON).
+
+    The key is masked out of whatever the server said, should it echo it back.
+    """
+    request_id = headers.get("x-request-id")
+    try:
+        payload = json.loads(content)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        return error_from_body(payload, status_code, request_id, api_key)
+    summary = _summary(headers, content, reason, payload)
+    return api_error_class(status_code)(one_line(summary, api_key), status_code=status_code, request_id=request_id)
+
+
+def error_from_body(payload, status_code, request_id, api_key=None):
+    """The APIError for an OpenAI-shaped `{"error": {...}}` body (an answer or a stream event)."""
+    err = payload["error"]
+    return api_error_class(status_code)(
+        one_line(err.get("message") or "no message", api_key),
+        status_code=status_code,
+        type=err.get("type"),
+        param=err.get("param"),
+        code=err.get("code"),
+        request_id=request_id,
+    )
+
+
+def _summary(headers, content, reason, payload):
+    """A message from a body that is not OpenAI-shaped: a message field, short plain text, or the reason."""
+    if isinstance(payload, dict):
+        found = next((payload[k] for k in ("message", "detail", "error") if isinstance(payload.get(k), str)), None)
+        if found and found.strip():
+            return found
+    if payload is None and headers.get("content-type", "").startswith("text/plain"):
+        text = content[:200].decode("utf-8", "replace")
+        if text.strip():
+            return text
+    return reason or "no message"
+
+
+def one_line(text, api_key=None):
+    """Whitespace folded to single spaces, at most 300 characters, with the key masked."""
+    line = " ".join(str(text).split())
+    if api_key:
+        line = line.replace(api_key, "***")
+    return line if len(line) <= 300 else line[:299] + "…"

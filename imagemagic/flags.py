@@ -1,24 +1,15 @@
-"""The request flags shared by `%%imagegen` and `imagemagic generate`: one table, two parsers."""
+"""The flags `%%imagegen` and `imagemagic generate` share: the parameter table's flags plus the options.
+
+One list, two parsers (IPython's magic_arguments and the CLI's argparse).
+"""
 
 from __future__ import annotations
 
 import json
 
-REQUEST_FLAGS = (
-    (("--model",), {"help": "Model name, e.g. gpt-image-2, dall-e-3, or a gateway's openai/gpt-image-2."}),
-    (("--size",), {"help": "WIDTHxHEIGHT (e.g. 1536x1024) or auto."}),
-    (("--quality",), {"help": "low, medium, high or auto (GPT image); standard or hd (dall-e-3)."}),
-    (("-n", "--n"), {"type": int, "help": "Number of images, 1-10."}),
-    (("--background",), {"help": "transparent, opaque or auto (GPT image models)."}),
-    (("--output-format",), {"help": "png, jpeg or webp (GPT image models)."}),
-    (("--output-compression",), {"type": int, "help": "0-100, with jpeg or webp."}),
-    (("--moderation",), {"help": "low or auto (GPT image models)."}),
-    (("--stream",), {"action": "store_true", "default": None, "help": "Stream: show partial images as they arrive."}),
-    (("--no-stream",), {"dest": "stream", "action": "store_false", "help": "Do not stream (overrides the config)."}),
-    (("--partial-images",), {"type": int, "help": "Partial images to show while streaming, 0-3."}),
-    (("--style",), {"help": "vivid or natural (dall-e-3)."}),
-    (("--response-format",), {"help": "url or b64_json (dall-e models)."}),
-    (("--user",), {"help": "An end-user id passed to the provider."}),
+from .params import NAMES, flag_arguments
+
+OPTION_FLAGS = (
     (
         ("--extra",),
         {
@@ -27,32 +18,13 @@ REQUEST_FLAGS = (
             "help": "A parameter this release does not know, sent as given (VALUE is JSON if it parses); repeatable.",
         },
     ),
-    (
-        ("--offline",),
-        {"action": "store_true", "help": "Use the built-in offline preview server, even when a key is set."},
-    ),
+    (("--offline",), {"action": "store_true", "help": "Use the built-in offline preview server, even with a key."}),
 )
 
-FRESH_FLAG = (
-    ("--fresh",),
-    {"action": "store_true", "help": "Generate anew even when an identical request's images are stored (no cache)."},
-)
 
-PASSED = (
-    "model",
-    "size",
-    "quality",
-    "n",
-    "background",
-    "output_format",
-    "output_compression",
-    "moderation",
-    "stream",
-    "partial_images",
-    "style",
-    "response_format",
-    "user",
-)
+def request_flags(operation="generate"):
+    """(names, options) of every flag a request takes: its parameters, then --extra and --offline."""
+    return (*flag_arguments(operation), *OPTION_FLAGS)
 
 
 def parse_extra(pairs):
@@ -69,8 +41,6 @@ def parse_extra(pairs):
     return extra
 
 
-def request_values(args, defaults=None):
-    """The request parameters from parsed flags, over `defaults` (config); None means not given."""
-    values = dict(defaults or {})
-    values.update({name: getattr(args, name) for name in PASSED if getattr(args, name) is not None})
-    return values
+def request_values(args):
+    """The request parameters from parsed flags; None means not given."""
+    return {name: getattr(args, name, None) for name in NAMES}

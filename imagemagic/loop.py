@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-
-_local = threading.local()
 
 
-def _private_loop():
-    loop = getattr(_local, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = _local.loop = asyncio.new_event_loop()
-    return loop
-
-
-def run_sync(coro, on_interrupt=None):
+def run_sync(coro, on_interrupt=None, private_loop=asyncio.new_event_loop):
     """Run `coro` and return its result.
 
-    With no running loop a private loop of this thread is used (so connections can be reused);
-    inside a running loop (a Jupyter kernel) the loop is made re-entrant with nest-asyncio2.
-    On Ctrl-C the task is cancelled and awaited, so connections close, and the KeyboardInterrupt
-    propagates with `.partial = on_interrupt()` attached.
+    With no running loop, `private_loop()` gives the loop to use (a Session keeps one per thread so
+    connections can be reused); inside a running loop (a Jupyter kernel) the loop is made re-entrant
+    with nest-asyncio2. On Ctrl-C the task is cancelled and awaited, so connections close, and the
+    KeyboardInterrupt propagates with `.partial = on_interrupt()` attached.
     """
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
-        loop = _private_loop()
+        loop = private_loop()
     else:
         import nest_asyncio2
 

@@ -7,29 +7,13 @@ model allows. Models outside the catalog get generic checks only; the server jud
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, make_dataclass, replace
 from urllib.parse import urlsplit
 
 from .catalog import DEFAULT_MODEL, lookup
 from .errors import ValidationError
+from .params import NAMES, PARAMS
 
-PARAMS = (
-    "prompt",
-    "background",
-    "model",
-    "moderation",
-    "n",
-    "output_compression",
-    "output_format",
-    "partial_images",
-    "quality",
-    "response_format",
-    "size",
-    "stream",
-    "style",
-    "user",
-)
-_INT_PARAMS = ("n", "output_compression", "partial_images")
 _SIZE = re.compile(r"([1-9]\d*)x([1-9]\d*)")
 _OPENAI_HOST = "api.openai.com"
 
@@ -42,31 +26,14 @@ class Problem:
     message: str
 
 
-@dataclass(frozen=True)
-class ImageRequest:
-    """One call of images.generate. Parameters left as None are not sent; `model` always is."""
-
-    prompt: str
-    model: str = DEFAULT_MODEL
-    n: int | None = None
-    size: str | None = None
-    quality: str | None = None
-    background: str | None = None
-    moderation: str | None = None
-    output_format: str | None = None
-    output_compression: int | None = None
-    stream: bool | None = None
-    partial_images: int | None = None
-    response_format: str | None = None
-    style: str | None = None
-    user: str | None = None
-    extra_body: dict = field(default_factory=dict)
+class _Rules:
+    """The behaviour of ImageRequest; its fields come from the parameter table (params.py)."""
 
     @classmethod
     def from_body(cls, body):
         """Build a request from a JSON body as a server receives it; unknown keys go to extra_body."""
-        known = {k: v for k, v in body.items() if k in PARAMS}
-        extra = {k: v for k, v in body.items() if k not in PARAMS}
+        known = {k: v for k, v in body.items() if k in WIRE_NAMES}
+        extra = {k: v for k, v in body.items() if k not in WIRE_NAMES}
         return cls(**{"model": None, **known}, extra_body=extra)
 
     @property
@@ -81,7 +48,7 @@ class ImageRequest:
 
     def body(self):
         """The JSON body as sent: the parameters that are set, then extra_body as given."""
-        sent = {f.name: getattr(self, f.name) for f in fields(self) if f.name in PARAMS}
+        sent = {name: getattr(self, name) for name in WIRE_NAMES}
         return {**{k: v for k, v in sent.items() if v is not None}, **self.extra_body}
 
     def problems(self):
@@ -141,22 +108,21 @@ def _dims(size):
     return (int(match[1]), int(match[2])) if match else None
 
 
+_TYPE_WORDS = {int: "a whole number", bool: "true or false", str: "text"}
+
+
 def _type_problems(req):
     found = []
     if not isinstance(req.prompt, str):
         found.append(Problem("prompt", "prompt must be text"))
     if not isinstance(req.model, str) or not req.model.strip():
         found.append(Problem("model", "model must name a model, e.g. gpt-image-2"))
-    for name in _INT_PARAMS:
-        value = getattr(req, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            found.append(Problem(name, f"{name}={value!r} must be a whole number"))
-    if req.stream is not None and not isinstance(req.stream, bool):
-        found.append(Problem("stream", f"stream={req.stream!r} must be true or false"))
-    for name in ("size", "quality", "background", "moderation", "output_format", "response_format", "style", "user"):
-        value = getattr(req, name)
-        if value is not None and not isinstance(value, str):
-            found.append(Problem(name, f"{name}={value!r} must be text"))
+    for p in PARAMS:
+        value = getattr(req, p.name)
+        if p.name == "model" or value is None:
+            continue
+        if not isinstance(value, p.type) or (p.type is int and isinstance(value, bool)):
+            found.append(Problem(p.name, f"{p.name}={value!r} must be {_TYPE_WORDS[p.type]}"))
     if not isinstance(req.extra_body, dict):
         found.append(Problem("extra_body", "extra_body must be a dict of parameter names to values"))
     return found
@@ -182,7 +148,7 @@ def _extra_problems(req):
     return [
         Problem(key, f"{key} is a known parameter: set it directly, not through extra_body")
         for key in req.extra_body or {}
-        if key in PARAMS
+        if key in WIRE_NAMES
     ]
 
 
@@ -238,8 +204,9 @@ def _model_problems(req, model):
             found.append(
                 Problem("size", f"size={req.size} is not allowed for {model.name}: use {', '.join(model.sizes)}")
             )
-    for name in ("quality", "style", "background", "moderation", "output_format", "response_format"):
-        found += _choice(req, name, model)
+    for p in PARAMS:
+        if p.choices and p.name != "size":
+            found += _choice(req, p.name, model)
     found += _format_problems(req, model)
     found += _stream_problems(req, model)
     return found
@@ -272,3 +239,22 @@ def _stream_problems(req, model):
     if req.partial_images and not req.stream:
         found.append(Problem("partial_images", f"partial_images={req.partial_images} needs stream=True"))
     return found
+
+
+WIRE_NAMES = ("prompt", *NAMES)
+
+ImageRequest = make_dataclass(
+    "ImageRequest",
+    [
+        ("prompt", str),
+        *((p.name, p.type | None, field(default=DEFAULT_MODEL if p.name == "model" else None)) for p in PARAMS),
+        ("extra_body", dict, field(default_factory=dict)),
+    ],
+    bases=(_Rules,),
+    frozen=True,
+)
+ImageRequest.__module__ = __name__
+ImageRequest.__doc__ = """One call of the Images API. Parameters left as None are not sent; `model` always is.
+
+Its fields are `prompt`, every parameter of the table in params.py, and `extra_body` (parameters
+this release does not know, sent as given)."""

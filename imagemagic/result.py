@@ -37,7 +37,7 @@ def sniff_format(head):
 class GeneratedImage:
     """One image (final or partial) as received. Either `b64` (wire text) or `data` is given."""
 
-    b64: str | None = None
+    b64: str | None = field(default=None, repr=False)
     index: int = 0
     partial: bool = False
     partial_index: int | None = None
@@ -47,6 +47,11 @@ class GeneratedImage:
     usage: dict | None = None  # usage of the request this image came from
     _data: bytes | None = field(default=None, repr=False)
     _pil: object = field(default=None, repr=False)
+
+    def __repr__(self):
+        kind = "partial" if self.partial else "final"
+        size = f" {len(self._data):,} bytes" if self._data is not None else ""
+        return f"<GeneratedImage {self.index + 1} ({kind}){size} request {self.request_id or '-'}>"
 
     @classmethod
     def from_bytes(cls, data, **meta):
@@ -60,7 +65,7 @@ class GeneratedImage:
             try:
                 self._data = base64.b64decode(self.b64, validate=True)
             except (binascii.Error, ValueError, TypeError) as exc:
-                raise ImageDataError(f"image {self.index + 1}: the base64 data is invalid ({exc})") from None
+                raise ImageDataError(f"image {self.index + 1}: the base64 data is invalid ({exc})") from exc
         return self._data
 
     @property
@@ -107,10 +112,10 @@ def open_image(data, label="image"):
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             img = Image.open(io.BytesIO(data))
-        except UnidentifiedImageError:
-            raise ImageDataError(f"{label}: the data is not an image PIL can read") from None
-        except Image.DecompressionBombError:
-            raise ImageDataError(f"{bomb} (more than {MAX_PIXELS:,} pixels)") from None
+        except UnidentifiedImageError as exc:
+            raise ImageDataError(f"{label}: the data is not an image PIL can read") from exc
+        except Image.DecompressionBombError as exc:
+            raise ImageDataError(f"{bomb} (more than {MAX_PIXELS:,} pixels)") from exc
     width, height = img.size
     if width * height > MAX_PIXELS:
         raise ImageDataError(f"{bomb} ({width}x{height} is more than {MAX_PIXELS:,} pixels)")
@@ -147,8 +152,20 @@ class ImageResult(list):
         return any(img.partial for img in self.images)
 
     def __repr__(self):
-        state = ", partial" if self.partial else ""
-        return f"<ImageResult: {len(self)} image{'s' if len(self) != 1 else ''}{state}: {list.__repr__(self)}>"
+        sizes = sorted({f"{pil.width}x{pil.height} {img.format}" for img, pil in zip(self.images, self)})
+        model = f", {self.request.model}" if self.request is not None else ""
+        state = ", partial" if self.partial else ", cached" if self.cached else ""
+        plural = "s" if len(self) != 1 else ""
+        return f"<ImageResult: {len(self)} image{plural}{': ' if sizes else ''}{', '.join(sizes)}{model}{state}>"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """In a notebook: a compact strip of thumbnails (one small PNG) and the one-line text form."""
+        bundle = {"text/plain": repr(self)}
+        if self.images:
+            from .display import thumbnail_strip
+
+            bundle["image/png"] = base64.b64encode(thumbnail_strip(self)).decode("ascii")
+        return bundle
 
 
 def add_usage(total, usage):

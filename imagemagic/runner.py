@@ -1,4 +1,4 @@
-"""Run one validated request for the magic: endpoint, live display, interrupts, binding `--out`.
+"""Run one prepared call for the magic: live display, interrupts, binding `--out`, captions.
 
 Whatever arrived is bound to `--out` even when the call fails or is interrupted (marked
 partial); errors end as one UsageError line.
@@ -10,25 +10,9 @@ import asyncio
 
 from IPython.core.error import UsageError
 
-from .api import Call
 from .display import LiveDisplay, caption, is_notebook
-from .endpoint import resolve
 from .errors import ImageMagicError
-from .loop import run_sync
-from .store import HistoryStore
 from .usage import describe_cost
-
-
-def _endpoint(magics, offline):
-    return resolve(base_url=magics.base_url or None, offline=offline or magics.offline, notify=print)
-
-
-def _client_options(magics):
-    return {
-        "timeout": magics.timeout,
-        "max_retries": magics.max_retries,
-        "max_concurrency": magics.max_concurrency,
-    }
 
 
 async def _with_display(call, live):
@@ -54,26 +38,20 @@ def _kept(result, name):
     return f"; kept {len(result)} image{'s' if len(result) != 1 else ''}{where} (partial: {result.partial})"
 
 
-def run_in_notebook(magics, request, args):
-    """Send `request`, show it as it arrives, bind the result to args.out, print captions or paths."""
-    endpoint = _endpoint(magics, args.offline)
-    for note in request.warnings(endpoint.base_url):
+def run_in_notebook(magics, plan, args):
+    """Carry out `plan`, show it as it arrives, bind the result to args.out, print captions or paths."""
+    for note in plan.warnings:
         print(f"warning: {note}")
-    inline = magics.display == "inline" or (magics.display == "auto" and is_notebook(magics.shell))
-    live = LiveDisplay(request) if inline else None
-    call = Call(
-        request,
-        endpoint,
-        on_event=live.on_event if live else None,
-        client_options=_client_options(magics),
-        prices=magics.prices,
-        store=HistoryStore(limit_mb=magics.history_limit_mb),
-        cache=magics.cache and not args.fresh,
+    display = plan.settings.display
+    inline = display == "inline" or (display == "auto" and is_notebook(magics.shell))
+    live = LiveDisplay(plan.request) if inline else None
+    call = plan.call(
+        on_event=live.on_event if live else None, cache=plan.settings.cache and not args.fresh, notify=print
     )
     if live:
         live.open()
     try:
-        result = run_sync(_with_display(call, live), on_interrupt=call.partial)
+        result = call.session.run_sync(_with_display(call, live), on_interrupt=call.partial)
     except KeyboardInterrupt as interrupt:
         partial = getattr(interrupt, "partial", None)
         if live:
@@ -99,4 +77,4 @@ def run_in_notebook(magics, request, args):
     if result.cached:
         print("(cached — add --fresh for a new generation)")
     else:
-        print(f"est. cost: {describe_cost(result.cost, endpoint.offline)}")
+        print(f"est. cost: {describe_cost(result.cost, plan.endpoint.offline)}")

@@ -92,6 +92,3 @@ def describe_cost(amount, offline=False):
     if offline:
         return "offline preview: free"
     return "price unknown" if amount is None else f"${amount:.4f}"
-
-
-SESSION = Ledger()

@@ -11,7 +11,7 @@ import imagemagic
 from imagemagic.endpoint import Endpoint
 from imagemagic.request import ImageRequest
 from imagemagic.store import cache_key
-from imagemagic.usage import SESSION
+from imagemagic.session import default
 
 CACHED = "(cached — add --fresh for a new generation)"
 
@@ -26,7 +26,7 @@ def test_rerun_reuses_the_stored_images_and_says_so(ip, capsys, recorder, monkey
     monkeypatch.setenv("OPENAI_BASE_URL", recorder.base + "/v1")
     first = _cell(ip, capsys)
     made = ip.user_ns["pic"]
-    calls = SESSION.models["gpt-image-2"].calls
+    calls = default().ledger.models["gpt-image-2"].calls
     second = _cell(ip, capsys)
     assert len(recorder.requests) == 1
     assert CACHED not in first and second.endswith(f"1 image in 0.0 s · 10 tokens (input 3, output 7)\n{CACHED}\n")
@@ -34,7 +34,7 @@ def test_rerun_reuses_the_stored_images_and_says_so(ip, capsys, recorder, monkey
     cached = ip.user_ns["pic"]
     assert cached.cached and cached.images[0].data == made.images[0].data
     assert cached.usage == made.usage and cached.request_ids == made.request_ids == ["req_rec1"]
-    assert SESSION.models["gpt-image-2"].calls == calls  # nothing paid, nothing counted
+    assert default().ledger.models["gpt-image-2"].calls == calls  # nothing paid, nothing counted
 
 
 def test_fresh_and_other_parameters_generate_anew(ip, capsys, recorder, monkeypatch):

@@ -191,7 +191,7 @@ def test_a_failed_call_says_so_where_the_images_would_have_been(ip, start_server
         "UsageError: HTTP 401 (type=invalid_request_error, code=invalid_api_key): Incorrect API key provided."
     )
     assert drawn[-2:] == [
-        ["no image · gpt-image-2 · 1024x1024", f"image {k} of 2 · 0 s", "failed: APIError"] for k in (1, 2)
+        ["no image · gpt-image-2 · 1024x1024", f"image {k} of 2 · 0 s", "failed: AuthenticationError"] for k in (1, 2)
     ]
     updates = [out for out in captured.outputs if out.update]
     assert len(updates) == 2 and len({out.transient["display_id"] for out in updates}) == 2

@@ -28,30 +28,33 @@ from PIL import Image
 from imagemagic import client as client_module
 from imagemagic.client import AsyncImagesClient, ImagesClient, Status
 from imagemagic.endpoint import Endpoint
-from imagemagic.errors import APIError, APITimeoutError, ImageDataError, TransportError
+from imagemagic.errors import APIConnectionError, APIError, APITimeoutError, ImageDataError, TransportError
 from imagemagic.request import ImageRequest
 
 KEY = "canary-key-0123456789abcdefABCDEF"
 
 
+_WAITS = []  # the retry waits of the running test, recorded by the sleep every client here is given
+
+
+async def record_wait(delay):
+    """The retry wait injected into the clients: recorded, never slept."""
+    _WAITS.append(round(delay, 3))
+
+
 @pytest.fixture
 def waits(monkeypatch):
-    """The retry waits, recorded instead of slept; jitter pinned to none."""
-    recorded = []
-
-    async def fake_sleep(delay):
-        recorded.append(round(delay, 3))
-
-    monkeypatch.setattr(client_module, "_sleep", fake_sleep)
+    """The retry waits of this test, recorded instead of slept; jitter pinned to none."""
+    _WAITS.clear()
     monkeypatch.setattr(random, "random", lambda: 0.0)
-    return recorded
+    return _WAITS
 
 
 def run(url, *, stream_=False, key=None, **options):
-    """Generate one image from `url`; return (result or error, status lines)."""
+    """Generate one image from `url` (retry waits recorded, not slept); return (result or error, status lines)."""
     lines = []
     request = ImageRequest(prompt="a kite", model="gpt-image-2", stream=stream_ or None)
-    client = ImagesClient(Endpoint(url, key), **options)
+    client = ImagesClient(Endpoint(url, key), sleep=record_wait, **options)
 
     def on_event(item):
         if isinstance(item, Status):
@@ -156,7 +159,7 @@ def test_read_timeout_retried_when_asked(scripted, waits):
 def test_dropped_connection_is_not_retried_by_default(scripted, waits):
     server = scripted(drop())
     error, lines = run(server.url)
-    assert type(error) is TransportError and lines == [] and len(server.requests) == 1
+    assert type(error) is APIConnectionError and lines == [] and len(server.requests) == 1
     assert str(error) == (
         "the connection to 127.0.0.1 broke off after the request was sent (Server disconnected "
         "without sending a response.); it may have been billed, so it was not retried"
@@ -224,7 +227,9 @@ def test_default_timeouts_fit_long_generations_and_connect_fast():
 def test_error_bodies_become_one_line_without_json_or_key(scripted, status, body, line):
     server = scripted(reply(status, body))
     error, _ = run(server.url, key=KEY)
-    assert isinstance(error, APIError) and error.status == status
+    assert isinstance(error, APIError) and error.status_code == status
+    names = {400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError", 404: "NotFoundError"}
+    assert type(error).__name__ == names[status]  # the names users of the official SDK already catch
     assert str(error) == line
 
 

@@ -15,7 +15,8 @@ from helpers.kernels import kernel
 from helpers.scripted import completed_event, partial_event, png_b64, stream
 
 import imagemagic
-from imagemagic.api import Call, ImageMagicWarning
+from imagemagic.errors import ImageMagicWarning
+from imagemagic.settings import Plan, Settings
 from imagemagic.endpoint import Endpoint
 from imagemagic.request import ImageRequest
 from imagemagic.result import GeneratedImage
@@ -72,7 +73,7 @@ def test_final_image_is_on_disk_before_the_display_sees_it(server_url, clean_env
             seen.append([(f.read_bytes() == img.data, f.with_suffix(".json").exists()) for f in files])
 
     request = ImageRequest(prompt="a kite", model="gpt-image-2", stream=True, partial_images=2)
-    Call(request, Endpoint(server_url), on_event=on_event).run_sync()
+    Plan(request, Endpoint(server_url), Settings()).call(on_event=on_event).run_sync()
     assert seen == [[(True, True)]]
 
 

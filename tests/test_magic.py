@@ -136,7 +136,7 @@ def test_offline_flag_wins_over_a_key(ip, recorded, monkeypatch):
     assert recorded.requests == [] and ip.user_ns["k"][0].size == (1024, 1024)
 
 
-def test_config_rejects_invalid_defaults(ip):
+def test_config_rejects_invalid_defaults_with_one_plain_line(ip, capsys):
     from traitlets import TraitError
 
     magics = ip.magics_manager.registry["ImageGenMagics"]
@@ -144,9 +144,16 @@ def test_config_rejects_invalid_defaults(ip):
         magics.n = 11
     with pytest.raises(TraitError, match=r"^output_format='gif' is not allowed for gpt-image-2: use png, jpeg, webp$"):
         magics.output_format = "gif"
-    with pytest.raises(TraitError, match=r"^partial_images=4 is out of range for gpt-image-2: use 0 to 3$"):
-        magics.partial_images = 4
+    capsys.readouterr()
+    ip.run_line_magic("config", "ImageGenMagics.partial_images = 4")
+    ip.run_line_magic("config", "ImageGenMagics.timeout = 0")
+    assert capsys.readouterr().err.splitlines() == [
+        "UsageError: partial_images=4 is out of range for gpt-image-2: use 0 to 3 (ImageGenMagics keeps its settings)",
+        "UsageError: timeout must be a positive number of seconds (ImageGenMagics keeps its settings)",
+    ]  # no 'ERROR:root:' prefix, no traceback
+    assert (magics.n, magics.output_format, magics.partial_images, magics.timeout) == (None, None, None, 600.0)
     magics.partial_images = 2  # fine as a default: it applies when a cell streams
+    assert magics.partial_images == 2
     magics.model = "dall-e-3"
     magics.quality = "hd"
 
@@ -174,9 +181,9 @@ def test_help_lists_every_api_parameter_as_a_flag(ip):
 
 
 def test_usage_magic_sums_the_session_per_model(ip):
-    from imagemagic.usage import SESSION
+    from imagemagic.session import default
 
-    SESSION.models.clear()
+    default().ledger.models.clear()
     _run(ip, "--model gpt-image-1 --out a a kite")
     _run(ip, "--model gpt-image-1 -n 2 --out b a kite")
     _run(ip, "--out c a kite")

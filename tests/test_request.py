@@ -456,8 +456,8 @@ def test_every_violation_is_reported_at_once_naming_parameter_and_value():
         ("n", "n=11 is out of range: use 1 to 10"),
         ("size", "size=1792x1024 is not allowed for dall-e-2: use 256x256, 512x512, 1024x1024"),
         ("quality", "quality='hd' is not allowed for dall-e-2: use standard"),
-        ("style", "style='vivid' is not supported by dall-e-2: leave it out"),
         ("background", "background='opaque' is not supported by dall-e-2: leave it out"),
+        ("style", "style='vivid' is not supported by dall-e-2: leave it out"),
         ("output_compression", "output_compression=10 is not supported by dall-e-2: leave it out"),
         ("stream", "stream=True is not supported by dall-e-2: leave it out"),
     ]

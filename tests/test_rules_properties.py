@@ -24,7 +24,8 @@ from imagemagic.catalog import MODELS, lookup
 from imagemagic.client import ImagesClient
 from imagemagic.endpoint import Endpoint
 from imagemagic.errors import ValidationError
-from imagemagic.request import PARAMS, ImageRequest
+from imagemagic.params import NAMES
+from imagemagic.request import ImageRequest
 
 MODEL_NAMES = [*MODELS, "openai/dall-e-3", "openai/gpt-image-2", "gpt-image-2.6-flare", "local-diffusion"]
 VALUES = {
@@ -109,7 +110,7 @@ def check_sent(body):
 def test_validation_only_ever_lists_problems(request):
     problems = request.problems()
     for problem in problems:
-        assert problem.param in (*PARAMS, "extra_body") or problem.param in request.extra_body
+        assert problem.param in ("prompt", *NAMES, "extra_body") or problem.param in request.extra_body
         assert problem.message and "\n" not in problem.message
     request.warnings("https://api.openai.com/v1")
     if problems:

@@ -228,7 +228,9 @@ async def _stream(service, req):
         for stage in range(partials):
             if step:
                 await asyncio.sleep(step)
-            payload = await run_in_threadpool(lambda s=stage, f=final: service.encode(req, preview.pixelate(f, s, partials)))
+            payload = await run_in_threadpool(
+                lambda s=stage, f=final: service.encode(req, preview.pixelate(f, s, partials))
+            )
             b64 = base64.b64encode(payload).decode("ascii")
             yield _event(
                 "image_generation.partial_image",

@@ -1,0 +1,80 @@
+"""The one table of API parameters: each declared once, with its type, help and the operations that take it.
+
+Everything else derives from `PARAMS`: the request's fields and type checks (request.py), the
+magic's and the CLI's flags (`flag_arguments`), the config traits (magics.py), the panel's widgets
+(controlpanel.py) and which catalog field lists a parameter's allowed values (catalog.py).
+Adding a parameter means one row here, plus the catalog data that says which models take it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+OPERATIONS = ("generate", "edit")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One request parameter, named exactly as on the wire."""
+
+    name: str
+    type: type  # str, int or bool
+    help: str
+    operations: tuple[str, ...] = OPERATIONS
+    choices: str | None = None  # the catalog field listing the values a model allows
+    short: str | None = None  # a one-letter flag besides the long one
+
+    @property
+    def flag(self) -> str:
+        """The long flag: the name with dashes (`--output-format`)."""
+        return "--" + self.name.replace("_", "-")
+
+
+PARAMS: tuple[Param, ...] = (
+    Param("model", str, "Model name, e.g. gpt-image-2, or a gateway's openai/gpt-image-2."),
+    Param("size", str, "WIDTHxHEIGHT (e.g. 1536x1024) or auto.", choices="sizes"),
+    Param("quality", str, "low, medium, high or auto (GPT image); standard or hd (dall-e-3).", choices="qualities"),
+    Param("n", int, "Number of images, 1-10.", short="-n"),
+    Param("background", str, "transparent, opaque or auto (GPT image models).", choices="backgrounds"),
+    Param("output_format", str, "png, jpeg or webp (GPT image models).", choices="output_formats"),
+    Param("output_compression", int, "0-100, with jpeg or webp."),
+    Param("moderation", str, "low or auto (GPT image models).", ("generate",), choices="moderations"),
+    Param("stream", bool, "Stream the answer; with partial_images, partial images arrive before the final one."),
+    Param("partial_images", int, "Partial images to stream before the final one, 0-3."),
+    Param("style", str, "vivid or natural (dall-e-3).", ("generate",), choices="styles"),
+    Param("response_format", str, "url or b64_json (dall-e models).", choices="response_formats"),
+    Param("user", str, "An end-user id passed to the provider."),
+)
+
+BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
+NAMES: tuple[str, ...] = tuple(BY_NAME)
+
+
+def for_operation(operation: str) -> tuple[Param, ...]:
+    """The parameters `operation` ("generate" or "edit") takes, in table order."""
+    return tuple(p for p in PARAMS if operation in p.operations)
+
+
+def flag_arguments(operation: str = "generate"):
+    """(names, argparse options) for each parameter's flag; a boolean gets `--x` and `--no-x`."""
+    for p in for_operation(operation):
+        names = (p.short, p.flag) if p.short else (p.flag,)
+        if p.type is bool:
+            yield names, {"action": "store_true", "default": None, "help": p.help}
+            yield (f"--no-{p.flag[2:]}",), {"dest": p.name, "action": "store_false", "help": f"Do not {p.name}."}
+        else:
+            yield names, {"type": p.type, "default": None, "help": p.help}
+
+
+def unknown_names(names, operation: str = "generate") -> list[tuple[str, str]]:
+    """(name, sentence) for each name that is not a parameter of `operation`, with the closest one suggested."""
+    known = [p.name for p in for_operation(operation)]
+    sentences = []
+    for name in names:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        sentences.append((name, f"{name!r} is not a parameter of {operation}: {hint}use {', '.join(known)}"))
+    return sentences

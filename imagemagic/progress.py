@@ -1,0 +1,58 @@
+"""What a call has received so far, and the events its front end hears: images and status lines.
+
+`Progress` keeps one slot per requested image (the latest partial, then the final image), so a
+failure or an interrupt still returns everything that arrived. `Status` is a line for the status
+display (a retry, a wait).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .result import ImageResult
+
+
+@dataclass(frozen=True)
+class Status:
+    """A progress message for the status line (a retry, a wait)."""
+
+    message: str
+
+
+class Progress:
+    """What has arrived so far, slot by slot: the latest partial or the final image of each."""
+
+    def __init__(self, count, on_event=None, on_final=None):
+        self.slots = [None] * count
+        self.usage = {}
+        self.request_ids = []
+        self.created = None
+        self._on_event = on_event
+        self._on_final = on_final
+
+    def image(self, img):
+        """Record an image (a partial never replaces a final) and pass it on."""
+        current = self.slots[img.index]
+        if current is not None and not current.partial:
+            return
+        if not img.partial and self._on_final:
+            self._on_final(img)
+        self.slots[img.index] = img
+        if self._on_event:
+            self._on_event(img)
+
+    def status(self, message):
+        """Pass a status line on."""
+        if self._on_event:
+            self._on_event(Status(message))
+
+    def result(self, request=None, elapsed=None):
+        """An ImageResult of every slot that has an image, in order."""
+        return ImageResult(
+            [img for img in self.slots if img is not None],
+            usage=self.usage,
+            request_ids=self.request_ids,
+            created=self.created,
+            elapsed=elapsed,
+            request=request,
+        )

@@ -1,0 +1,95 @@
+"""The process's state, made explicit: one Session holds what outlives a call.
+
+That is the usage ledger, the shared clients (one connection pool per endpoint and options), the
+local preview server once started, each thread's private event loop, and the sleep and clock the
+clients wait and time with. Every front end uses `default()`; tests create a fresh `Session(...)`
+(with a recording `sleep`, say) and pass it where a call is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+import time
+
+from .loop import run_sync
+from .usage import Ledger
+
+
+class Session:
+    """Shared state of one process (or one test). `sleep` and `clock` are injected like a transport."""
+
+    def __init__(self, *, sleep=asyncio.sleep, clock=time.monotonic, transport=None):
+        self.ledger = Ledger()
+        self.sleep = sleep
+        self.clock = clock
+        self.transport = transport
+        self._clients = {}
+        self._server = None  # (base_url, uvicorn.Server, thread) of the local preview server
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def __repr__(self):
+        server = f" local server {self._server[0]}" if self._server else ""
+        return f"<imagemagic Session: {len(self._clients)} clients{server}>"
+
+    def client(self, endpoint, **options):
+        """The AsyncImagesClient for an endpoint and options, shared so connections are reused."""
+        from .client import AsyncImagesClient
+
+        key = (endpoint, tuple(sorted(options.items())))
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = AsyncImagesClient(
+                    endpoint, sleep=self.sleep, clock=self.clock, transport=self.transport, **options
+                )
+            return self._clients[key]
+
+    def local_server_url(self):
+        """(base_url, started_now) of the local preview server, started on first use. Blocks while it starts."""
+        with self._lock:
+            if self._server is not None and self._server[2].is_alive():
+                return self._server[0], False
+            from .server.embedded import start
+
+            self._server = start()
+            return self._server[0], True
+
+    async def connect(self, endpoint, notify=None):
+        """The endpoint with an address: the local server is started off the event loop when it is the answer.
+
+        `notify(line)` hears the one line saying the local server was started.
+        """
+        if endpoint.base_url is not None:
+            return endpoint
+        url, started = await asyncio.to_thread(self.local_server_url)
+        if started and notify:
+            notify(f"{endpoint.reason}: using the offline preview server at {url}")
+        return dataclasses.replace(endpoint, base_url=url)
+
+    def run_sync(self, coro, on_interrupt=None):
+        """Run a coroutine from synchronous code (see loop.run_sync), on this thread's private loop if none runs."""
+        return run_sync(coro, on_interrupt=on_interrupt, private_loop=self._private_loop)
+
+    def _private_loop(self):
+        loop = getattr(self._local, "loop", None)
+        if loop is None or loop.is_closed():
+            loop = self._local.loop = asyncio.new_event_loop()
+        return loop
+
+    def close(self):
+        """Stop the local server, if this session started one."""
+        with self._lock:
+            if self._server is not None:
+                self._server[1].should_exit = True
+                self._server[2].join(5)
+                self._server = None
+
+
+_default = Session()
+
+
+def default() -> Session:
+    """The session every front end uses unless given another."""
+    return _default

@@ -1,0 +1,121 @@
+"""What decides a call besides its prompt, and the one path from input to a ready call.
+
+`Settings` holds the parameter defaults and the options (endpoint, timeouts, retries, history,
+prices, cache, display). `%config ImageGenMagics.<name>` fills it (the traits are derived from the
+parameter table and from these fields: see magics.py); `Settings.current()` reads it from the
+running IPython shell, so the magic, the panel, `generate()` and the CLI all see the same values.
+
+`prepare(prompt, params, settings)` is the one preparation path every front end uses: defaults
+under the given parameters, every problem listed before anything is sent, the endpoint as plain
+data, and the warnings to show.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .errors import ValidationError
+from .params import unknown_names
+
+
+def _option(default, help, **extra):
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Parameter defaults (`defaults`, by parameter name) and every option a call needs."""
+
+    defaults: dict = field(default_factory=dict)
+    base_url: str | None = _option(
+        None, "Base URL of an OpenAI-compatible API, including /v1; overrides OPENAI_BASE_URL."
+    )
+    offline: bool = _option(False, "Always use the built-in offline preview server, even when a key is set.")
+    timeout: float = _option(
+        600.0, "Seconds to wait for an answer (generations can take minutes); connecting waits at most 10 s."
+    )
+    max_retries: int = _option(2, "Retries for rate limits, server errors and failed connections.")
+    max_concurrency: int = _option(4, "Requests in flight at once when -n is fanned out (streams, dall-e-3).")
+    display: str = _option(
+        "auto",
+        "inline: images in the notebook; files: save and print paths; auto: inline unless in a terminal.",
+        choices=("auto", "inline", "files"),
+    )
+    prices: dict = _option(
+        None,
+        "Price overrides in USD per 1M tokens, e.g. "
+        "{'gpt-image-2': {'text_input': 5, 'image_input': 8, 'image_output': 30}}.",
+    )
+    cache: bool = _option(
+        True,
+        "Re-running a cell with an identical request (prompt, parameters, model, endpoint) shows its stored "
+        "images instead of paying again; --fresh overrides.",
+    )
+    history_limit_mb: float = _option(1024.0, "Size cap of the image history in MiB; the oldest images go first.")
+    api_key: str | None = field(default=None, repr=False, metadata={"secret": True})
+
+    @classmethod
+    def current(cls) -> Settings:
+        """The settings of the running IPython shell's `%config ImageGenMagics`, else the defaults."""
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return cls()
+        shell = get_ipython()
+        magics = shell.magics_manager.registry.get("ImageGenMagics") if shell is not None else None
+        return magics.settings() if magics is not None else cls()
+
+    def but(self, **changes) -> Settings:
+        """A copy with `changes`; None values change nothing."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def options() -> tuple[dataclasses.Field, ...]:
+    """The configurable options (not the defaults, never the key), each with its help in `.metadata`."""
+    return tuple(f for f in dataclasses.fields(Settings) if "help" in f.metadata)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated request, where it goes, with which settings, and the advice to show before sending."""
+
+    request: object
+    endpoint: object
+    settings: Settings
+    warnings: tuple[str, ...] = ()
+
+    def call(self, *, on_event=None, cache=False, notify=None, session=None):
+        """The Call that carries out this plan."""
+        from .api import Call
+
+        return Call(self, on_event=on_event, cache=cache, notify=notify, session=session)
+
+
+def request_for(prompt, params=None, *, settings, extra_body=None, operation="generate"):
+    """The request `settings`' defaults and `params` (None: not given) describe, not yet validated.
+
+    Raises ValidationError for a name that is not a parameter of `operation`.
+    """
+    from .request import ImageRequest, Problem
+
+    params = dict(params or {})
+    unknown = unknown_names(params, operation)
+    if unknown:
+        raise ValidationError([Problem(name, line) for name, line in unknown])
+    values = {k: v for k, v in settings.defaults.items() if v is not None}
+    values.update({k: v for k, v in params.items() if v is not None})
+    return ImageRequest(prompt=prompt, extra_body=dict(extra_body or {}), **values)
+
+
+def prepare(prompt, params=None, *, settings=None, extra_body=None, operation="generate") -> Plan:
+    """Defaults under `params` (None: not given) → a validated request, its endpoint and warnings.
+
+    Raises ValidationError listing every problem (unknown parameter names included); nothing is sent.
+    """
+    from .endpoint import resolve
+
+    settings = settings or Settings.current()
+    request = request_for(prompt, params, settings=settings, extra_body=extra_body, operation=operation).validated()
+    endpoint = resolve(api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline)
+    return Plan(request, endpoint, settings, tuple(request.warnings(endpoint.base_url)))
