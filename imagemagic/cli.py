@@ -89,10 +89,12 @@ def main(argv=None):
         print(catalog_text())
         return 0
     if args.command == "serve":
-        from .server.embedded import serve
+        from .server.embedded import ListenError, serve
 
         try:
             serve(host=args.host, port=args.port, delay=args.delay, api_key=args.api_key)
+        except ListenError as exc:
+            parser.exit(2, f"imagemagic: error: {exc}\n")
         except KeyboardInterrupt:
             pass
         return 0

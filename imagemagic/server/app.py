@@ -1,11 +1,20 @@
 """The local OpenAI-compatible server: a Starlette app answering as the Images API does.
 
 POST /v1/images/generations (JSON, or `text/event-stream` when the body says `stream: true`),
-GET /v1/models, and GET /v1/files/{token} for `response_format: url` (valid 60 minutes).
+GET /v1/models, and GET /v1/images/files/{token} for `response_format: url` (valid 60 minutes).
 Requests are judged by the same catalog as the client, so offline work fails as production would.
-Abuse is bounded: bodies over 1 MiB get 413 before they are read in full, prompts over the model's
-limit (32,000 characters for models the catalog does not know) get 400, and with `api_key` set
-every request needs it as a Bearer token (401 otherwise).
+
+Whatever the model, this server has its own limits, so no request can exhaust it:
+- bodies over 1 MiB get 413 before they are read in full; a body that takes over `read_timeout`
+  seconds to arrive gets 408; JSON nested over 32 levels or with lone surrogates gets 400;
+- prompts over the model's limit (32,000 characters for models the catalog does not know) get 400;
+- at most 3840 pixels a side and 8,294,400 pixels (3840x2160) an image, n 1-10, partial_images 0-3,
+  output_format png/jpeg/webp, output_compression 0-100, model names up to 256 characters (400);
+- at most `pixel_budget` pixels (default four 3840x2160 images) rendered at once across requests:
+  beyond it, 503 with Retry-After;
+- URL images are kept up to `stash_bytes` (default 256 MiB) in all, oldest evicted first.
+With `api_key` set every route needs it as a Bearer token (401 otherwise), except the image URLs,
+whose unguessable token is the credential.
 """
 
 from __future__ import annotations
@@ -21,8 +30,9 @@ from dataclasses import replace
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -32,39 +42,100 @@ from . import preview
 
 URL_LIFETIME = 3600.0
 MAX_BODY = 1024 * 1024
+MAX_DEPTH = 32  # levels of JSON nesting
 MAX_PROMPT = 32000  # characters, for models the catalog does not know
+MAX_MODEL_NAME = 256  # characters
+MAX_SIDE = 3840
+MAX_PIXELS = 3840 * 2160  # per image
+MAX_PARTIALS = 3
+PIXEL_BUDGET = 4 * MAX_PIXELS  # rendered at once, across requests
+STASH_BYTES = 256 * 1024 * 1024
+READ_TIMEOUT = 10.0  # seconds for a request body to arrive
+RETRY_AFTER = 1  # seconds, when the pixel budget is spent
+IMAGE_FILES = "/v1/images/files/"
 DELAY_ENV = "IMAGEMAGIC_PREVIEW_DELAY"
 _MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+_EVICTED_MEMORY = 4096  # tokens remembered as evicted, so their 404 can say so
 
 
-def error(message, *, status=400, param=None, code=None):
+def error(message, *, status=400, param=None, code=None, headers=None):
     """An OpenAI-shaped error response (type invalid_request_error)."""
     body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 class FileStash:
-    """Images served for `response_format: url`: bounded, each valid for 60 minutes."""
+    """Images served for `response_format: url`: each valid for 60 minutes, at most `capacity` bytes in all.
 
-    def __init__(self, capacity=256):
+    Past the capacity the oldest go first; their tokens are remembered so a 404 can say why."""
+
+    def __init__(self, capacity=STASH_BYTES):
         self._items = OrderedDict()
+        self._evicted = OrderedDict()
         self._capacity = capacity
+        self._size = 0
 
     def put(self, data, fmt):
         """Keep image bytes; return the token of its URL."""
         token = f"{secrets.token_urlsafe(16)}.{fmt}"
-        self._items[token] = (data, _MIME[fmt], time.monotonic() + URL_LIFETIME)
-        while len(self._items) > self._capacity:
-            self._items.popitem(last=False)
+        now = time.monotonic()
+        self._items[token] = (data, _MIME[fmt], now + URL_LIFETIME)
+        self._size += len(data)
+        while self._items and (self._size > self._capacity or next(iter(self._items.values()))[2] < now):
+            old, (old_data, _, expiry) = self._items.popitem(last=False)
+            self._size -= len(old_data)
+            if expiry >= now:
+                self._evicted[old] = None
+                while len(self._evicted) > _EVICTED_MEMORY:
+                    self._evicted.popitem(last=False)
         return token
 
     def get(self, token):
         """(bytes, mime, expiry) for a token still valid, else None."""
         item = self._items.get(token)
-        if item is None or item[2] < time.monotonic():
-            self._items.pop(token, None)
+        if item is not None and item[2] < time.monotonic():
+            del self._items[token]
+            self._size -= len(item[0])
             return None
         return item
+
+    def evicted(self, token):
+        """True when the token's image was dropped before it expired, to keep within the capacity."""
+        return token in self._evicted
+
+
+class PixelBudget:
+    """Pixels being rendered across concurrent requests, bounded so that the server's memory is.
+
+    Used from the event loop only."""
+
+    def __init__(self, limit=PIXEL_BUDGET):
+        self.limit = limit
+        self.used = 0
+
+    def take(self, pixels):
+        """Reserve `pixels`; False (nothing reserved) when that would exceed the limit."""
+        if self.used + pixels > self.limit:
+            return False
+        self.used += pixels
+        return True
+
+    def give(self, pixels):
+        """Return pixels reserved by take()."""
+        self.used -= pixels
+
+
+class _Charged:
+    """An ASGI response that gives its pixels back to the budget once sent, or abandoned."""
+
+    def __init__(self, response, budget, pixels):
+        self.response, self.budget, self.pixels = response, budget, pixels
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await self.response(scope, receive, send)
+        finally:
+            self.budget.give(self.pixels)
 
 
 def shown_quality(req):
@@ -89,10 +160,10 @@ def usage_for(req, width, height):
 class PreviewService:
     """Renders requests with the preview engine, paced by the configured per-image delay."""
 
-    def __init__(self, delay=None, api_key=None):
+    def __init__(self, delay=None, *, pixel_budget=PIXEL_BUDGET, stash_bytes=STASH_BYTES):
         self.delay = float(os.environ.get(DELAY_ENV, "0") or 0) if delay is None else delay
-        self.api_key = api_key
-        self.stash = FileStash()
+        self.stash = FileStash(stash_bytes)
+        self.budget = PixelBudget(pixel_budget)
 
     def dims(self, req):
         """(width, height) of the request's size; auto means 1024x1024."""
@@ -133,45 +204,111 @@ class PreviewService:
         }
 
 
-def _authorized(service, request):
-    if not service.api_key:
-        return True
-    given = request.headers.get("authorization", "").encode()
-    return secrets.compare_digest(given, f"Bearer {service.api_key}".encode())
+def _depth(value):
+    """How deeply a parsed JSON value nests (a scalar is 0), counted without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            stack.append((child, level + 1))
+        deepest = max(deepest, level + (1 if children else 0))
+    return deepest
 
 
-async def _limited_body(request):
-    """The body, or None once it is known to exceed MAX_BODY (reading stops there)."""
+def _parse(raw):
+    """(body, None) for a JSON object this server can answer, else (None, the message saying why not)."""
+    try:
+        body = json.loads(raw)
+        if _depth(body) > MAX_DEPTH:
+            return None, f"The JSON body is nested too deeply: at most {MAX_DEPTH} levels."
+        json.dumps(body, ensure_ascii=False).encode()  # \ud800-style escapes give text no answer can carry
+    except RecursionError:
+        return None, f"The JSON body is nested too deeply: at most {MAX_DEPTH} levels."
+    except UnicodeEncodeError:
+        return None, "The JSON body has a lone surrogate escape (such as \\ud800), which is not valid Unicode."
+    except ValueError:
+        return None, "We could not parse the JSON body of your request."
+    if not isinstance(body, dict):
+        return None, "The request body must be a JSON object."
+    return body, None
+
+
+def _size_text(body):
+    """A `size` too long to be one this server renders (sides over 4 digits), judged before parsing its digits."""
+    size = body.get("size")
+    return isinstance(size, str) and len(size) > 2 * len(str(MAX_SIDE)) + 1
+
+
+def _limit_problem(service, req):
+    """(param, message) for the first of this server's own limits the request breaks, else None."""
+    width, height = service.dims(req)
+    if len(req.model) > MAX_MODEL_NAME:
+        return "model", f"model is {len(req.model)} characters; this server takes names of at most {MAX_MODEL_NAME}"
+    if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
+        return "size", _too_large(req.size)
+    checks = (
+        (
+            "partial_images",
+            req.partial_images is None or 0 <= req.partial_images <= MAX_PARTIALS,
+            f"0 to {MAX_PARTIALS}",
+        ),
+        ("output_compression", req.output_compression is None or 0 <= req.output_compression <= 100, "0 to 100"),
+        ("output_format", req.output_format in (None, *_MIME), ", ".join(_MIME)),
+        ("response_format", req.response_format in (None, "url", "b64_json"), "url, b64_json"),
+    )
+    for param, ok, allowed in checks:
+        if not ok:
+            return param, f"{param}={getattr(req, param)!r} is not one this server takes: use {allowed}"
+    return None
+
+
+def _too_large(size):
+    return (
+        f"size={size} is larger than this server renders: "
+        f"at most {MAX_SIDE} pixels a side and {MAX_PIXELS} pixels in all (3840x2160)"
+    )
+
+
+async def _limited_body(request, timeout):
+    """The body, or None once it is known to exceed MAX_BODY (reading stops there).
+
+    Raises TimeoutError when it takes longer than `timeout` seconds to arrive."""
     try:
         if int(request.headers.get("content-length", 0)) > MAX_BODY:
             return None
     except ValueError:
         return None
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
+    async with asyncio.timeout(timeout):
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                return None
+            chunks.append(chunk)
     return b"".join(chunks)
 
 
 async def generations(request: Request):
     """POST /v1/images/generations: judge the request as the API does, then answer JSON or an event stream."""
     service = request.app.state.service
-    if not _authorized(service, request):
-        return error("Incorrect API key provided.", status=401, code="invalid_api_key")
-    raw = await _limited_body(request)
+    timeout = request.app.state.read_timeout
+    try:
+        raw = await _limited_body(request, timeout)
+    except TimeoutError:
+        message = f"The request body did not arrive within {timeout:g} seconds."
+        return error(message, status=408, code="timeout", headers={"Connection": "close"})
+    except ClientDisconnect:
+        return Response(status_code=400)  # nobody is left to read it
     if raw is None:
         return error(f"Request body too large: the limit is {MAX_BODY} bytes.", status=413, code="request_too_large")
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return error("We could not parse the JSON body of your request.", code="invalid_json")
-    if not isinstance(body, dict):
-        return error("The request body must be a JSON object.", code="invalid_json")
+    body, why = _parse(raw)
+    if body is None:
+        return error(why, code="invalid_json")
     if "prompt" not in body:
         return error("Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter")
+    if _size_text(body):
+        return error(_too_large(body["size"]), param="size", code="invalid_value")
     req = ImageRequest.from_body({"model": DEFAULT_MODEL, **body})
     unknown = next(iter(req.extra_body), None)
     if unknown is not None:
@@ -185,24 +322,41 @@ async def generations(request: Request):
     problems = req.wire_problems()
     if problems:
         return error(problems[0].message, param=problems[0].param, code="invalid_value")
+    broken = _limit_problem(service, req)
+    if broken:
+        return error(broken[1], param=broken[0], code="invalid_value")
+    pixels = service.dims(req)[0] * service.dims(req)[1]
+    if not service.budget.take(pixels):
+        return error(
+            "The server is busy rendering other images; retry shortly.",
+            status=503,
+            code="server_busy",
+            headers={"Retry-After": str(RETRY_AFTER)},
+        )
     if req.stream:
-        return StreamingResponse(
+        stream = StreamingResponse(
             _stream(service, req), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
-    return JSONResponse(await _complete(service, req, request))
+        return _Charged(stream, service.budget, pixels)
+    try:
+        return JSONResponse(await _complete(service, req, request))
+    finally:
+        service.budget.give(pixels)
 
 
 async def _complete(service, req, request):
     data = []
     width, height = service.dims(req)
     for index in range(req.count):
+        if index and await request.is_disconnected():
+            break  # nobody is left to read the rest
         if service.delay:
             await asyncio.sleep(service.delay)
         img = await run_in_threadpool(service.final, req, index)
         payload = await run_in_threadpool(service.encode, req, img)
         if req.response_format == "url":
             fmt = req.output_format or "png"
-            data.append({"url": str(request.url_for("file", token=service.stash.put(payload, fmt)))})
+            data.append({"url": str(request.url_for("image_file", token=service.stash.put(payload, fmt)))})
         else:
             data.append({"b64_json": base64.b64encode(payload).decode("ascii")})
         if req.rules is not None and req.rules.family == "dall-e-3":
@@ -258,14 +412,27 @@ async def models(request: Request):
     )
 
 
-async def file(request: Request):
-    """GET /v1/files/{token}: an image served for response_format=url, while its URL is valid."""
-    item = request.app.state.service.stash.get(request.path_params["token"])
-    if item is None:
-        return error(
-            "No such file, or its URL has expired (URLs are valid for 60 minutes).", status=404, code="not_found"
+async def image_file(request: Request):
+    """GET /v1/images/files/{token}: an image served for response_format=url, while its URL is valid."""
+    stash = request.app.state.service.stash
+    token = request.path_params["token"]
+    item = stash.get(token)
+    if item is not None:
+        return Response(item[0], media_type=item[1])
+    if stash.evicted(token):
+        message = (
+            "This image was removed before its URL expired, to keep the server's image store within its size "
+            "limit; generate it again, or ask for b64_json."
         )
-    return Response(item[0], media_type=item[1])
+    else:
+        message = "No such file, or its URL has expired (URLs are valid for 60 minutes)."
+    return error(message, status=404, code="not_found")
+
+
+async def http_error(request: Request, exc: HTTPException):
+    """Starlette's own errors (unknown route, wrong method), OpenAI-shaped."""
+    message = f"{exc.detail} ({request.method} {request.url.path})"
+    return error(message, status=exc.status_code, headers=exc.headers)
 
 
 class RequestIdMiddleware:
@@ -288,15 +455,46 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-def create_app(*, delay=None, api_key=None):
-    """The Starlette app. `delay` is seconds per image (default: $IMAGEMAGIC_PREVIEW_DELAY or 0)."""
+class KeyMiddleware:
+    """With an `api_key`, every route needs it as a Bearer token (401 otherwise), except the image URLs."""
+
+    def __init__(self, app, api_key=None):
+        self.app = app
+        self.expected = f"Bearer {api_key}".encode() if api_key else None
+
+    async def __call__(self, scope, receive, send):
+        if self.expected is None or scope["type"] != "http" or scope["path"].startswith(IMAGE_FILES):
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"authorization", b"")
+        if secrets.compare_digest(given, self.expected):
+            await self.app(scope, receive, send)
+            return
+        refused = error("Incorrect API key provided.", status=401, code="invalid_api_key")
+        await refused(scope, receive, send)
+
+
+def create_app(
+    *,
+    delay=None,
+    api_key=None,
+    read_timeout=READ_TIMEOUT,
+    pixel_budget=PIXEL_BUDGET,
+    stash_bytes=STASH_BYTES,
+):
+    """The Starlette app. `delay` is seconds per image (default: $IMAGEMAGIC_PREVIEW_DELAY or 0);
+    `read_timeout` seconds for a body to arrive, `pixel_budget` pixels rendered at once, `stash_bytes`
+    for URL images (see the module's limits)."""
+    routes = [
+        Route("/v1/images/generations", generations, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route(IMAGE_FILES + "{token}", image_file, methods=["GET"], name="image_file"),
+    ]
     app = Starlette(
-        middleware=[Middleware(RequestIdMiddleware)],
-        routes=[
-            Route("/v1/images/generations", generations, methods=["POST"]),
-            Route("/v1/models", models, methods=["GET"]),
-            Route("/v1/files/{token}", file, methods=["GET"], name="file"),
-        ],
+        middleware=[Middleware(RequestIdMiddleware), Middleware(KeyMiddleware, api_key=api_key)],
+        routes=routes,
+        exception_handlers={HTTPException: http_error},
     )
-    app.state.service = PreviewService(delay=delay, api_key=api_key)
+    app.state.service = PreviewService(delay=delay, pixel_budget=pixel_budget, stash_bytes=stash_bytes)
+    app.state.read_timeout = read_timeout
     return app
