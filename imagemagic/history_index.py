@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS entries (
     meta TEXT NOT NULL          -- the metadata file's JSON
 );
 CREATE INDEX IF NOT EXISTS entries_saved ON entries (saved);
+CREATE INDEX IF NOT EXISTS entries_run ON entries (run, saved);
 CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT);
 """
 INSERT = "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)"
