@@ -35,10 +35,11 @@ def main(count=50_000):
         assert query_index(*args) == read_every_json(*args)
         baseline = best_time(lambda: read_every_json(*args), 3)
         print(f"read every .json and filter: {baseline * 1000:9.1f} ms")
+        now = time.time()
         queries = {
             "prompt 'albatross' + model": lambda: query_index(*args),
-            "run 'sweep-7', all": lambda: history(None, home, run="sweep-7"),
-            "since (newest 10%), all": lambda: history(None, home, since=time.time() - count / 10),
+            "run 'sweep-7', all 2%": lambda: history(None, home, run="sweep-7"),
+            "a date range mid-way, 20": lambda: history(20, home, since=now - count * 0.6, until=now - count * 0.5),
             "latest 20, no filter": lambda: history(20, home),
         }
         for name, query in queries.items():
