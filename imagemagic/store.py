@@ -5,10 +5,16 @@ the prompt, every parameter, model, endpoint host, created, request id, usage an
 prompt. Writes are atomic (temporary file, then rename). `<home>` is $IMAGEMAGIC_HOME or the
 user data directory from platformdirs. No key is ever written: requests carry none.
 
+The metadata also keeps each image's size and sha256, so a damaged file is never served, and
+`<home>/index.sqlite3` indexes it all for history queries and pruning (see history_index).
+
 The cache: `<home>/cache/<key>.json` lists the files of the last complete call for each request
-key — a hash of the JSON body (prompt, model, every parameter) and the endpoint, where every
-offline preview server counts as one endpoint, "offline" (its port changes per process). The
-history is kept under a size cap by deleting the oldest images first.
+key — a hash of the JSON body (prompt, model, every parameter), the endpoint (every offline preview
+server counts as one, "offline": its port changes per process) and the account (a salted one-way
+hash of key, organization and project: another account's images are not ours to show). The
+history is kept under a size cap by deleting the oldest images first, never those of the current
+call and never any younger than a grace period (another kernel may have just returned them).
+A history that cannot be written never costs the caller an image: the saver says so in one line.
 """
 
 from __future__ import annotations
@@ -19,15 +25,22 @@ import io
 import json
 import os
 import secrets
+import sqlite3
 import tempfile
 import time
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from .errors import ImageMagicError
+from . import history_index
+from .errors import ImageDataError, ImageMagicError, ValidationError
+from .history_index import HistoryIndex
+from .request import Problem
 from .result import GeneratedImage, ImageResult, add_usage, open_image
 
 HOME_ENV = "IMAGEMAGIC_HOME"
 DEFAULT_LIMIT_MB = 1024.0
+GRACE_S = 60.0  # prune never deletes an image younger than this: another process may have just returned it
+ACCOUNT_SALT = b"imagemagic cache account v1\0"
 
 
 def default_home():
@@ -54,35 +67,51 @@ def atomic_write(path, data):
         raise
 
 
-def cache_key(request, endpoint):
-    """The hash naming an identical request: body and endpoint ("offline" for any preview server)."""
+def account_hash(endpoint) -> str:
+    """A salted one-way hash of the endpoint's key, organization and project: who is asking, never the key."""
+    who = json.dumps([endpoint.api_key, endpoint.organization, endpoint.project]).encode()
+    return hashlib.sha256(ACCOUNT_SALT + who).hexdigest()
+
+
+def cache_key(request, endpoint) -> str:
+    """The hash naming an identical request: body, endpoint ("offline" for any preview server) and account."""
     where = "offline" if endpoint.offline else [endpoint.base_url, endpoint.azure_api_version]
-    text = json.dumps({"body": request.body(), "endpoint": where}, sort_keys=True, ensure_ascii=False)
+    text = json.dumps(
+        {"body": request.body(), "endpoint": where, "account": account_hash(endpoint)},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 class HistoryStore:
     """The history folder. `saver(request, endpoint)` gives the callback that stores one call's images.
 
-    `limit_mb` caps the images' total size: `prune()` deletes the oldest first.
+    `limit_mb` caps the images' total size: `prune()` deletes the oldest first, sparing images younger
+    than `grace_s` seconds.
     """
 
-    def __init__(self, home=None, limit_mb=DEFAULT_LIMIT_MB):
+    def __init__(self, home=None, limit_mb=DEFAULT_LIMIT_MB, grace_s=GRACE_S):
         self.home = Path(home) if home else default_home()
         self.limit_mb = limit_mb
+        self.grace_s = grace_s
+        self.index = HistoryIndex(self.home)
 
     def __repr__(self):
         return f"<HistoryStore {self.home}>"
 
-    def saver(self, request, endpoint):
-        """A callable storing each final image of one call; its `.paths` lists the files in slot order."""
-        return _CallSaver(self, request, endpoint)
+    def saver(self, request, endpoint, meta=None):
+        """A callable storing each final image of one call; its `.paths` lists the files in slot order and
+        `.failure` the one line saying which could not be stored. `meta` adds keys to every image's
+        metadata, e.g. {"run": <sweep or batch id>} for history(run=...)."""
+        return _CallSaver(self, request, endpoint, meta)
 
     def save(self, img, meta, stem):
-        """Write one image and its metadata; return the image's path."""
+        """Write one image and its metadata, and index it; return the image's path. Raises OSError."""
         folder = self.home / "images" / time.strftime("%Y-%m-%d")
         path = folder / f"{stem}-{img.index + 1}.{img.format}"
-        atomic_write(path, img.data)
+        data = img.data
+        atomic_write(path, data)
         record = {
             **meta,
             "file": path.name,
@@ -91,25 +120,39 @@ class HistoryStore:
             "request_id": img.request_id,
             "usage": img.usage,
             "revised_prompt": img.revised_prompt,
+            "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
             "saved": time.time(),
         }
-        atomic_write(path.with_suffix(".json"), json.dumps(record, indent=1, ensure_ascii=False).encode())
+        text = json.dumps(record, indent=1, ensure_ascii=False).encode()
+        try:
+            atomic_write(path.with_suffix(".json"), text)
+        except BaseException:
+            path.unlink(missing_ok=True)  # no image without its metadata
+            raise
+        self.index.add(str(path.relative_to(self.home)), record, len(data) + len(text))
         return path
 
     def _cache_file(self, key):
         return self.home / "cache" / f"{key}.json"
 
     def remember(self, key, paths):
-        """Record `paths` (a complete call's images, in order) as the answer to request `key`."""
+        """Record `paths` (a complete call's images, in order) as the answer to request `key`; a folder
+        that cannot be written only means no cache."""
         names = [str(Path(p).relative_to(self.home)) for p in paths]
-        atomic_write(self._cache_file(key), json.dumps({"files": names}).encode())
+        try:
+            atomic_write(self._cache_file(key), json.dumps({"files": names}).encode())
+        except OSError:
+            pass
 
     def cached(self, key):
         """The stored ImageResult for request `key` (marked `.cached`, with `.files` and the usage it
-        was made with, which is not counted again), or None."""
+        was made with, which is not counted again), or None when any image is missing or damaged."""
         try:
             names = json.loads(self._cache_file(key).read_bytes())["files"]
             entries = [HistoryEntry(self.home / name) for name in names]
+            if [e.meta["index"] for e in entries] != list(range(entries[0].meta["count"])):
+                return None  # not every image of that call was stored
             result = ImageResult([entry.generated() for entry in entries], created=entries[0].meta.get("created"))
         except (OSError, ValueError, KeyError, TypeError, IndexError, ImageMagicError):
             return None  # never stored, pruned, or damaged: generate anew
@@ -123,43 +166,53 @@ class HistoryStore:
         result.cached, result.files, result.cost = True, [e.path for e in entries], 0.0
         return result
 
-    def entries(self, limit=None):
-        """The `limit` most recent stored images (all when None) as HistoryEntry objects, newest first."""
-        found = sorted(((p.stat().st_mtime, p) for p in (self.home / "images").glob("*/*.json")), reverse=True)
-        entries = []
-        for _, meta_path in found:
-            if limit is not None and len(entries) >= limit:
-                break
-            try:
-                meta = json.loads(meta_path.read_bytes())
-                entries.append(HistoryEntry(meta_path.parent / meta["file"], meta))
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # a damaged or foreign file: not an entry
-        return entries
+    def entries(self, limit=None, *, prompt=None, model=None, since=None, until=None, run=None):
+        """The `limit` most recent stored images (all when None) that match, as HistoryEntry objects,
+        newest first. See `history` for the filters."""
+        filters = _filters(limit, prompt, model, since, until, run)
+        if not (self.home / "images").is_dir():
+            return []
+        rows = self.index.run(lambda db: history_index.select(db, **filters), in_memory=True)
+        return [HistoryEntry(self.home / file, json.loads(meta)) for file, meta in rows]
 
     def prune(self, keep=()):
-        """Delete the oldest images (and their metadata) until the history fits `limit_mb`; never those in `keep`."""
+        """Delete the oldest images (and their metadata) until the history fits `limit_mb`; never those in
+        `keep`, nor any younger than `grace_s`. Never raises: what cannot be deleted now is left for later."""
         keep = {Path(p) for p in keep}
-        files = sorted(
-            (s.st_mtime, s.st_size, p)
-            for p in (self.home / "images").glob("*/*")
-            if not p.name.startswith(".")
-            for s in (p.stat(),)
-        )
-        total = sum(size for _, size, _ in files)
-        limit = self.limit_mb * 1024 * 1024
-        for _, _, path in files:
-            if total <= limit:
-                break
-            if path.suffix == ".json" or path in keep:
-                continue
-            for victim in (path, path.with_suffix(".json")):
-                if victim.exists():
-                    total -= victim.stat().st_size
-                    victim.unlink()
-        for folder in (self.home / "images").glob("*/"):
-            if not any(folder.iterdir()):
+        try:
+            gone = self.index.run(lambda db: self._prune(db, keep))
+        except (sqlite3.Error, OSError):
+            return
+        for folder in {(self.home / file).parent for file in gone}:
+            try:
                 folder.rmdir()
+            except OSError:
+                pass  # not empty, or already gone
+
+    def _prune(self, db, keep):
+        excess = history_index.total(db) - self.limit_mb * 1024 * 1024
+        gone = []
+        young = time.time() - self.grace_s
+        candidates = history_index.oldest(db) if excess > 0 else ()
+        for file, footprint in candidates:
+            if excess <= 0:
+                break
+            path = self.home / file
+            try:
+                if path in keep or path.stat().st_mtime > young:
+                    continue
+                path.unlink()
+            except FileNotFoundError:
+                pass  # another process deleted it: only its row is left to drop
+            except OSError:
+                continue
+            path.with_suffix(".json").unlink(missing_ok=True)
+            excess -= footprint
+            gone.append(file)
+        if gone:
+            candidates.close()
+            history_index.remove(db, gone)
+        return gone
 
 
 class HistoryEntry:
@@ -191,10 +244,14 @@ class HistoryEntry:
         return self._image
 
     def generated(self):
-        """The image as a GeneratedImage with its request's metadata, read from disk."""
+        """The image as a GeneratedImage with its request's metadata, read from disk; ImageDataError when
+        the file's size or sha256 is not the one recorded (truncated or damaged)."""
         meta = self.meta
+        data = self.path.read_bytes()
+        if len(data) != meta.get("bytes") or hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+            raise ImageDataError(f"{self.path.name} is not the image that was stored (damaged or truncated)")
         return GeneratedImage.from_bytes(
-            self.path.read_bytes(),
+            data,
             index=meta["index"],
             request_id=meta.get("request_id"),
             usage=meta.get("usage"),
@@ -222,28 +279,79 @@ class HistoryEntry:
         return f"<HistoryEntry {self.path.name}: {self.line()}>"
 
 
-def history(limit=20, home=None):
-    """The `limit` most recent stored images, newest first, as HistoryEntry objects (lazy PIL `.image`)."""
-    return HistoryStore(home).entries(limit)
+def _moment(name, value, end_of_day=False):
+    """A Unix time from a datetime, a date (its start, or with `end_of_day` its end), ISO text or a number."""
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, date):
+        return datetime.combine(value + timedelta(days=end_of_day), datetime.min.time()).timestamp()
+    allowed = "a datetime, a date, ISO text such as '2026-11-05' or '2026-11-05T14:30', or a Unix time"
+    raise ValidationError([Problem(name, f"{name}={value!r} is not a moment: use {allowed}")])
+
+
+def _filters(limit, prompt, model, since, until, run):
+    for name, value in (("prompt", prompt), ("model", model), ("run", run)):
+        if value is not None and not isinstance(value, str):
+            raise ValidationError([Problem(name, f"{name}={value!r} is not text: give a string")])
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValidationError([Problem("limit", f"limit={limit!r} is not a count: give a whole number >= 0 or None")])
+    since, until = _moment("since", since), _moment("until", until, end_of_day=True)
+    return {"limit": limit, "prompt": prompt, "model": model, "since": since, "until": until, "run": run}
+
+
+def history(limit=20, home=None, *, prompt=None, model=None, since=None, until=None, run=None) -> list:
+    """The `limit` most recent stored images (all when None), newest first, as HistoryEntry objects (lazy
+    PIL `.image`). Filters: `prompt` text it contains (any case), `model`, `since`/`until` when it was
+    saved (datetime, date, ISO text or Unix time; a date `until` includes that day), `run` the sweep or
+    batch id it was stored with."""
+    return HistoryStore(home).entries(limit, prompt=prompt, model=model, since=since, until=until, run=run)
 
 
 class _CallSaver:
-    def __init__(self, store, request, endpoint):
+    """Stores each final image of one call. A failed write does not raise: the image stays in the
+    result, and `failure` says in one line how many could not be stored and why."""
+
+    def __init__(self, store, request, endpoint, meta=None):
         self.store = store
         self.stem = f"{time.strftime('%H%M%S')}-{secrets.token_hex(3)}"
         body = request.body()
         self.meta = {
+            **(meta or {}),
             "prompt": request.prompt,
             "model": request.model,
             "parameters": {k: v for k, v in body.items() if k != "prompt"},
             "endpoint": endpoint.host,
             "created": int(time.time()),
+            "count": request.count,
         }
         self.by_slot = {}
+        self.failed = 0
+        self.reason = None
 
     def __call__(self, img):
-        self.by_slot[img.index] = self.store.save(img, self.meta, self.stem)
+        try:
+            self.by_slot[img.index] = self.store.save(img, self.meta, self.stem)
+        except OSError as exc:
+            self.failed += 1
+            self.reason = exc.strerror or str(exc)
 
     @property
     def paths(self):
         return [self.by_slot[k] for k in sorted(self.by_slot)]
+
+    @property
+    def failure(self):
+        """None, or one line: how many images could not be stored in the history, and why."""
+        if not self.failed:
+            return None
+        many = self.failed != 1
+        what = f"{self.failed} image{'s' if many else ''}"
+        keep = f"{'they are' if many else 'it is'} in the result only: keep {'them' if many else 'it'} with .save(path)"
+        return f"could not save {what} to the history ({self.store.home}): {self.reason}; {keep}"

@@ -76,14 +76,15 @@ def test_pruned_or_damaged_images_are_generated_anew(recorder):
     assert len(recorder.requests) == 3
 
 
-def test_endpoint_in_the_key_offline_servers_count_as_one():
+def test_endpoint_and_account_in_the_key_offline_servers_count_as_one():
     request = ImageRequest(prompt="a kite")
     offline = {cache_key(request, Endpoint(f"http://127.0.0.1:{port}/v1", offline=True)) for port in (1, 2)}
     online = {cache_key(request, Endpoint(f"http://127.0.0.1:{port}/v1")) for port in (1, 2)}
     assert len(offline) == 1 and len(online) == 2 and not offline & online
-    assert cache_key(request, Endpoint("https://api.openai.com/v1", "sk-a")) == cache_key(
-        request, Endpoint("https://api.openai.com/v1", "sk-b")
-    )
+    url = "https://api.openai.com/v1"
+    accounts = [("key-a", None, None), ("key-b", None, None), ("key-a", "org-1", None), ("key-a", None, "proj-1")]
+    assert len({cache_key(request, Endpoint(url, *account)) for account in accounts}) == 4
+    assert cache_key(request, Endpoint(url, "key-a")) == cache_key(request, Endpoint(url, "key-a"))
 
 
 def _final_png(k, code):
