@@ -1,7 +1,8 @@
 """The local OpenAI-compatible server: a Starlette app answering as the Images API does.
 
 POST /v1/images/generations (JSON, or `text/event-stream` when the body says `stream: true`),
-GET /v1/models, and GET /v1/files/{token} for `response_format: url` (valid 60 minutes).
+GET /v1/models, GET /v1/images/files/{token} for `response_format: url` (valid 60 minutes), and the
+Files and Batch APIs (see batches.py).
 Requests are judged by the same catalog as the client, so offline work fails as production would.
 Abuse is bounded: bodies over 1 MiB get 413 before they are read in full, prompts over the model's
 limit (32,000 characters for models the catalog does not know) get 400, and with `api_key` set
@@ -170,6 +171,18 @@ async def generations(request: Request):
         return error("We could not parse the JSON body of your request.", code="invalid_json")
     if not isinstance(body, dict):
         return error("The request body must be a JSON object.", code="invalid_json")
+    req = judge(body)
+    if isinstance(req, Response):
+        return req
+    if req.stream:
+        return StreamingResponse(
+            _stream(service, req), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
+    return JSONResponse(await _complete(service, req, request))
+
+
+def judge(body: dict) -> ImageRequest | Response:
+    """The request a generations body asks for, or the error response the API gives it."""
     if "prompt" not in body:
         return error("Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter")
     req = ImageRequest.from_body({"model": DEFAULT_MODEL, **body})
@@ -185,11 +198,7 @@ async def generations(request: Request):
     problems = req.wire_problems()
     if problems:
         return error(problems[0].message, param=problems[0].param, code="invalid_value")
-    if req.stream:
-        return StreamingResponse(
-            _stream(service, req), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-        )
-    return JSONResponse(await _complete(service, req, request))
+    return req
 
 
 async def _complete(service, req, request):
@@ -257,7 +266,7 @@ async def models(request: Request):
 
 
 async def file(request: Request):
-    """GET /v1/files/{token}: an image served for response_format=url, while its URL is valid."""
+    """GET /v1/images/files/{token}: an image served for response_format=url, while its URL is valid."""
     item = request.app.state.service.stash.get(request.path_params["token"])
     if item is None:
         return error(
@@ -286,15 +295,21 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-def create_app(*, delay=None, api_key=None):
-    """The Starlette app. `delay` is seconds per image (default: $IMAGEMAGIC_PREVIEW_DELAY or 0)."""
+def create_app(*, delay=None, api_key=None, batch_delay=None):
+    """The Starlette app. `delay` is seconds per image (default: $IMAGEMAGIC_PREVIEW_DELAY or 0),
+    `batch_delay` seconds per batch request (default: $IMAGEMAGIC_BATCH_DELAY or 0)."""
+    from .batches import ROUTES as BATCH_ROUTES
+    from .batches import Batches
+
     app = Starlette(
         middleware=[Middleware(RequestIdMiddleware)],
         routes=[
             Route("/v1/images/generations", generations, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
-            Route("/v1/files/{token}", file, methods=["GET"], name="file"),
+            Route("/v1/images/files/{token}", file, methods=["GET"], name="file"),
+            *BATCH_ROUTES,
         ],
     )
     app.state.service = PreviewService(delay=delay, api_key=api_key)
+    app.state.batches = Batches(delay=batch_delay)
     return app

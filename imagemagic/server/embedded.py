@@ -30,7 +30,7 @@ def warn_if_exposed(host, api_key=None):
         print(f"warning: listening on {host}, reachable from other machines{advice}", file=sys.stderr)
 
 
-def start(*, host="127.0.0.1", port=0, delay=None, api_key=None):
+def start(*, host="127.0.0.1", port=0, delay=None, api_key=None, batch_delay=None):
     """Start a server in a daemon thread; return (base_url, server, thread) once it accepts connections."""
     import uvicorn
 
@@ -42,7 +42,8 @@ def start(*, host="127.0.0.1", port=0, delay=None, api_key=None):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         bound = sock.getsockname()[1]
-        server = uvicorn.Server(_config(create_app(delay=delay, api_key=api_key), host, bound))
+        app = create_app(delay=delay, api_key=api_key, batch_delay=batch_delay)
+        server = uvicorn.Server(_config(app, host, bound))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="imagemagic-server", daemon=True)
         thread.start()
         deadline = time.monotonic() + START_TIMEOUT
@@ -71,7 +72,7 @@ def local_server_url():
         return _running[0], True
 
 
-def serve(*, host="127.0.0.1", port=8000, delay=None, api_key=None):
+def serve(*, host="127.0.0.1", port=8000, delay=None, api_key=None, batch_delay=None):
     """Serve in the foreground until interrupted (`imagemagic serve`)."""
     import uvicorn
 
@@ -79,5 +80,5 @@ def serve(*, host="127.0.0.1", port=8000, delay=None, api_key=None):
 
     warn_if_exposed(host, api_key)
     print(f"imagemagic preview server at http://{_netloc(host)}:{port}/v1 (Ctrl-C to stop)", file=sys.stderr)
-    config = _config(create_app(delay=delay, api_key=api_key), host, port)
+    config = _config(create_app(delay=delay, api_key=api_key, batch_delay=batch_delay), host, port)
     uvicorn.Server(config).run()
