@@ -175,7 +175,7 @@ def test_models_lists_what_it_accepts(server_url):
 
 
 def test_expired_or_unknown_file_is_a_404(server_url):
-    resp = httpx.get(f"{server_url}/files/nothing.png")
+    resp = httpx.get(f"{server_url}/images/files/nothing.png")
     assert resp.status_code == 404
     assert resp.json()["error"]["message"] == "No such file, or its URL has expired (URLs are valid for 60 minutes)."
 
