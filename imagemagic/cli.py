@@ -27,6 +27,12 @@ def _parser():
         default=None,
         help="Seconds per image, to simulate a slow model (default $IMAGEMAGIC_PREVIEW_DELAY or 0).",
     )
+    serve.add_argument(
+        "--batch-delay",
+        type=float,
+        default=None,
+        help="Seconds per Batch API request, to watch a batch progress (default $IMAGEMAGIC_BATCH_DELAY or 0).",
+    )
     serve.add_argument("--api-key", default=None, help="Require this key as a Bearer token.")
 
     generate = commands.add_parser("generate", help="Generate images and write them to a folder.")
@@ -92,7 +98,7 @@ def main(argv=None):
         from .server.embedded import ListenError, serve
 
         try:
-            serve(host=args.host, port=args.port, delay=args.delay, api_key=args.api_key)
+            serve(host=args.host, port=args.port, delay=args.delay, api_key=args.api_key, batch_delay=args.batch_delay)
         except ListenError as exc:
             parser.exit(2, f"imagemagic: error: {exc}\n")
         except KeyboardInterrupt:

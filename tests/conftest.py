@@ -20,6 +20,7 @@ _ENV = (
     "AZURE_OPENAI_API_KEY",
     "OPENAI_API_VERSION",
     "IMAGEMAGIC_PREVIEW_DELAY",
+    "IMAGEMAGIC_BATCH_DELAY",
 )
 
 
@@ -47,7 +48,7 @@ def server_url():
 
 @pytest.fixture
 def start_server():
-    """Start extra servers with options (delay=, api_key=); all are stopped after the test."""
+    """Start extra servers with options (delay=, api_key=, batch_delay=); all are stopped after the test."""
     stops = []
 
     def start(**options):

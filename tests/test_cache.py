@@ -10,8 +10,8 @@ from helpers.kernels import kernel
 import imagemagic
 from imagemagic.endpoint import Endpoint
 from imagemagic.request import ImageRequest
-from imagemagic.store import cache_key
 from imagemagic.session import default
+from imagemagic.store import cache_key
 
 CACHED = "(cached — add --fresh for a new generation)"
 

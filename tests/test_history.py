@@ -15,11 +15,11 @@ from helpers.kernels import kernel
 from helpers.scripted import completed_event, partial_event, png_b64, stream
 
 import imagemagic
-from imagemagic.errors import ImageMagicWarning
-from imagemagic.settings import Plan, Settings
 from imagemagic.endpoint import Endpoint
+from imagemagic.errors import ImageMagicWarning
 from imagemagic.request import ImageRequest
 from imagemagic.result import GeneratedImage
+from imagemagic.settings import Plan, Settings
 from imagemagic.store import HistoryStore, atomic_write
 
 

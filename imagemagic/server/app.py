@@ -1,7 +1,8 @@
 """The local OpenAI-compatible server: a Starlette app answering as the Images API does.
 
 POST /v1/images/generations (JSON, or `text/event-stream` when the body says `stream: true`),
-GET /v1/models, and GET /v1/images/files/{token} for `response_format: url` (valid 60 minutes).
+GET /v1/models, GET /v1/images/files/{token} for `response_format: url` (valid 60 minutes), and the
+Files and Batch APIs (see batches.py).
 Requests are judged by the same catalog as the client, so offline work fails as production would.
 
 Whatever the model, this server has its own limits, so no request can exhaust it:
@@ -305,6 +306,30 @@ async def generations(request: Request):
     body, why = _parse(raw)
     if body is None:
         return error(why, code="invalid_json")
+    req = judge(service, body)
+    if isinstance(req, Response):
+        return req
+    pixels = service.dims(req)[0] * service.dims(req)[1]
+    if not service.budget.take(pixels):
+        return error(
+            "The server is busy rendering other images; retry shortly.",
+            status=503,
+            code="server_busy",
+            headers={"Retry-After": str(RETRY_AFTER)},
+        )
+    if req.stream:
+        stream = StreamingResponse(
+            _stream(service, req), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
+        return _Charged(stream, service.budget, pixels)
+    try:
+        return JSONResponse(await _complete(service, req, request))
+    finally:
+        service.budget.give(pixels)
+
+
+def judge(service, body: dict) -> ImageRequest | Response:
+    """The request a generations body asks for, or the error response the API (and this server's limits) give it."""
     if "prompt" not in body:
         return error("Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter")
     if _size_text(body):
@@ -325,23 +350,7 @@ async def generations(request: Request):
     broken = _limit_problem(service, req)
     if broken:
         return error(broken[1], param=broken[0], code="invalid_value")
-    pixels = service.dims(req)[0] * service.dims(req)[1]
-    if not service.budget.take(pixels):
-        return error(
-            "The server is busy rendering other images; retry shortly.",
-            status=503,
-            code="server_busy",
-            headers={"Retry-After": str(RETRY_AFTER)},
-        )
-    if req.stream:
-        stream = StreamingResponse(
-            _stream(service, req), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-        )
-        return _Charged(stream, service.budget, pixels)
-    try:
-        return JSONResponse(await _complete(service, req, request))
-    finally:
-        service.budget.give(pixels)
+    return req
 
 
 async def _complete(service, req, request):
@@ -478,17 +487,23 @@ def create_app(
     *,
     delay=None,
     api_key=None,
+    batch_delay=None,
     read_timeout=READ_TIMEOUT,
     pixel_budget=PIXEL_BUDGET,
     stash_bytes=STASH_BYTES,
 ):
     """The Starlette app. `delay` is seconds per image (default: $IMAGEMAGIC_PREVIEW_DELAY or 0);
     `read_timeout` seconds for a body to arrive, `pixel_budget` pixels rendered at once, `stash_bytes`
-    for URL images (see the module's limits)."""
+    for URL images (see the module's limits); `batch_delay` seconds per batch request (default:
+    $IMAGEMAGIC_BATCH_DELAY or 0)."""
+    from .batches import ROUTES as BATCH_ROUTES
+    from .batches import Batches
+
     routes = [
         Route("/v1/images/generations", generations, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route(IMAGE_FILES + "{token}", image_file, methods=["GET"], name="image_file"),
+        *BATCH_ROUTES,
     ]
     app = Starlette(
         middleware=[Middleware(RequestIdMiddleware), Middleware(KeyMiddleware, api_key=api_key)],
@@ -497,4 +512,5 @@ def create_app(
     )
     app.state.service = PreviewService(delay=delay, pixel_budget=pixel_budget, stash_bytes=stash_bytes)
     app.state.read_timeout = read_timeout
+    app.state.batches = Batches(delay=batch_delay)
     return app

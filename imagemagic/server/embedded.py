@@ -19,8 +19,6 @@ IDLE_TIMEOUT = 10.0  # seconds for a request's headers (or body) to arrive, and 
 MAX_CONNECTIONS = 512
 MAX_HEADER_BYTES = 16 * 1024
 BACKLOG = 2048  # uvicorn's default
-_lock = threading.Lock()
-_running = None  # (base_url, uvicorn.Server, thread) of the in-process server
 
 
 class ListenError(OSError):
@@ -113,17 +111,7 @@ def _netloc(host):
     return f"[{host}]" if ":" in host else host
 
 
-def local_server_url():
-    """(base_url, started_now) of the in-process preview server, started on first use."""
-    global _running
-    with _lock:
-        if _running is not None and _running[2].is_alive():
-            return _running[0], False
-        _running = start()
-        return _running[0], True
-
-
-def serve(*, host="127.0.0.1", port=8000, delay=None, api_key=None, idle_timeout=IDLE_TIMEOUT):
+def serve(*, host="127.0.0.1", port=8000, delay=None, api_key=None, idle_timeout=IDLE_TIMEOUT, batch_delay=None):
     """Serve in the foreground until interrupted (`imagemagic serve`); ListenError if the address is taken."""
     import uvicorn
 
@@ -132,5 +120,5 @@ def serve(*, host="127.0.0.1", port=8000, delay=None, api_key=None, idle_timeout
         bound = sock.getsockname()[1]
         warn_if_exposed(host, api_key)
         print(f"imagemagic preview server at http://{_netloc(host)}:{bound}/v1 (Ctrl-C to stop)", file=sys.stderr)
-        app = _app(delay=delay, api_key=api_key, idle_timeout=idle_timeout)
+        app = _app(delay=delay, api_key=api_key, idle_timeout=idle_timeout, batch_delay=batch_delay)
         uvicorn.Server(_config(app, host, bound, idle_timeout)).run(sockets=[sock])
