@@ -28,7 +28,7 @@ from .store import HistoryStore, cache_key
 class Call:
     """One generation: plan → client → history store → result, with progress kept throughout."""
 
-    def __init__(self, plan: Plan, *, on_event=None, cache=False, notify=None, session=None, store=None):
+    def __init__(self, plan: Plan, *, on_event=None, cache=False, notify=None, session=None, store=None, meta=None):
         self.plan = plan
         self.request = plan.request
         self.endpoint = plan.endpoint
@@ -37,7 +37,7 @@ class Call:
         self.key = cache_key(self.request, self.endpoint)
         self.cache = cache
         self.notify = notify
-        self.saver = self.store.saver(self.request, self.endpoint)
+        self.saver = self.store.saver(self.request, self.endpoint, meta)
         self.on_event = on_event
         self.progress = Progress(self.request.count, on_event, on_final=self.saver)
 
@@ -47,6 +47,7 @@ class Call:
 
     def _with_files(self, result):
         result.files = self.saver.paths
+        result.unsaved = self.saver.failure
         return result
 
     async def run(self) -> ImageResult:
@@ -96,6 +97,12 @@ def _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cach
     return plan.call(on_event=on_event, cache=cache, session=session, notify=lambda line: print(line, file=sys.stderr))
 
 
+def _warn_unsaved(result):
+    if result.unsaved:
+        warnings.warn(result.unsaved, ImageMagicWarning, stacklevel=3)
+    return result
+
+
 def generate(
     prompt: str,
     *,
@@ -119,7 +126,7 @@ def generate(
     Without a key or base URL, the built-in offline preview server answers.
     """
     call = _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache, settings, session)
-    return call.run_sync()
+    return _warn_unsaved(call.run_sync())
 
 
 async def agenerate(
@@ -137,4 +144,4 @@ async def agenerate(
 ) -> ImageResult:
     """The async twin of `generate`, for code already inside an event loop."""
     call = _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache, settings, session)
-    return await call.run()
+    return _warn_unsaved(await call.run())

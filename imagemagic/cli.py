@@ -73,13 +73,16 @@ def _generate(args, parser):
         fail(exc)
     for note in plan.warnings:
         print(f"warning: {note}", file=sys.stderr)
+    call = plan.call(notify=lambda line: print(line, file=sys.stderr))
     try:
-        result = plan.call(notify=lambda line: print(line, file=sys.stderr)).run_sync()
+        result = call.run_sync()
     except ImageMagicError as exc:
         print(f"imagemagic: error: {exc}", file=sys.stderr)
         return 1
-    for img, stored in zip(result.images, result.files):
-        target = out / stored.name
+    if result.unsaved:
+        print(f"warning: {result.unsaved}", file=sys.stderr)
+    for img in result.images:  # named as in the history, also those the history could not store
+        target = out / f"{call.saver.stem}-{img.index + 1}.{img.format}"
         target.write_bytes(img.data)
         print(target)
     return 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import itertools
 import os
 import shlex
 import time
@@ -26,7 +25,7 @@ from .display import placeholder_png
 from .errors import ImageMagicError, ValidationError
 from .params import BY_NAME, PARAMS, for_operation
 from .progress import Status
-from .result import ImageResult
+from .result import ImageResult, save_images
 from .settings import Settings, prepare, request_for
 
 CHOICES = tuple(p.name for p in PARAMS if p.choices and p.choices != "sizes")
@@ -156,24 +155,6 @@ def ending(run):
         return f"done: {kept} in {run.elapsed:.1f} s"
     partial = " (partial)" if run.result is not None and run.result.partial else ""
     return f"{run.error}; kept {kept}{partial} after {run.elapsed:.1f} s"
-
-
-def save_images(named, folder):
-    """Write each (stem, GeneratedImage) as its original bytes into `folder`, never overwriting; return the paths."""
-    folder = Path(folder).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for stem, img in named:
-        for attempt in itertools.count(1):
-            path = folder / f"{stem}{'' if attempt == 1 else f'-{attempt}'}.{img.format}"
-            try:
-                with open(path, "xb") as handle:
-                    handle.write(img.data)
-            except FileExistsError:
-                continue
-            paths.append(path)
-            break
-    return paths
 
 
 def _html_line(text, tone):

@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import itertools
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .errors import ImageDataError
 
@@ -129,13 +131,15 @@ class ImageResult(list):
     counts summed over requests), `request_ids`, `created`, `elapsed` (seconds), `partial`
     (True when some images are partials because the call was interrupted or failed), `request`,
     `cached` (True when the images came from the history instead of a new generation), `files`
-    (their paths in the history) and `cost` (estimated USD: 0.0 offline or cached, None when the
-    price is unknown); the last three are set when the call went through `Call`/the magic.
+    (their paths in the history), `unsaved` (None, or the line saying which images the history could
+    not store) and `cost` (estimated USD: 0.0 offline or cached, None when the price is unknown);
+    the last four are set when the call went through `Call`/the magic.
     """
 
     cached = False
     files = ()
     cost = None
+    unsaved = None  # one line when some images could not be written to the history
 
     def __init__(self, images=(), *, usage=None, request_ids=(), created=None, elapsed=None, request=None):
         self.images = list(images)
@@ -158,6 +162,11 @@ class ImageResult(list):
         plural = "s" if len(self) != 1 else ""
         return f"<ImageResult: {len(self)} image{plural}{': ' if sizes else ''}{', '.join(sizes)}{model}{state}>"
 
+    def save(self, folder, stem="image"):
+        """Write each image's original bytes into `folder` as `<stem>-<n>.<format>`, never overwriting;
+        return the paths."""
+        return save_images([(f"{stem}-{img.index + 1}", img) for img in self.images], folder)
+
     def _repr_mimebundle_(self, include=None, exclude=None):
         """In a notebook: a compact strip of thumbnails (one small PNG) and the one-line text form."""
         bundle = {"text/plain": repr(self)}
@@ -166,6 +175,24 @@ class ImageResult(list):
 
             bundle["image/png"] = base64.b64encode(thumbnail_strip(self)).decode("ascii")
         return bundle
+
+
+def save_images(named, folder):
+    """Write each (stem, GeneratedImage) as its original bytes into `folder`, never overwriting; return the paths."""
+    folder = Path(folder).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for stem, img in named:
+        for attempt in itertools.count(1):
+            path = folder / f"{stem}{'' if attempt == 1 else f'-{attempt}'}.{img.format}"
+            try:
+                with open(path, "xb") as handle:
+                    handle.write(img.data)
+            except FileExistsError:
+                continue
+            paths.append(path)
+            break
+    return paths
 
 
 def add_usage(total, usage):

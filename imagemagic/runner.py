@@ -35,7 +35,8 @@ def _kept(result, name):
     if not result:
         return ""
     where = f" in {name}" if name else ""
-    return f"; kept {len(result)} image{'s' if len(result) != 1 else ''}{where} (partial: {result.partial})"
+    unsaved = f"; {result.unsaved}" if result.unsaved else ""
+    return f"; kept {len(result)} image{'s' if len(result) != 1 else ''}{where} (partial: {result.partial}){unsaved}"
 
 
 def run_in_notebook(magics, plan, args):
@@ -78,3 +79,5 @@ def run_in_notebook(magics, plan, args):
         print("(cached — add --fresh for a new generation)")
     else:
         print(f"est. cost: {describe_cost(result.cost, plan.endpoint.offline)}")
+    if result.unsaved:
+        print(f"warning: {result.unsaved}")

@@ -85,11 +85,11 @@ class Plan:
     settings: Settings
     warnings: tuple[str, ...] = ()
 
-    def call(self, *, on_event=None, cache=False, notify=None, session=None):
-        """The Call that carries out this plan."""
+    def call(self, *, on_event=None, cache=False, notify=None, session=None, meta=None):
+        """The Call that carries out this plan (`meta`: extra history metadata, e.g. a run id)."""
         from .api import Call
 
-        return Call(self, on_event=on_event, cache=cache, notify=notify, session=session)
+        return Call(self, on_event=on_event, cache=cache, notify=notify, session=session, meta=meta)
 
 
 def request_for(prompt, params=None, *, settings, extra_body=None, operation="generate"):

@@ -9,12 +9,13 @@ import multiprocessing
 import time
 from pathlib import Path
 
+import pytest
 from helpers.history import age, save_calls
 
 import imagemagic
-from imagemagic.api import Call
 from imagemagic.endpoint import Endpoint
 from imagemagic.request import ImageRequest
+from imagemagic.settings import Plan, Settings
 from imagemagic.store import HistoryStore, history
 
 
@@ -23,16 +24,37 @@ def test_unwritable_history_keeps_the_images_and_says_so(server_url, tmp_path, m
     blocker.write_bytes(b"")
     home = blocker / "home"  # under a plain file: every write fails, even for root (ENOTDIR)
     monkeypatch.setenv("IMAGEMAGIC_HOME", str(home))
-    result = imagemagic.generate("a kite", base_url=server_url, n=2, size="1024x1024")
+    with pytest.warns(imagemagic.ImageMagicWarning, match=r"^could not save 2 images to the history \("):
+        result = imagemagic.generate("a kite", base_url=server_url, n=2, size="1024x1024")
     assert [img.size for img in result] == [(1024, 1024)] * 2 and result.files == []
-    call = Call(ImageRequest(prompt="a kite", n=2, size="1024x1024"), Endpoint(server_url))
+    call = Plan(ImageRequest(prompt="a kite", n=2, size="1024x1024"), Endpoint(server_url), Settings()).call()
     result = call.run_sync()
     assert len(result) == 2 and call.saver.paths == []
-    assert call.saver.failure == (
-        f"could not save 2 images to the history ({home}): Not a directory; "
-        "they are in the result only: keep them with .save(path)"
+    assert (
+        call.saver.failure
+        == result.unsaved
+        == (
+            f"could not save 2 images to the history ({home}): Not a directory; "
+            "they are in the result only: keep them with .save(path)"
+        )
     )
     assert imagemagic.history() == []
+    saved = result.save(tmp_path / "kept")
+    assert [p.read_bytes() for p in saved] == [img.data for img in result.images]
+
+
+def test_the_magic_binds_images_it_could_not_store_and_says_where_they_are(ip, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"")
+    monkeypatch.setenv("IMAGEMAGIC_HOME", str(blocker / "home"))
+    capsys.readouterr()
+    ip.run_cell("%%imagegen --size 1024x1024 --out pic\na kite")
+    out = capsys.readouterr()
+    assert len(ip.user_ns["pic"]) == 1 and out.err == ""
+    assert out.out.splitlines()[-1] == (
+        f"warning: could not save 1 image to the history ({blocker / 'home'}): Not a directory; "
+        "it is in the result only: keep it with .save(path)"
+    )
 
 
 def test_a_call_stored_in_part_is_not_served_from_the_cache(recorder, monkeypatch):
@@ -45,7 +67,7 @@ def test_a_call_stored_in_part_is_not_served_from_the_cache(recorder, monkeypatc
 
     monkeypatch.setattr(HistoryStore, "save", disk_full_for_the_second)
     url = recorder.base + "/v1"
-    call = Call(ImageRequest(prompt="a kite", n=2), Endpoint(url), cache=True)
+    call = Plan(ImageRequest(prompt="a kite", n=2), Endpoint(url), Settings()).call(cache=True)
     assert len(call.run_sync()) == 2 and len(call.saver.paths) == 1
     assert call.saver.failure.startswith("could not save 1 image to the history (")
     assert call.saver.failure.endswith("): No space left on device; it is in the result only: keep it with .save(path)")

@@ -353,11 +353,12 @@ def judge(service, body: dict) -> ImageRequest | Response:
     return req
 
 
-async def _complete(service, req, request):
+async def _complete(service, req, request, *, watch=True):
+    """The JSON answer; `watch`: stop early once the asking client has gone (not for a batch's lines)."""
     data = []
     width, height = service.dims(req)
     for index in range(req.count):
-        if index and await request.is_disconnected():
+        if watch and index and await request.is_disconnected():
             break  # nobody is left to read the rest
         if service.delay:
             await asyncio.sleep(service.delay)

@@ -227,7 +227,7 @@ async def _generation(body, request):
         return req
     if req.stream:
         return error("stream is not supported in batch requests.", param="stream", code="invalid_value")
-    return await _complete(request.app.state.service, req, request)
+    return await _complete(request.app.state.service, req, request, watch=False)
 
 
 async def _edit(body, request):
