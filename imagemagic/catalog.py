@@ -41,6 +41,8 @@ class Model:
     backgrounds: tuple[str, ...] = ()
     output_formats: tuple[str, ...] = ()
     moderations: tuple[str, ...] = ()
+    input_fidelities: tuple[str, ...] = ()
+    complexities: tuple[str, ...] = ()
     streaming: bool = False
     max_partial_images: int = 0
     free_sizes: FreeSizes | None = None
@@ -128,7 +130,8 @@ def describe(model, today=None):
         f = model.free_sizes
         sizes += (
             f", or any WxH: sides divisible by {f.multiple}, ratio up to {f.max_ratio:g}:1, "
-            f"at most {f.max_long_side}x{f.max_short_side} (above {'x'.join(map(str, f.experimental_above))} experimental)"
+            f"at most {f.max_long_side}x{f.max_short_side} "
+            f"(above {'x'.join(map(str, f.experimental_above))} experimental)"
         )
     options = [
         f"{param} {'/'.join(model.allowed(param))}"
@@ -155,7 +158,8 @@ def describe(model, today=None):
 
 OTHER_NAMES = (
     "Other names: a provider prefix (openai/dall-e-3) follows the rules of the name after it, sent as written;\n"
-    "any other model gets generic checks only (size WIDTHxHEIGHT or auto, n 1-10, types) and the server judges the rest."
+    "any other model gets generic checks only (size WIDTHxHEIGHT or auto, n 1-10, types) "
+    "and the server judges the rest."
 )
 
 

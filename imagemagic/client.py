@@ -249,7 +249,9 @@ class AsyncImagesClient:
             raise TransportError("the stream ended without a completed image")
 
     def _stream_event(self, event, slot, progress, request_id, at_end=False):
-        """Handle one event (`at_end`: delivered by the stream's end, not a blank line); return 1 when it completed an image."""
+        """Handle one event (`at_end`: delivered by the stream's end, not a blank line).
+
+        Returns 1 when it completed an image, else 0."""
         if event.data.strip() == b"[DONE]":
             return 0
         try:

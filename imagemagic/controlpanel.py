@@ -23,12 +23,13 @@ import ipywidgets as W
 from .catalog import MODELS, lookup
 from .display import placeholder_png
 from .errors import ImageMagicError, ValidationError
-from .params import BY_NAME, PARAMS, for_operation
+from .params import BY_NAME, for_operation
 from .progress import Status
 from .result import ImageResult, save_images
 from .settings import Settings, prepare, request_for
+from .usage import describe_tokens
 
-CHOICES = tuple(p.name for p in PARAMS if p.choices and p.choices != "sizes")
+CHOICES = tuple(p.name for p in for_operation("generate") if p.choices and p.choices != "sizes")
 TICK_SECONDS = 0.25
 THUMB = "256px"
 LABEL_STYLE = {"description_width": "120px"}
@@ -71,7 +72,7 @@ def _whole(text):
 def params_from(values, defaults):
     """The parameters the widget values set (by name); a widget left at its default sets nothing (None)."""
     params = {}
-    for p in PARAMS:
+    for p in for_operation("generate"):
         value = values[p.name]
         if isinstance(value, str):
             value = value.strip()
@@ -128,12 +129,9 @@ def run_caption(run):
     """The line above a run in the gallery: model, size, elapsed, usage, and how it ended."""
     req = run.request
     parts = [req.model, req.size or "auto", f"{run.elapsed:.1f} s"]
-    usage = run.result.usage if run.result else {}
-    if usage.get("total_tokens") is not None:
-        parts.append(
-            f"{usage['total_tokens']:,} tokens (input {usage.get('input_tokens', 0):,}, "
-            f"output {usage.get('output_tokens', 0):,})"
-        )
+    tokens = describe_tokens(run.result.usage if run.result else None)
+    if tokens:
+        parts.append(tokens)
     if run.endpoint.offline:
         parts.append("offline preview")
     if run.error:
@@ -162,7 +160,7 @@ def _html_line(text, tone):
 
 
 class Slot:
-    """One image of a run: a thumbnail updated in place (placeholder → partials → final), its caption, a select toggle."""
+    """One image of a run: a thumbnail updated in place (placeholder → partials → final), its caption, a toggle."""
 
     def __init__(self, number, index, size):
         self.stem = f"imagegen-{number}-{index + 1}"

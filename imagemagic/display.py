@@ -174,9 +174,9 @@ def caption(result):
         if img.revised_prompt:
             line += f" · revised prompt: {img.revised_prompt}"
         lines.append(line)
-    usage = result.usage
+    from .usage import describe_tokens
+
     call = f"{len(result)} image{'s' if len(result) != 1 else ''} in {result.elapsed or 0:.1f} s"
-    if usage.get("total_tokens") is not None:
-        call += f" · {usage['total_tokens']:,} tokens (input {usage.get('input_tokens', 0):,}, output {usage.get('output_tokens', 0):,})"
-    lines.append(call)
+    tokens = describe_tokens(result.usage)
+    lines.append(call + (f" · {tokens}" if tokens else ""))
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from .params import NAMES, flag_arguments
+from .params import flag_arguments, for_operation
 
 OPTION_FLAGS = (
     (
@@ -41,6 +41,6 @@ def parse_extra(pairs):
     return extra
 
 
-def request_values(args):
-    """The request parameters from parsed flags; None means not given."""
-    return {name: getattr(args, name, None) for name in NAMES}
+def request_values(args, operation="generate"):
+    """The request parameters of `operation` from parsed flags; None means not given."""
+    return {p.name: getattr(args, p.name, None) for p in for_operation(operation)}

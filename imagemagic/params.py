@@ -45,6 +45,18 @@ PARAMS: tuple[Param, ...] = (
     Param("style", str, "vivid or natural (dall-e-3).", ("generate",), choices="styles"),
     Param("response_format", str, "url or b64_json (dall-e models).", choices="response_formats"),
     Param("user", str, "An end-user id passed to the provider."),
+    Param(
+        "input_fidelity",
+        str,
+        "high or low: how closely an edit keeps the input images' details (gpt-image-1.5).",
+        ("edit",),
+        choices="input_fidelities",
+    ),
+    Param("complexity", str, "low, medium or high (gpt-image-2.6 family).", choices="complexities"),
+    Param(
+        "frame_count", int, "Frames of an animated GIF, 2-16 (gpt-image-2.6 family, output_format gif).", ("generate",)
+    ),
+    Param("frame_duration_ms", int, "Milliseconds per GIF frame, 20 or more (gpt-image-2.6 family).", ("generate",)),
 )
 
 BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}

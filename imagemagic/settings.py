@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from .errors import ValidationError
-from .params import unknown_names
+from .params import for_operation, unknown_names
 
 
 def _option(default, help, **extra):
@@ -103,7 +103,8 @@ def request_for(prompt, params=None, *, settings, extra_body=None, operation="ge
     unknown = unknown_names(params, operation)
     if unknown:
         raise ValidationError([Problem(name, line) for name, line in unknown])
-    values = {k: v for k, v in settings.defaults.items() if v is not None}
+    takes = {p.name for p in for_operation(operation)}
+    values = {k: v for k, v in settings.defaults.items() if v is not None and k in takes}
     values.update({k: v for k, v in params.items() if v is not None})
     return ImageRequest(prompt=prompt, extra_body=dict(extra_body or {}), **values)
 

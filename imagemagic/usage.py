@@ -87,6 +87,16 @@ class Ledger:
         return "\n".join([*lines, f"prices as of {PRICES_AS_OF}; estimates, not a bill"])
 
 
+def describe_tokens(usage):
+    """'1,234 tokens (input 34, output 1,200)', or None when the usage has no total."""
+    if not usage or usage.get("total_tokens") is None:
+        return None
+    return (
+        f"{usage['total_tokens']:,} tokens "
+        f"(input {usage.get('input_tokens', 0):,}, output {usage.get('output_tokens', 0):,})"
+    )
+
+
 def describe_cost(amount, offline=False):
     """'$0.0420', 'offline preview: free' or 'price unknown'."""
     if offline:
