@@ -1,0 +1,115 @@
+"""Many requests from one description: a prompt template, grid axes and rows → one Variant per request.
+
+Shared by sweeps (run here, concurrently) and batches (sent to the provider's Batch API), so both
+take exactly the same input. A template is expanded the way IPython expands a line magic (`{name}`,
+`{expression}`, `$name`, with `{{`/`$$` for literal braces and dollars), against the row's columns,
+the grid's values and then the namespace. Any value given as a list or tuple is a grid axis; the
+run is the Cartesian product of the rows (if any) and the axes, in the order given.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from .errors import ValidationError
+from .params import BY_NAME
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One request of a many-image run: the values that made it, its prompt and its parameters."""
+
+    variables: dict  # template variables and grid parameters, by name (what labels it on a contact sheet)
+    prompt: str
+    params: dict = field(default_factory=dict)  # request parameters (the template's own never included)
+
+
+def _problem(name, message):
+    from .request import Problem
+
+    return ValidationError([Problem(name, message)])
+
+
+def rows_of(rows) -> list[dict]:
+    """The rows as a list of dicts: an iterable of mappings, or a pandas DataFrame (one dict per row)."""
+    if rows is None:
+        return [{}]
+    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):  # a pandas DataFrame, without importing pandas
+        return [{str(k): v for k, v in row.items()} for row in rows.to_dict("records")]
+    found = list(rows)
+    for number, row in enumerate(found, 1):
+        if not isinstance(row, Mapping):
+            raise _problem("rows", f"row {number} is a {type(row).__name__}: rows must be dicts or a DataFrame")
+    return [dict(row) for row in found]
+
+
+def fill(template: str, values: Mapping, namespace: Mapping | None = None) -> str:
+    """The template with `{name}`, `{expression}` and `$name` filled from `values`, then `namespace`.
+
+    A name found in neither is a ValidationError naming it.
+    """
+    from IPython.utils.text import DollarFormatter
+
+    scope = {**(namespace or {}), **values}
+    try:
+        return DollarFormatter().format(template, **scope)
+    except NameError as exc:
+        name = getattr(exc, "name", None) or str(exc)
+        raise _problem(
+            "prompt",
+            f"the template uses {name!r}, which is not a grid axis, a row column or a variable "
+            "(use --no-expand / expand=False to send the text as written)",
+        ) from exc
+    except (SyntaxError, ValueError, AttributeError, IndexError, KeyError, TypeError) as exc:
+        raise _problem(
+            "prompt", f"the template cannot be filled ({exc}); use --no-expand / expand=False to send it as written"
+        ) from exc
+
+
+def axes_of(values: Mapping) -> tuple[dict, dict]:
+    """(grid axes, fixed values): a list or tuple value is an axis of its values; an empty one is an error."""
+    axes, fixed = {}, {}
+    for name, value in values.items():
+        if isinstance(value, (list, tuple)):
+            if not value:
+                raise _problem(name, f"the grid axis {name!r} has no values")
+            axes[name] = list(value)
+        else:
+            fixed[name] = value
+    return axes, fixed
+
+
+def expand(
+    template: str | list[str] | None,
+    *,
+    rows: Iterable[Mapping] | None = None,
+    namespace: Mapping | None = None,
+    expand_template: bool = True,
+    **values,
+) -> list[Variant]:
+    """One Variant per request: rows × grid axes, with the template filled and the parameters split out.
+
+    `values` are request parameters (by the table's names) and template variables alike; a list or
+    tuple value is a grid axis. Row columns work the same way (a parameter or a template variable).
+    `template` may also be a list of prompts (sent as written, one axis), or None when every row has
+    a `prompt` column.
+    """
+    if isinstance(template, (list, tuple)):
+        values, template = {"prompt": list(template), **values}, None
+    axes, fixed = axes_of(values)
+    variants = []
+    for row in rows_of(rows):
+        for combination in itertools.product(*axes.values()):
+            chosen = {**fixed, **row, **dict(zip(axes, combination, strict=True))}
+            params = {k: v for k, v in chosen.items() if k in BY_NAME}
+            if template is None:
+                if not isinstance(chosen.get("prompt"), str):
+                    raise _problem("prompt", "give a template, a list of prompts, or rows with a 'prompt' column")
+                prompt = chosen["prompt"]
+            else:
+                prompt = fill(template, chosen, namespace) if expand_template else template
+            labels = {k: v for k, v in chosen.items() if k in axes or k in row}
+            variants.append(Variant(labels, prompt, params))
+    return variants
