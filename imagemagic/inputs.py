@@ -1,7 +1,7 @@
 """Input images of an edit: what a user hands over, as bytes with their format, origin and hash.
 
 `collect(value)` accepts a PIL image, an `ImageResult` (all of its images, in order), one of its
-elements, a path (str or Path), `bytes`, a history entry, or a list of those. A PIL image is sent as
+elements (or its GeneratedImage), a path (str or Path), `bytes`, a history entry, or a list of those. A PIL image is sent as
 its original bytes when it has them (a generated image, a file it was opened from), else encoded
 losslessly as PNG. `input_problems` lists what the API would refuse; `mask_from` makes a mask.
 """
@@ -93,11 +93,13 @@ def _from_pil(pil, name):
 def _one(value, what, name):
     from PIL import Image
 
-    from .result import ImageResult
+    from .result import GeneratedImage, ImageResult
     from .store import HistoryEntry
 
     if isinstance(value, InputImage):
         return [value]
+    if isinstance(value, GeneratedImage) and not value.partial:
+        return [InputImage(value.data, name=f"{name}-{value.index + 1}", file=str(value.file) if value.file else None)]
     if isinstance(value, ImageResult):
         files = list(value.files) if len(value.files) == len(value.images) else [None] * len(value.images)
         return [
