@@ -210,7 +210,9 @@ class RunCard:
         self.number = number
         self.slots = [Slot(number, i, request.size) for i in range(request.count)]
         prompt = request.prompt if len(request.prompt) <= 120 else request.prompt[:119] + "…"
-        self.title = f"<b>#{number}</b> {html.escape(prompt)}"
+        inputs = len(getattr(request, "images", ()))
+        edit = f" <i>(edit of {inputs} image{'s' if inputs != 1 else ''})</i>" if inputs else ""
+        self.title = f"<b>#{number}</b> {html.escape(prompt)}{edit}"
         self.header = W.HTML(f"{self.title}<br>{html.escape(request.model)} · generating…")
         images = W.HBox([s.box for s in self.slots], layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
         self.box = W.VBox([self.header, images], layout=W.Layout(border_top="1px solid #ddd", padding="6px 0 0 0"))
