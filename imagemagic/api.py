@@ -1,4 +1,5 @@
-"""The one-call entry points: `generate` (sync), `agenerate` (async), and `Call` for the front ends.
+"""The one-call entry points: `generate` and `edit` (sync), `agenerate` and `aedit` (async), and `Call`
+for the front ends.
 
 A Call carries out a Plan (see settings.prepare): it starts the local server if that is where the
 plan goes, sends the request, stores every final image on disk before it is shown, and keeps what

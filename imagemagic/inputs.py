@@ -185,8 +185,7 @@ def mask_from(image_or_box, size: tuple[int, int] | None = None) -> bytes:
         edit = Image.new("L", tuple(size), 0)
         ImageDraw.Draw(edit).rectangle(tuple(image_or_box), fill=255)
     else:
-        (source,) = collect(image_or_box, "mask") if not isinstance(image_or_box, Image.Image) else (None,)
-        pil = image_or_box if source is None else source.pil
+        pil = image_or_box if isinstance(image_or_box, Image.Image) else collect(image_or_box, "mask")[0].pil
         if pil is None:
             raise _refused("mask", f"mask_from takes an image or a box (x0, y0, x1, y1), not {image_or_box!r}")
         edit = pil.convert("L").point(lambda v: 255 if v >= 128 else 0)
