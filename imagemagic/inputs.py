@@ -1,9 +1,10 @@
 """Input images of an edit: what a user hands over, as bytes with their format, origin and hash.
 
 `collect(value)` accepts a PIL image, an `ImageResult` (all of its images, in order), one of its
-elements (or its GeneratedImage), a path (str or Path), `bytes`, a history entry, or a list of those. A PIL image is sent as
-its original bytes when it has them (a generated image, a file it was opened from), else encoded
-losslessly as PNG. `input_problems` lists what the API would refuse; `mask_from` makes a mask.
+elements (or its GeneratedImage), a path (str or Path), `bytes`, a history entry, or a list of
+those. A PIL image is sent as its original bytes when it has them (a generated image, a file it was
+opened from), else encoded losslessly as PNG. `input_problems` lists what the API would refuse;
+`mask_from` makes a mask.
 """
 
 from __future__ import annotations
