@@ -21,7 +21,8 @@ _ERRORS = (
     "ImageMagicWarning",
 )  # fmt: skip
 _EXPORTS = {
-    "generate": "api", "agenerate": "api", "Call": "api",
+    "generate": "api", "agenerate": "api", "edit": "api", "aedit": "api", "Call": "api",
+    "mask_from": "inputs", "InputImage": "inputs", "EditRequest": "request",
     "Settings": "settings", "prepare": "settings", "Session": "session", "PARAMS": "params",
     "ImageRequest": "request", "ImageResult": "result", "GeneratedImage": "result",
     "ImagesClient": "client", "AsyncImagesClient": "client", "Endpoint": "endpoint",

@@ -1,4 +1,5 @@
-"""The one-call entry points: `generate` (sync), `agenerate` (async), and `Call` for the front ends.
+"""The one-call entry points: `generate` and `edit` (sync), `agenerate` and `aedit` (async), and `Call`
+for the front ends.
 
 A Call carries out a Plan (see settings.prepare): it starts the local server if that is where the
 plan goes, sends the request, stores every final image on disk before it is shown, and keeps what
@@ -37,6 +38,8 @@ class Call:
         self.key = cache_key(self.request, self.endpoint)
         self.cache = cache
         self.notify = notify
+        if getattr(self.request, "operation", "generate") == "edit":  # an edit records what it came from
+            meta = {**(meta or {}), **self.request.inputs_meta()}
         self.saver = self.store.saver(self.request, self.endpoint, meta)
         self.on_event = on_event
         self.progress = Progress(self.request.count, on_event, on_final=self.saver)
@@ -48,6 +51,8 @@ class Call:
     def _with_files(self, result):
         result.files = self.saver.paths
         result.unsaved = self.saver.failure
+        for img in result.images:
+            img.file = self.saver.by_slot.get(img.index) if not img.partial else None
         return result
 
     async def run(self) -> ImageResult:
@@ -57,7 +62,8 @@ class Call:
         """
         cached = self.store.cached(self.key) if self.cache else None
         if cached is not None:
-            for img in cached.images:
+            for img, path in zip(cached.images, cached.files):
+                img.file = path
                 if self.on_event:
                     self.on_event(img)
             return cached
@@ -89,9 +95,9 @@ class Call:
         return self.session.run_sync(self.run(), on_interrupt=self.partial)
 
 
-def _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache, settings, session):
+def _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache, settings, session, **edit):
     settings = (settings or Settings.current()).but(api_key=api_key, base_url=base_url, offline=offline)
-    plan = prepare(prompt, params, settings=settings, extra_body=extra_body)
+    plan = prepare(prompt, params, settings=settings, extra_body=extra_body, **edit)
     for note in plan.warnings:
         warnings.warn(note, ImageMagicWarning, stacklevel=3)
     return plan.call(on_event=on_event, cache=cache, session=session, notify=lambda line: print(line, file=sys.stderr))
@@ -144,4 +150,53 @@ async def agenerate(
 ) -> ImageResult:
     """The async twin of `generate`, for code already inside an event loop."""
     call = _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache, settings, session)
+    return _warn_unsaved(await call.run())
+
+
+def edit(
+    prompt: str,
+    *,
+    image: Any,
+    mask: Any = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    offline: bool | None = None,
+    on_event: Callable[[Any], None] | None = None,
+    extra_body: dict | None = None,
+    cache: bool = False,
+    settings: Settings | None = None,
+    session: Session | None = None,
+    **params: Any,
+) -> ImageResult:
+    """Edit `image` as `prompt` says and return an ImageResult (a list of PIL images).
+
+    `image`: a PIL image, an ImageResult (all its images), a path, bytes, a history entry, or a list of
+    those (1-16 images); `mask`: one of the same kinds, a PNG whose transparent pixels mark what to edit
+    (see `mask_from`). `params` are the parameters edits take (model, size, quality, n, background,
+    output_format, output_compression, stream, partial_images, response_format, user, input_fidelity);
+    the rest is as for `generate`. The history records each input's sha256 and file.
+    """
+    edit = {"operation": "edit", "image": image, "mask": mask}
+    call = _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache, settings, session, **edit)
+    return _warn_unsaved(call.run_sync())
+
+
+async def aedit(
+    prompt: str,
+    *,
+    image: Any,
+    mask: Any = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    offline: bool | None = None,
+    on_event: Callable[[Any], None] | None = None,
+    extra_body: dict | None = None,
+    cache: bool = False,
+    settings: Settings | None = None,
+    session: Session | None = None,
+    **params: Any,
+) -> ImageResult:
+    """The async twin of `edit`, for code already inside an event loop."""
+    edit = {"operation": "edit", "image": image, "mask": mask}
+    call = _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache, settings, session, **edit)
     return _warn_unsaved(await call.run())

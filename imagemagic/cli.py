@@ -1,4 +1,4 @@
-"""`imagemagic serve | generate | models` (also `python -m imagemagic`). Bad input exits with status 2."""
+"""`imagemagic serve | generate | edit | models` (also `python -m imagemagic`). Bad input exits with status 2."""
 
 from __future__ import annotations
 
@@ -37,10 +37,21 @@ def _parser():
 
     generate = commands.add_parser("generate", help="Generate images and write them to a folder.")
     generate.add_argument("prompt", help="What the image should show.")
-    for names, options in request_flags("generate"):
-        generate.add_argument(*names, **options)
-    generate.add_argument("--base-url", default=None, help="Base URL of an OpenAI-compatible API, including /v1.")
-    generate.add_argument("--output-dir", default=".", help="Folder for the images (default: the current one).")
+    edit = commands.add_parser("edit", help="Edit images (with an optional mask) and write the results to a folder.")
+    edit.add_argument("prompt", help="What to change.")
+    edit.add_argument("--image", nargs="+", required=True, metavar="FILE", help="The image(s) to edit, up to 16.")
+    edit.add_argument("--mask", metavar="FILE", help="A PNG whose transparent pixels mark the region to edit.")
+    edit.add_argument(
+        "--edit-format",
+        choices=("multipart", "json"),
+        default=None,
+        help="Send the edit as multipart (default) or JSON.",
+    )
+    for command, operation in ((generate, "generate"), (edit, "edit")):
+        for names, options in request_flags(operation):
+            command.add_argument(*names, **options)
+        command.add_argument("--base-url", default=None, help="Base URL of an OpenAI-compatible API, including /v1.")
+        command.add_argument("--output-dir", default=".", help="Folder for the images (default: the current one).")
 
     commands.add_parser("models", help="List the known models with sizes, options and lifecycle.")
     return parser
@@ -67,8 +78,13 @@ def _generate(args, parser):
     if reason:
         fail(f"--output-dir {args.output_dir}: {reason}; nothing was sent")
     settings = Settings().but(base_url=args.base_url, offline=args.offline or None)
+    edit = {}
+    if args.command == "edit":
+        settings = settings.but(edit_format=args.edit_format)
+        edit = {"operation": "edit", "image": [Path(f) for f in args.image], "mask": args.mask and Path(args.mask)}
     try:
-        plan = prepare(args.prompt, request_values(args), settings=settings, extra_body=parse_extra(args.extra))
+        values = request_values(args, edit.get("operation", "generate"))
+        plan = prepare(args.prompt, values, settings=settings, extra_body=parse_extra(args.extra), **edit)
     except (ValueError, ValidationError) as exc:
         fail(exc)
     for note in plan.warnings:

@@ -128,15 +128,24 @@ class AsyncImagesClient:
         async with semaphore:
             await self._send(sub, first_slot, progress)
 
-    async def _send(self, request, first_slot, progress):
+    def _wire(self, request):
+        """(url, body, content type) of `request`: JSON for a generation, an edit in its wire form (edits.py)."""
+        if getattr(request, "operation", "generate") == "edit":
+            from .edits import encode
+
+            return (self.endpoint.url(request.model, "edit"), *encode(request))
         body = json.dumps(request.body(), ensure_ascii=False, separators=(",", ":")).encode()
+        return self.endpoint.url(request.model), body, "application/json"
+
+    async def _send(self, request, first_slot, progress):
+        url, body, content_type = self._wire(request)
         headers = {
             **self.endpoint.headers(),
-            "Content-Type": "application/json",
+            "Content-Type": content_type,
             "Accept": "text/event-stream" if request.stream else "application/json",
             "User-Agent": f"jupyter-imagemagic/{__version__}",
         }
-        url, params = self.endpoint.url(request.model), self.endpoint.params()
+        params = self.endpoint.params()
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
             try:

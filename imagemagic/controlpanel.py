@@ -179,8 +179,16 @@ class Slot:
             tooltip="select this image for Save",
             layout=W.Layout(width="auto"),
         )
+        self.use = W.Button(
+            description="Use as input",
+            icon="pencil",
+            disabled=True,
+            tooltip="add this image to the inputs: the next Generate edits them",
+            layout=W.Layout(width="auto"),
+        )
         self.box = W.VBox(
-            [self.picture, self.caption, self.select], layout=W.Layout(width=THUMB, margin="0 12px 8px 0")
+            [self.picture, self.caption, W.HBox([self.select, self.use])],
+            layout=W.Layout(width=THUMB, margin="0 12px 8px 0"),
         )
 
     def show(self, img):
@@ -192,6 +200,7 @@ class Slot:
         self.image = img
         self.caption.value = image_caption(img)
         self.select.disabled = False
+        self.use.disabled = img.partial
 
 
 class RunCard:
@@ -201,7 +210,9 @@ class RunCard:
         self.number = number
         self.slots = [Slot(number, i, request.size) for i in range(request.count)]
         prompt = request.prompt if len(request.prompt) <= 120 else request.prompt[:119] + "…"
-        self.title = f"<b>#{number}</b> {html.escape(prompt)}"
+        inputs = len(getattr(request, "images", ()))
+        edit = f" <i>(edit of {inputs} image{'s' if inputs != 1 else ''})</i>" if inputs else ""
+        self.title = f"<b>#{number}</b> {html.escape(prompt)}{edit}"
         self.header = W.HTML(f"{self.title}<br>{html.escape(request.model)} · generating…")
         images = W.HBox([s.box for s in self.slots], layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
         self.box = W.VBox([self.header, images], layout=W.Layout(border_top="1px solid #ddd", padding="6px 0 0 0"))
@@ -285,6 +296,15 @@ class Panel(W.VBox):
         self.status = W.HTML(layout=W.Layout(flex="1 1 auto", margin="0 0 0 8px"))
         self.cell = W.Textarea(rows=4, layout=W.Layout(width="auto", display="none"))
         self.gallery = W.VBox()
+        self.inputs = []  # GeneratedImages the next Generate edits (none: it generates)
+        self.input_label = W.HTML()
+        self.input_thumbs = W.HBox()
+        self.clear_inputs_button = W.Button(description="Clear inputs", icon="times", layout=W.Layout(width="auto"))
+        self.input_strip = W.HBox(
+            [self.input_label, self.input_thumbs, self.clear_inputs_button],
+            layout=W.Layout(align_items="center", display="none"),
+        )
+        self.input_strip.add_class("imagemagic-inputs")
         self._compose()
         self._wire()
         self._apply_model()
@@ -302,7 +322,16 @@ class Panel(W.VBox):
             layout=W.Layout(align_items="center"),
         )
         save = W.HBox([self.folder, self.save_button], layout=W.Layout(width="100%"))
-        self.children = [self.controls["prompt"], grid, self.hint, buttons, save, self.cell, self.gallery]
+        self.children = [
+            self.controls["prompt"],
+            self.input_strip,
+            grid,
+            self.hint,
+            buttons,
+            save,
+            self.cell,
+            self.gallery,
+        ]
         self.add_class("imagemagic-panel")
 
     def _wire(self):
@@ -314,6 +343,36 @@ class Panel(W.VBox):
         self.cancel_button.on_click(lambda _: self.cancel())
         self.copy_button.on_click(lambda _: self.copy_as_cell())
         self.save_button.on_click(lambda _: self.save())
+        self.clear_inputs_button.on_click(lambda _: self.clear_inputs())
+
+    def _wire_card(self, card):
+        """The handlers of a new gallery card: Use as input on each of its images."""
+        for slot in card.slots:
+            slot.use.on_click(lambda _, slot=slot: self.use_as_input(slot.image))
+
+    def use_as_input(self, img):
+        """Add a final image to the inputs (shown in the strip above the parameters): Generate now edits."""
+        self.inputs.append(img)
+        self._show_inputs()
+
+    def clear_inputs(self):
+        """Drop the inputs: Generate generates again."""
+        self.inputs.clear()
+        self._show_inputs()
+
+    def _show_inputs(self):
+        count = len(self.inputs)
+        self.input_label.value = f"<b>inputs</b> ({count}): Generate edits {'it' if count == 1 else 'them'}"
+        self.input_thumbs.children = [
+            W.Image(value=img.data, format=img.format, layout=W.Layout(width="64px", height="auto"))
+            for img in self.inputs
+        ]
+        self.input_strip.layout.display = None if count else "none"
+        self._check()
+
+    def _operation(self):
+        """prepare()'s arguments for what Generate sends: an edit of the inputs, or a generation."""
+        return {"operation": "edit", "image": list(self.inputs)} if self.inputs else {}
 
     def __repr__(self):
         return f"<imagemagic panel: {len(self.history)} run{'s' if len(self.history) != 1 else ''}>"
@@ -331,12 +390,13 @@ class Panel(W.VBox):
         return {name: control.value for name, control in self.controls.items()}
 
     def params(self):
-        """The parameters the widgets set (None: left at the default)."""
-        return params_from(self.values(), self.settings.defaults)
+        """The parameters the widgets set (None: left at the default; with inputs, only those set)."""
+        params = params_from(self.values(), self.settings.defaults)
+        return {k: v for k, v in params.items() if v is not None} if self.inputs else params
 
     def request(self):
-        """The ImageRequest the widgets describe under the settings' defaults (not validated)."""
-        return request_for(self.values()["prompt"].strip(), self.params(), settings=self.settings)
+        """The request the widgets (and inputs) describe under the settings' defaults (not validated)."""
+        return request_for(self.values()["prompt"].strip(), self.params(), settings=self.settings, **self._operation())
 
     def cell_text(self):
         """The `%%imagegen` cell that sends the same request under the same `%config`."""
@@ -398,9 +458,10 @@ class Panel(W.VBox):
         except RuntimeError:
             self._say("the panel generates on a running event loop: use it in a Jupyter kernel", "#b00020")
             return None
-        plan = prepare(self.values()["prompt"].strip(), self.params(), settings=self.settings)
+        plan = prepare(self.values()["prompt"].strip(), self.params(), settings=self.settings, **self._operation())
         run = Run(len(self.cards) + 1, plan.request, plan.endpoint, self.settings.defaults)
         card = RunCard(run.number, plan.request)
+        self._wire_card(card)
         self.cards.append(card)
         self.gallery.children = (card.box, *self.gallery.children)
         notes = {}

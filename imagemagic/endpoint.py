@@ -40,11 +40,13 @@ class Endpoint:
         """The host name requests go to ("localhost" for the local server before it starts)."""
         return urlsplit(self.base_url).hostname or "" if self.base_url else "localhost"
 
-    def url(self, model):
-        """The generations URL; Azure puts the deployment (our model name) in the path."""
+    def url(self, model, operation="generate"):
+        """The URL of `operation` (generate: images/generations, edit: images/edits); Azure puts the
+        deployment (our model name) in the path."""
+        path = "images/edits" if operation == "edit" else "images/generations"
         if self.azure_api_version:
-            return f"{self.base_url}/openai/deployments/{model}/images/generations"
-        return f"{self.base_url}/images/generations"
+            return f"{self.base_url}/openai/deployments/{model}/{path}"
+        return f"{self.base_url}/{path}"
 
     def params(self):
         """Query parameters every request carries."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from .params import flag_arguments, for_operation
+from .params import PARAMS, flag_arguments, for_operation
 
 OPTION_FLAGS = (
     (
@@ -25,6 +25,22 @@ OPTION_FLAGS = (
 def request_flags(operation="generate"):
     """(names, options) of every flag a request takes: its parameters, then --extra and --offline."""
     return (*flag_arguments(operation), *OPTION_FLAGS)
+
+
+def edit_only_flags():
+    """(names, options) of the flags only edits take (the magic offers them beside the generation flags)."""
+    generate = {names for names, _ in flag_arguments("generate")}
+    return tuple((names, options) for names, options in flag_arguments("edit") if names not in generate)
+
+
+def given_values(args):
+    """Every parameter set by a flag (generation or edit), by name."""
+    return {p.name: getattr(args, p.name) for p in PARAMS if getattr(args, p.name, None) is not None}
+
+
+def edit_only_given(args):
+    """The flags of edit-only parameters that were given (they need --image)."""
+    return [p.flag for p in PARAMS if p.operations == ("edit",) and getattr(args, p.name, None) is not None]
 
 
 def parse_extra(pairs):

@@ -19,7 +19,7 @@ from traitlets import Bool, CInt, Dict, Enum, Float, TraitError, Unicode, valida
 from traitlets.config import Configurable
 
 from .catalog import DEFAULT_MODEL
-from .flags import parse_extra, request_flags, request_values
+from .flags import edit_only_flags, edit_only_given, given_values, parse_extra, request_flags, request_values
 from .params import NAMES, PARAMS
 from .settings import Settings, options
 
@@ -55,10 +55,45 @@ ImageGenDefaults = type(
 
 
 def with_request_flags(func):
-    """Decorate a magic with the request flags (parameters from the table, then --extra, --offline)."""
-    for names, options_ in reversed(request_flags("generate")):
+    """Decorate a magic with the request flags: the parameters of generations and of edits (from the table),
+    --extra, --offline, and --image/--mask, which make the cell an edit."""
+    flags = (*request_flags("generate"), *edit_only_flags(), *INPUT_FLAGS)
+    for names, options_ in reversed(flags):
         func = argument(*names, **options_)(func)
     return func
+
+
+INPUT_FLAGS = (
+    (
+        ("--image",),
+        {
+            "action": "append",
+            "metavar": "EXPR",
+            "help": "Edit this image instead of generating: a variable or expression (a PIL image, an ImageResult, "
+            "one of its images, a path, bytes, a history entry) or a file name; repeatable, up to 16.",
+        },
+    ),
+    (
+        ("--mask",),
+        {
+            "metavar": "EXPR",
+            "help": "With --image: a PNG mask (same kinds) whose transparent pixels mark what to edit "
+            "(imagemagic.mask_from makes one).",
+        },
+    ),
+)
+
+
+def _input(shell, flag, text):
+    """The value `--image`/`--mask` TEXT names: an expression in the user's namespace, else an existing file."""
+    try:
+        return shell.ev(text)
+    except Exception as exc:
+        from pathlib import Path
+
+        if Path(text).expanduser().is_file():
+            return text
+        raise UsageError(f"{flag} {text}: {type(exc).__name__}: {exc} (and no such file)") from None
 
 
 @magics_class
@@ -116,10 +151,14 @@ class ImageGenMagics(Magics, ImageGenDefaults):
     @argument("prompt", nargs="*", help="Line magic only: the prompt. In a cell, the prompt is the cell body.")
     @line_cell_magic
     def imagegen(self, line, cell=None):
-        """Generate images from the cell's text (or the rest of the line) and show them inline.
+        """Generate images from the cell's text (or the rest of the line) and show them inline;
+        with --image, edit those images instead.
 
         %%imagegen --size 1536x1024 --stream --partial-images 2 --out hero
         A lighthouse on a cliff at dawn, watercolor
+
+        %%imagegen --image hero --mask sky_mask --out night
+        The same lighthouse at night, stars above
 
         %imagegen --size 1024x1024 a red kite
         """
@@ -143,13 +182,24 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         from .settings import prepare
 
         prompt = cell.strip() if cell is not None else " ".join(args.prompt)
+        edit = {}
+        if args.image:
+            edit = {
+                "operation": "edit",
+                "image": [_input(self.shell, "--image", text) for text in args.image],
+                "mask": _input(self.shell, "--mask", args.mask) if args.mask else None,
+            }
+        elif args.mask or edit_only_given(args):
+            flags = ", ".join((["--mask"] if args.mask else []) + edit_only_given(args))
+            raise UsageError(f"{flags} applies to edits only: add --image NAME (the image to edit)")
         try:
             extra = parse_extra(args.extra)
             plan = prepare(
                 prompt,
-                request_values(args),
+                given_values(args) if edit else request_values(args),
                 settings=self.settings().but(offline=args.offline or None),
                 extra_body=extra,
+                **edit,
             )
         except (ValueError, ValidationError) as exc:
             raise UsageError(str(exc)) from None

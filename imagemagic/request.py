@@ -258,3 +258,71 @@ ImageRequest.__doc__ = """One call of the Images API. Parameters left as None ar
 
 Its fields are `prompt`, every parameter of the table in params.py, and `extra_body` (parameters
 this release does not know, sent as given)."""
+
+
+# ---- Edits: the same rules, plus the input images (see inputs.py) ---------------------------------------------------
+
+
+class _EditRules(_Rules):
+    """The behaviour of EditRequest: ImageRequest's rules, plus those of the input images and the mask.
+
+    Parameters edits do not take read as None (set below), so every generation rule judges an edit unchanged."""
+
+    operation = "edit"
+
+    @classmethod
+    def from_body(cls, body, images=(), mask=None):
+        """Build an edit from a server's parsed fields and its inputs; unknown keys go to extra_body."""
+        known = {k: v for k, v in body.items() if k in EDIT_WIRE_NAMES}
+        extra = {k: v for k, v in body.items() if k not in EDIT_WIRE_NAMES}
+        return cls(**{"model": None, **known}, images=tuple(images), mask=mask, extra_body=extra)
+
+    def body(self):
+        """The parameters that are set, and each input's sha256 in place of its bytes: this edit's identity
+        (cache key, history). The wire forms, multipart or JSON, are written by edits.py."""
+        sent = {name: getattr(self, name) for name in EDIT_WIRE_NAMES}
+        inputs = {"images": [{"sha256": img.sha256} for img in self.images]}
+        if self.mask is not None:
+            inputs["mask"] = {"sha256": self.mask.sha256}
+        return {**{k: v for k, v in sent.items() if v is not None}, **inputs, **self.extra_body}
+
+    def problems(self):
+        """Every rule this edit breaks: the generation rules that apply, then the inputs'."""
+        from .inputs import input_problems
+
+        found = super().problems() + input_problems(self.images, self.mask)
+        if self.form not in EDIT_FORMS:
+            found.append(Problem("form", f"form={self.form!r} is not a wire form of edits: use multipart or json"))
+        return found
+
+    def inputs_meta(self):
+        """The history's record of the inputs: hash and file of each image, and of the mask."""
+        return {
+            "inputs": [img.identity() for img in self.images],
+            "mask": self.mask.identity() if self.mask is not None else None,
+        }
+
+
+for _name in set(NAMES) - {p.name for p in PARAMS if "edit" in p.operations}:
+    setattr(_EditRules, _name, None)
+
+EDIT_PARAMS = tuple(p for p in PARAMS if "edit" in p.operations)
+EDIT_WIRE_NAMES = ("prompt", *(p.name for p in EDIT_PARAMS))
+EDIT_FORMS = ("multipart", "json")
+
+EditRequest = make_dataclass(
+    "EditRequest",
+    [
+        ("prompt", str),
+        *((p.name, p.type | None, field(default=DEFAULT_MODEL if p.name == "model" else None)) for p in EDIT_PARAMS),
+        ("images", tuple, field(default=())),
+        ("mask", object, field(default=None)),
+        ("form", str, field(default="multipart")),
+        ("extra_body", dict, field(default_factory=dict)),
+    ],
+    bases=(_EditRules,),
+    frozen=True,
+)
+EditRequest.__module__ = __name__
+EditRequest.__doc__ = """One call of images.edit: `prompt`, the parameters edits take (params.py), `images` (InputImage,
+1-16), `mask` (an InputImage or None), `form` (the wire form: multipart or json) and `extra_body`."""

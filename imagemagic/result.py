@@ -47,6 +47,7 @@ class GeneratedImage:
     url: str | None = None
     request_id: str | None = None
     usage: dict | None = None  # usage of the request this image came from
+    file: object = None  # its path in the history once stored (an edit's input records it)
     _data: bytes | None = field(default=None, repr=False)
     _pil: object = field(default=None, repr=False)
 

@@ -52,6 +52,11 @@ class Settings:
         "Re-running a cell with an identical request (prompt, parameters, model, endpoint) shows its stored "
         "images instead of paying again; --fresh overrides.",
     )
+    edit_format: str = _option(
+        "multipart",
+        "How edits are sent: multipart (as the official SDK does) or json (data URLs; some gateways take only that).",
+        choices=("multipart", "json"),
+    )
     history_limit_mb: float = _option(1024.0, "Size cap of the image history in MiB; the oldest images go first.")
     api_key: str | None = field(default=None, repr=False, metadata={"secret": True})
 
@@ -92,12 +97,13 @@ class Plan:
         return Call(self, on_event=on_event, cache=cache, notify=notify, session=session, meta=meta)
 
 
-def request_for(prompt, params=None, *, settings, extra_body=None, operation="generate"):
+def request_for(prompt, params=None, *, settings, extra_body=None, operation="generate", image=None, mask=None):
     """The request `settings`' defaults and `params` (None: not given) describe, not yet validated.
 
-    Raises ValidationError for a name that is not a parameter of `operation`.
+    An edit takes its input images from `image` and `mask` (any kind inputs.collect accepts).
+    Raises ValidationError for a name that is not a parameter of `operation` or an input that is no image.
     """
-    from .request import ImageRequest, Problem
+    from .request import EditRequest, ImageRequest, Problem
 
     params = dict(params or {})
     unknown = unknown_names(params, operation)
@@ -106,17 +112,37 @@ def request_for(prompt, params=None, *, settings, extra_body=None, operation="ge
     takes = {p.name for p in for_operation(operation)}
     values = {k: v for k, v in settings.defaults.items() if v is not None and k in takes}
     values.update({k: v for k, v in params.items() if v is not None})
+    if operation == "edit":
+        from .inputs import collect
+
+        images = collect(image) if image is not None else ()
+        masks = collect(mask, "mask") if mask is not None else (None,)
+        if len(masks) != 1:
+            raise ValidationError([Problem("mask", f"mask stands for {len(masks)} images: give one")])
+        return EditRequest(
+            prompt=prompt,
+            images=images,
+            mask=masks[0],
+            form=settings.edit_format,
+            extra_body=dict(extra_body or {}),
+            **values,
+        )
     return ImageRequest(prompt=prompt, extra_body=dict(extra_body or {}), **values)
 
 
-def prepare(prompt, params=None, *, settings=None, extra_body=None, operation="generate") -> Plan:
+def prepare(
+    prompt, params=None, *, settings=None, extra_body=None, operation="generate", image=None, mask=None
+) -> Plan:
     """Defaults under `params` (None: not given) → a validated request, its endpoint and warnings.
 
+    `operation="edit"` makes an edit of `image` (one input or a list) with an optional `mask`.
     Raises ValidationError listing every problem (unknown parameter names included); nothing is sent.
     """
     from .endpoint import resolve
 
     settings = settings or Settings.current()
-    request = request_for(prompt, params, settings=settings, extra_body=extra_body, operation=operation).validated()
+    request = request_for(
+        prompt, params, settings=settings, extra_body=extra_body, operation=operation, image=image, mask=mask
+    ).validated()
     endpoint = resolve(api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline)
     return Plan(request, endpoint, settings, tuple(request.warnings(endpoint.base_url)))

@@ -96,7 +96,8 @@ def serve_in_thread(app):
 
 
 class Recorder:
-    """An endpoint that records every request (method, path, query, headers, body) and answers
+    """An endpoint that records every request (method, path, query, headers, body; a multipart body's
+    fields as `body` and every part in order as `parts`) and answers
     like the Images API with tiny real PNGs of the requested size (non-streaming)."""
 
     def __init__(self):
@@ -112,7 +113,9 @@ class Recorder:
 
         request = Request(scope, receive)
         raw = await request.body()
-        body = json.loads(raw) if raw else None
+        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        parts = await _parts(request) if multipart else None
+        body = {p["name"]: p["value"] for p in parts if "value" in p} if multipart else json.loads(raw) if raw else None
         self.requests.append(
             {
                 "method": request.method,
@@ -121,6 +124,7 @@ class Recorder:
                 "headers": dict(request.headers),
                 "raw": raw,
                 "body": body,
+                "parts": parts,
             }
         )
         size = (body or {}).get("size") or "1024x1024"
@@ -128,7 +132,7 @@ class Recorder:
         buffer = io.BytesIO()
         Image.new("RGB", (width, height), (10, 20, 30)).save(buffer, "PNG")
         b64 = base64.b64encode(buffer.getvalue()).decode()
-        count = (body or {}).get("n") or 1
+        count = int((body or {}).get("n") or 1)
         answer = {
             "created": 1,
             "data": [{"b64_json": b64} for _ in range(count)],
@@ -140,6 +144,19 @@ class Recorder:
             },
         }
         await JSONResponse(answer, headers={"x-request-id": f"req_rec{len(self.requests)}"})(scope, receive, send)
+
+
+async def _parts(request):
+    """A multipart body's parts in order: {name, value} for a field, {name, filename, content_type, data} for a file."""
+    form = await request.form(max_files=64)
+    parts = []
+    for name, value in form.multi_items():
+        if hasattr(value, "read"):
+            data = await value.read()
+            parts.append({"name": name, "filename": value.filename, "content_type": value.content_type, "data": data})
+        else:
+            parts.append({"name": name, "value": value})
+    return parts
 
 
 @pytest.fixture

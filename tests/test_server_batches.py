@@ -177,7 +177,7 @@ def test_invalid_input_file_fails_with_the_errors_the_api_lists(client):
     ]
 
 
-def test_edits_batches_answer_each_line_with_an_error_until_the_server_edits(client):
+def test_an_edits_line_without_images_fails_as_the_api_does(client):
     source = upload(client, jsonl(line("e1", url="/v1/images/edits", prompt="add a hat", images=[])))
     batch = wait(
         client, client.batches.create(input_file_id=source.id, endpoint="/v1/images/edits", completion_window="24h").id
@@ -185,7 +185,9 @@ def test_edits_batches_answer_each_line_with_an_error_until_the_server_edits(cli
     assert batch.status == "completed" and batch.request_counts.failed == 1 and batch.output_file_id is None
     [record] = records(client, batch.error_file_id)
     assert record["response"]["status_code"] == 400
-    assert record["response"]["body"]["error"]["message"] == "This server does not answer /v1/images/edits yet."
+    assert record["response"]["body"]["error"]["message"] == (
+        "an edit needs at least one input image: give image= (or --image NAME)"
+    )
 
 
 def test_create_refusals_are_api_errors(client):

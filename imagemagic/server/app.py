@@ -1,12 +1,13 @@
 """The local OpenAI-compatible server: a Starlette app answering as the Images API does.
 
 POST /v1/images/generations (JSON, or `text/event-stream` when the body says `stream: true`),
+POST /v1/images/edits (multipart or JSON; the preview repaints the first input where the mask says),
 GET /v1/models, GET /v1/images/files/{token} for `response_format: url` (valid 60 minutes), and the
 Files and Batch APIs (see batches.py).
 Requests are judged by the same catalog as the client, so offline work fails as production would.
 
 Whatever the model, this server has its own limits, so no request can exhaust it:
-- bodies over 1 MiB get 413 before they are read in full; a body that takes over `read_timeout`
+- bodies over 1 MiB (edits: 64 MiB) get 413 before they are read in full; a body that takes over `read_timeout`
   seconds to arrive gets 408; JSON nested over 32 levels or with lone surrogates gets 400;
 - prompts over the model's limit (32,000 characters for models the catalog does not know) get 400;
 - at most 3840 pixels a side and 8,294,400 pixels (3840x2160) an image, n 1-10, partial_images 0-3,
@@ -38,7 +39,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..catalog import DEFAULT_MODEL, MODELS
-from ..request import ImageRequest
+from ..edits import FormError, read_form, read_json
+from ..params import PARAMS
+from ..request import EditRequest, ImageRequest
 from . import preview
 
 URL_LIFETIME = 3600.0
@@ -51,7 +54,10 @@ MAX_PIXELS = 3840 * 2160  # per image
 MAX_PARTIALS = 3
 PIXEL_BUDGET = 4 * MAX_PIXELS  # rendered at once, across requests
 STASH_BYTES = 256 * 1024 * 1024
+MAX_EDIT_BODY = 64 * 1024 * 1024  # an edit's images and mask, in either form
+MAX_EDIT_IMAGES = 16
 READ_TIMEOUT = 10.0  # seconds for a request body to arrive
+INPUT_IMAGE_TOKENS = 194  # usage counted per input image of an edit (a 1024x1024 input at low fidelity)
 RETRY_AFTER = 1  # seconds, when the pixel budget is spent
 IMAGE_FILES = "/v1/images/files/"
 DELAY_ENV = "IMAGEMAGIC_PREVIEW_DELAY"
@@ -147,13 +153,14 @@ def shown_quality(req):
 def usage_for(req, width, height):
     """Token usage shaped as the API reports it, scaled from gpt-image-1's published counts."""
     text_tokens = max(1, len(req.prompt) // 4)
+    image_tokens = INPUT_IMAGE_TOKENS * len(getattr(req, "images", ()))
     per_mpix = {"low": 272, "medium": 1056, "high": 4160}.get(shown_quality(req), 1056)
     output = int(per_mpix * width * height / (1024 * 1024)) * req.count
     return {
-        "input_tokens": text_tokens,
+        "input_tokens": text_tokens + image_tokens,
         "output_tokens": output,
-        "total_tokens": text_tokens + output,
-        "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": 0},
+        "total_tokens": text_tokens + image_tokens + output,
+        "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": image_tokens},
         "output_tokens_details": {"image_tokens": output, "text_tokens": 0},
     }
 
@@ -175,6 +182,20 @@ class PreviewService:
     def final(self, req, index):
         """The final preview image `index` of the request, as a PIL image."""
         width, height = self.dims(req)
+        if isinstance(req, EditRequest):
+            first, *others = [img.pil for img in req.images]
+            return preview.render_edit(
+                req.prompt,
+                first,
+                mask=req.mask.pil if req.mask is not None else None,
+                others=others,
+                width=width,
+                height=height,
+                model=req.model,
+                quality=req.quality,
+                index=index,
+                seed="".join(img.sha256 for img in (*req.images, *([req.mask] if req.mask else []))),
+            )
         return preview.render_final(
             req.prompt,
             width=width,
@@ -271,12 +292,12 @@ def _too_large(size):
     )
 
 
-async def _limited_body(request, timeout):
-    """The body, or None once it is known to exceed MAX_BODY (reading stops there).
+async def _limited_body(request, timeout, limit=MAX_BODY):
+    """The body, or None once it is known to exceed `limit` bytes (reading stops there).
 
     Raises TimeoutError when it takes longer than `timeout` seconds to arrive."""
     try:
-        if int(request.headers.get("content-length", 0)) > MAX_BODY:
+        if int(request.headers.get("content-length", 0)) > limit:
             return None
     except ValueError:
         return None
@@ -284,29 +305,42 @@ async def _limited_body(request, timeout):
     async with asyncio.timeout(timeout):
         async for chunk in request.stream():
             size += len(chunk)
-            if size > MAX_BODY:
+            if size > limit:
                 return None
             chunks.append(chunk)
     return b"".join(chunks)
 
 
-async def generations(request: Request):
-    """POST /v1/images/generations: judge the request as the API does, then answer JSON or an event stream."""
-    service = request.app.state.service
+async def _read_body(request, limit=MAX_BODY):
+    """(raw body, None), or (None, the error response: 408 too slow, 413 too large, 400 client gone)."""
     timeout = request.app.state.read_timeout
     try:
-        raw = await _limited_body(request, timeout)
+        raw = await _limited_body(request, timeout, limit)
     except TimeoutError:
         message = f"The request body did not arrive within {timeout:g} seconds."
-        return error(message, status=408, code="timeout", headers={"Connection": "close"})
+        return None, error(message, status=408, code="timeout", headers={"Connection": "close"})
     except ClientDisconnect:
-        return Response(status_code=400)  # nobody is left to read it
+        return None, Response(status_code=400)  # nobody is left to read it
     if raw is None:
-        return error(f"Request body too large: the limit is {MAX_BODY} bytes.", status=413, code="request_too_large")
+        return None, error(f"Request body too large: the limit is {limit} bytes.", status=413, code="request_too_large")
+    return raw, None
+
+
+async def generations(request: Request):
+    """POST /v1/images/generations: judge the request as the API does, then answer JSON or an event stream."""
+    raw, refused = await _read_body(request)
+    if refused is not None:
+        return refused
     body, why = _parse(raw)
     if body is None:
         return error(why, code="invalid_json")
-    req = judge(service, body)
+    req = judge(request.app.state.service, body)
+    return await answer_request(request, req)
+
+
+async def answer_request(request, req):
+    """The answer to a judged request (or the error response judging gave): JSON, or an event stream."""
+    service = request.app.state.service
     if isinstance(req, Response):
         return req
     pixels = service.dims(req)[0] * service.dims(req)[1]
@@ -328,13 +362,18 @@ async def generations(request: Request):
         service.budget.give(pixels)
 
 
-def judge(service, body: dict) -> ImageRequest | Response:
-    """The request a generations body asks for, or the error response the API (and this server's limits) give it."""
+def judge(service, body: dict, inputs=None) -> ImageRequest | Response:
+    """The request a generations body asks for, or the error response the API (and this server's limits) give it.
+
+    With `inputs` (images, mask) the body is an edit's fields, judged as an EditRequest."""
     if "prompt" not in body:
         return error("Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter")
     if _size_text(body):
         return error(_too_large(body["size"]), param="size", code="invalid_value")
-    req = ImageRequest.from_body({"model": DEFAULT_MODEL, **body})
+    if inputs is None:
+        req = ImageRequest.from_body({"model": DEFAULT_MODEL, **body})
+    else:
+        req = EditRequest.from_body({"model": DEFAULT_MODEL, **body}, *inputs)
     unknown = next(iter(req.extra_body), None)
     if unknown is not None:
         return error(f"Unknown parameter: '{unknown}'.", param=unknown, code="unknown_parameter")
@@ -377,6 +416,48 @@ async def _complete(service, req, request, *, watch=True):
     return body
 
 
+async def edits(request: Request):
+    """POST /v1/images/edits, multipart or JSON: judge the edit as the API does, then answer as generations do."""
+    raw, refused = await _read_body(request, MAX_EDIT_BODY)
+    if refused is not None:
+        return refused
+    multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+    try:
+        if multipart:
+            fields, images, mask = await _read_multipart(request, raw)
+        else:
+            body, why = _parse(raw)
+            if body is None:
+                return error(why, code="invalid_json")
+            fields, images, mask = read_json(body)
+    except FormError as exc:
+        return error(str(exc), param=exc.param, code="invalid_value")
+    return await answer_request(request, judge(request.app.state.service, fields, (images, mask)))
+
+
+async def _read_multipart(request, raw):
+    """(fields, images, mask) of a multipart body already read in full (and so bounded)."""
+    from starlette.formparsers import MultiPartException
+
+    delivered = False
+
+    async def replay():
+        nonlocal delivered
+        if delivered:
+            return {"type": "http.disconnect"}
+        delivered = True
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=MAX_EDIT_IMAGES + 1, max_fields=64)
+    except MultiPartException as exc:
+        raise FormError(f"The multipart body could not be read: {exc.message}") from None
+    try:
+        return await read_form(form, {p.name: p.type for p in PARAMS})
+    finally:
+        await form.close()
+
+
 def _event(kind, payload):
     return f"event: {kind}\ndata: {json.dumps({'type': kind, **payload}, separators=(',', ':'))}\n\n".encode()
 
@@ -387,6 +468,7 @@ async def _stream(service, req):
     step = service.delay / (partials + 1) if service.delay else 0
     meta = service.meta(req) or {"size": f"{width}x{height}"}
     single = replace(req, n=1)
+    prefix = "image_edit" if isinstance(req, EditRequest) else "image_generation"
     for index in range(req.count):
         final = await run_in_threadpool(service.final, req, index)
         for stage in range(partials):
@@ -397,7 +479,7 @@ async def _stream(service, req):
             )
             b64 = base64.b64encode(payload).decode("ascii")
             yield _event(
-                "image_generation.partial_image",
+                f"{prefix}.partial_image",
                 {"b64_json": b64, "partial_image_index": stage, "created_at": int(time.time()), **meta},
             )
         if step:
@@ -405,9 +487,7 @@ async def _stream(service, req):
         payload = await run_in_threadpool(service.encode, req, final)
         b64 = base64.b64encode(payload).decode("ascii")
         usage = usage_for(single, width, height)
-        yield _event(
-            "image_generation.completed", {"b64_json": b64, "created_at": int(time.time()), "usage": usage, **meta}
-        )
+        yield _event(f"{prefix}.completed", {"b64_json": b64, "created_at": int(time.time()), "usage": usage, **meta})
 
 
 async def models(request: Request):
@@ -502,6 +582,7 @@ def create_app(
 
     routes = [
         Route("/v1/images/generations", generations, methods=["POST"]),
+        Route("/v1/images/edits", edits, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route(IMAGE_FILES + "{token}", image_file, methods=["GET"], name="image_file"),
         *BATCH_ROUTES,

@@ -30,6 +30,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..catalog import DEFAULT_MODEL
+from ..edits import FormError, read_json
 from .app import MAX_BODY, _complete, _limited_body, error, judge
 
 DELAY_ENV = "IMAGEMAGIC_BATCH_DELAY"
@@ -221,8 +222,8 @@ def _line_problem(line, endpoint, seen):
     return None
 
 
-async def _generation(body, request):
-    req = judge(request.app.state.service, body)
+async def _generation(body, request, inputs=None):
+    req = judge(request.app.state.service, body, inputs)
     if isinstance(req, Response):
         return req
     if req.stream:
@@ -231,7 +232,11 @@ async def _generation(body, request):
 
 
 async def _edit(body, request):
-    return error("This server does not answer /v1/images/edits yet.", code="unsupported_endpoint")
+    try:
+        fields, images, mask = read_json(body)
+    except FormError as exc:
+        return error(str(exc), param=exc.param, code="invalid_value")
+    return await _generation(fields, request, (images, mask))
 
 
 HANDLERS = {"/v1/images/generations": _generation, "/v1/images/edits": _edit}

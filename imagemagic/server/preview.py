@@ -154,3 +154,29 @@ def encode(img, output_format="png", compression=None):
     else:
         img.save(out, "PNG", compress_level=1)
     return out.getvalue()
+
+
+def render_edit(prompt, first, *, mask=None, others=(), width, height, model="", quality=None, index=0, seed=""):
+    """The preview of an edit: the first input at the output size, the region to edit (transparent in
+    `mask`, else all of it) visibly repainted with the prompt's colours, the other inputs as thumbnails
+    along the bottom, the prompt, and an "offline edit" mark. `seed` (the inputs' hashes) makes it
+    deterministic for identical inputs."""
+    base = first.convert("RGB").resize((width, height), Image.BILINEAR)
+    paint = render_final(prompt, width=width, height=height, model=model, quality=quality, index=index)
+    tint = tuple(hashlib.sha256(seed.encode()).digest()[:3])
+    paint = Image.blend(paint.convert("RGB"), Image.new("RGB", (width, height), tint), 0.2)
+    if mask is not None:
+        region = mask.convert("RGBA").getchannel("A").resize((width, height), Image.NEAREST).point(lambda a: 255 - a)
+        img = Image.composite(paint, base, region)
+    else:
+        img = Image.blend(base, paint, 0.45)
+    thumb = max(16, min(width, height) // 8)
+    for i, other in enumerate(others[: max(1, width // (thumb + 8))]):
+        small = other.convert("RGB")
+        small.thumbnail((thumb, thumb))
+        img.paste(small, (8 + i * (thumb + 8), height - thumb - 8))
+    draw = ImageDraw.Draw(img)
+    _caption(draw, prompt, width, height, False)
+    inputs = f"{1 + len(others)} input{'s' if others else ''}{', masked' if mask is not None else ''}"
+    _mark(draw, f"offline edit · {model or 'model'} · {width}x{height} · {inputs} · #{index + 1}", width, height, False)
+    return img

@@ -1,0 +1,21 @@
+"""Small real image files for tests: PNG, JPEG or WebP bytes of a given size and colour."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+
+def image_bytes(size=(64, 64), colour=(200, 40, 40), fmt="PNG", mode="RGB"):
+    """The bytes of a one-colour image file (fmt PNG, JPEG, WEBP, GIF)."""
+    out = io.BytesIO()
+    Image.new(mode, size, colour if mode != "RGBA" else (*colour, 255)).save(out, fmt)
+    return out.getvalue()
+
+
+def decoded(data):
+    """The PIL image of image file bytes, loaded."""
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return img
