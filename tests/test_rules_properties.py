@@ -27,7 +27,7 @@ from imagemagic.errors import ValidationError
 from imagemagic.params import NAMES
 from imagemagic.request import ImageRequest
 
-MODEL_NAMES = [*MODELS, "openai/dall-e-3", "openai/gpt-image-2", "gpt-image-2.6-flare", "local-diffusion"]
+MODEL_NAMES = [*MODELS, "openai/dall-e-3", "openai/gpt-image-2", "gpt-image-3-nova", "local-diffusion"]
 VALUES = {
     "size": [
         "auto",
@@ -272,10 +272,8 @@ def test_the_magic_refuses_invalid_requests_in_one_line_without_sending(recorded
 
 def test_the_magic_sends_what_an_unknown_model_asks_for(recorded_ip):
     ip, bodies = recorded_ip
-    assert run_magic(ip, "--model gpt-image-2.6-flare --quality max --size 7x9 --extra seed=5 a kite").startswith(
-        REFUSED
-    )
-    assert bodies == [{"prompt": "a kite", "model": "gpt-image-2.6-flare", "size": "7x9", "quality": "max", "seed": 5}]
+    assert run_magic(ip, "--model gpt-image-3-nova --quality max --size 7x9 --extra seed=5 a kite").startswith(REFUSED)
+    assert bodies == [{"prompt": "a kite", "model": "gpt-image-3-nova", "size": "7x9", "quality": "max", "seed": 5}]
 
 
 def test_the_python_api_refuses_before_sending(recorder):

@@ -129,7 +129,7 @@ def test_the_server_answers_with_the_first_of_the_problems_the_client_would_list
         ({"prompt": "k", "output_format": "webp", "output_compression": 0, "moderation": "low"}, True),
         # beyond the schema's lagging enums: a free size echoed back, an unknown model's quality echoed back
         ({"prompt": "k", "size": "1536x864"}, False),
-        ({"prompt": "k", "model": "gpt-image-2.6-flare", "quality": "max", "size": "64x48"}, False),
+        ({"prompt": "k", "model": "gpt-image-3-nova", "quality": "max", "size": "64x48"}, False),
     ],
 )
 def test_valid_and_unknown_model_requests_are_served(server_url, body, within_schema):
