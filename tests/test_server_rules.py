@@ -42,7 +42,8 @@ def post(server_url, body):
         (
             {"prompt": "k", "background": "transparent"},
             "background",
-            "background='transparent' is not allowed for gpt-image-2: use opaque, auto",
+            "background='transparent' is not allowed for gpt-image-2: use opaque, auto"
+            " (the gpt-image-2.5 and gpt-image-2.6 families support it)",
         ),
         (
             {"prompt": "k", "model": "gpt-image-1", "background": "transparent", "output_format": "jpeg"},
@@ -57,7 +58,8 @@ def post(server_url, body):
         (
             {"prompt": "k", "quality": "max"},
             "quality",
-            "quality='max' is not allowed for gpt-image-2: use low, medium, high, auto",
+            "quality='max' is not allowed for gpt-image-2: use low, medium, high, auto"
+            " (the gpt-image-2.5 and gpt-image-2.6 families support it)",
         ),
         (
             {"prompt": "k", "model": "openai/dall-e-3", "style": "anime"},
