@@ -142,7 +142,8 @@ def test_config_rejects_invalid_defaults_with_one_plain_line(ip, capsys):
     magics = ip.magics_manager.registry["ImageGenMagics"]
     with pytest.raises(TraitError, match=r"^n=11 is out of range: use 1 to 10$"):
         magics.n = 11
-    gif = r"^output_format='gif' is not allowed for gpt-image-2: use png, jpeg, webp \(the gpt-image-2.6 family supports it\)$"
+    gif = r"^output_format='gif' is not allowed for gpt-image-2: use png, jpeg, webp "
+    gif += r"\(the gpt-image-2.6 family supports it\)$"
     with pytest.raises(TraitError, match=gif):
         magics.output_format = "gif"
     capsys.readouterr()
