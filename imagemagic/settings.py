@@ -115,8 +115,10 @@ def prepare(prompt, params=None, *, settings=None, extra_body=None, operation="g
     Raises ValidationError listing every problem (unknown parameter names included); nothing is sent.
     """
     from .endpoint import resolve
+    from .remote import shutdowns
 
     settings = settings or Settings.current()
     request = request_for(prompt, params, settings=settings, extra_body=extra_body, operation=operation).validated()
     endpoint = resolve(api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline)
-    return Plan(request, endpoint, settings, tuple(request.warnings(endpoint.base_url)))
+    reported = shutdowns(endpoint.base_url)  # the endpoint's dates if already cached; never fetched here
+    return Plan(request, endpoint, settings, tuple(request.warnings(endpoint.base_url, shutdowns=reported)))
