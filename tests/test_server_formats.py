@@ -122,3 +122,16 @@ def test_models_carry_the_catalogs_shutdown_dates(server_url):
         "chatgpt-image-latest": "2026-12-01",
     }
     assert {"gpt-image-2", "gpt-image-2.5-flare-2026-09-08", "gpt-image-2.6-sunburst"} <= set(listed)
+
+
+def test_a_client_knows_an_svg_by_its_bytes_and_says_plainly_that_pil_cannot_open_it(server_url):
+    from imagemagic.errors import ImageDataError
+    from imagemagic.result import GeneratedImage
+
+    answer = generate(server_url, prompt="a kite", size="256x256", output_format="svg")
+    image = GeneratedImage(b64=answer["data"][0]["b64_json"])
+    assert (image.format, image.mime) == ("svg", "image/svg+xml")
+    with pytest.raises(ImageDataError) as caught:
+        _ = image.pil
+    assert str(caught.value) == "image 1: an SVG has no pixels for PIL; its document is in .data"
+    assert parse_svg(image.data).get("width") == "256"
