@@ -23,7 +23,21 @@ class FreeSizes:
     max_ratio: float = 3.0
     max_long_side: int = 3840
     max_short_side: int = 2160
+    max_pixels: int = 8_294_400  # 3840x2160
     experimental_above: tuple[int, int] = (2560, 1440)  # more pixels than this: a warning, not an error
+    warn_below_pixels: int = 655_360  # client libraries refuse fewer; OpenAI's reference states no minimum
+
+
+@dataclass(frozen=True)
+class Animation:
+    """What output_format gif takes (gpt-image-2.6 family): frames, their pace, and what it refuses."""
+
+    min_frames: int = 2
+    max_frames: int = 16
+    default_frames: int = 9
+    min_frame_ms: int = 20
+    default_frame_ms: int = 200
+    refuses: tuple[str, ...] = ("stream", "partial_images", "mask", "output_compression")
 
 
 @dataclass(frozen=True)
@@ -31,7 +45,7 @@ class Model:
     """What one model accepts. An empty tuple means the parameter is not supported."""
 
     name: str
-    family: str
+    family: str  # the wire dialect: dall-e-2, dall-e-3 or gpt-image
     sizes: tuple[str, ...]
     qualities: tuple[str, ...]
     max_n: int
@@ -47,6 +61,9 @@ class Model:
     max_partial_images: int = 0
     free_sizes: FreeSizes | None = None
     shutdown: _dt.date | None = None
+    replacements: tuple[str, ...] = ()  # what OpenAI names as the way forward once it shuts down
+    series: str = ""  # the generation it belongs to, e.g. gpt-image-2.6 (snapshots share their model's)
+    animation: Animation | None = None  # set when output_format gif is offered
 
     def allowed(self, param):
         """The values `param` may take for this model (empty: not supported)."""
@@ -58,33 +75,56 @@ class Model:
 
 
 _GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
+_GPT_QUALITIES = ("low", "medium", "high", "auto")
+_NEW_QUALITIES = ("low", "medium", "high", "xhigh", "max", "auto")
+_BACKGROUNDS = ("transparent", "opaque", "auto")
+_FORMATS = ("png", "jpeg", "webp")
+_D = _dt.date
+_SUCCESSORS = ("gpt-image-2.6-flare", "gpt-image-2.6-sunburst")
 
 
-def _gpt_image(name, *, shutdown=None, free_sizes=None, backgrounds=("transparent", "opaque", "auto")):
+def _gpt_image(name, *, series=None, shutdown=None, free_sizes=None, **options):
+    defaults = {"qualities": _GPT_QUALITIES, "backgrounds": _BACKGROUNDS, "output_formats": _FORMATS}
     return Model(
         name=name,
         family="gpt-image",
+        series=series or name,
         sizes=_GPT_SIZES,
-        qualities=("low", "medium", "high", "auto"),
         max_n=10,
         prompt_limit=32000,
-        backgrounds=backgrounds,
-        output_formats=("png", "jpeg", "webp"),
         moderations=("low", "auto"),
         streaming=True,
         max_partial_images=3,
         free_sizes=free_sizes,
         shutdown=shutdown,
+        replacements=_SUCCESSORS if shutdown == _D(2026, 12, 1) else (),
+        **{**defaults, **options},
     )
 
 
-_D = _dt.date
+def _gpt_image_2(name, series):
+    """gpt-image-2 and its successors: free sizes; transparent backgrounds from 2.5; 2.6 adds gif, svg, complexity."""
+    if series == "gpt-image-2":
+        return _gpt_image(name, series=series, free_sizes=FreeSizes(), backgrounds=("opaque", "auto"))
+    newest = series == "gpt-image-2.6"
+    return _gpt_image(
+        name,
+        series=series,
+        free_sizes=FreeSizes(),
+        qualities=_NEW_QUALITIES,
+        output_formats=(*_FORMATS, "gif", "svg") if newest else _FORMATS,
+        complexities=("low", "medium", "high") if newest else (),
+        animation=Animation() if newest else None,
+    )
+
+
 MODELS: dict[str, Model] = {
     m.name: m
     for m in (
         Model(
             name="dall-e-2",
             family="dall-e-2",
+            series="dall-e-2",
             sizes=("256x256", "512x512", "1024x1024"),
             qualities=("standard",),
             max_n=10,
@@ -95,6 +135,7 @@ MODELS: dict[str, Model] = {
         Model(
             name="dall-e-3",
             family="dall-e-3",
+            series="dall-e-3",
             sizes=("1024x1024", "1792x1024", "1024x1792"),
             qualities=("standard", "hd"),
             max_n=1,
@@ -105,10 +146,16 @@ MODELS: dict[str, Model] = {
         ),
         _gpt_image("gpt-image-1", shutdown=_D(2026, 10, 23)),
         _gpt_image("gpt-image-1-mini", shutdown=_D(2026, 12, 1)),
-        _gpt_image("gpt-image-1.5", shutdown=_D(2026, 12, 1)),
+        _gpt_image("gpt-image-1.5", shutdown=_D(2026, 12, 1), input_fidelities=("high", "low")),
         _gpt_image("chatgpt-image-latest", shutdown=_D(2026, 12, 1)),
-        _gpt_image("gpt-image-2", free_sizes=FreeSizes(), backgrounds=("opaque", "auto")),
-        _gpt_image("gpt-image-2-2026-04-21", free_sizes=FreeSizes(), backgrounds=("opaque", "auto")),
+        _gpt_image_2("gpt-image-2", "gpt-image-2"),
+        _gpt_image_2("gpt-image-2-2026-04-21", "gpt-image-2"),
+        _gpt_image_2("gpt-image-2.5-flare", "gpt-image-2.5"),
+        _gpt_image_2("gpt-image-2.5-flare-2026-09-08", "gpt-image-2.5"),
+        _gpt_image_2("gpt-image-2.5-sunburst", "gpt-image-2.5"),
+        _gpt_image_2("gpt-image-2.5-sunburst-2026-09-08", "gpt-image-2.5"),
+        _gpt_image_2("gpt-image-2.6-flare", "gpt-image-2.6"),
+        _gpt_image_2("gpt-image-2.6-sunburst", "gpt-image-2.6"),
     )
 }
 
@@ -123,6 +170,24 @@ def lookup(name):
     return MODELS.get(name) or MODELS.get(base_name(name))
 
 
+def series_taking(param, value):
+    """The series of current models (no shutdown announced) that allow `value` for `param`, in catalog order."""
+    found = [m.series for m in MODELS.values() if m.shutdown is None and value in m.allowed(param)]
+    return list(dict.fromkeys(found))
+
+
+def lifecycle(model, today=None, shutdown=None):
+    """'shuts down 2026-12-01', 'shut down 2026-05-12', 'current, the default' or 'current'.
+
+    `shutdown`: a date the endpoint reported, which wins over the catalog's."""
+    date = shutdown or model.shutdown
+    if date is None:
+        return "current, the default" if model.name == DEFAULT_MODEL else "current"
+    state = "shut down" if (today or _dt.date.today()) >= date else "shuts down"
+    instead = f"; replaced by {', '.join(model.replacements)}" if model.replacements else ""
+    return f"{state} {date.isoformat()}{instead}"
+
+
 def describe(model, today=None):
     """One line per fact about a model, for `imagemagic models` and `%imagegen --models`."""
     sizes = ", ".join(model.sizes)
@@ -130,26 +195,30 @@ def describe(model, today=None):
         f = model.free_sizes
         sizes += (
             f", or any WxH: sides divisible by {f.multiple}, ratio up to {f.max_ratio:g}:1, "
-            f"at most {f.max_long_side}x{f.max_short_side} "
+            f"at most {f.max_long_side}x{f.max_short_side} and {f.max_pixels:,} pixels "
             f"(above {'x'.join(map(str, f.experimental_above))} experimental)"
         )
     options = [
         f"{param} {'/'.join(model.allowed(param))}"
-        for param in ("quality", "style", "background", "output_format", "moderation", "response_format")
+        for param in ("quality", "style", "background", "output_format", "moderation", "response_format", "complexity")
         if model.allowed(param)
     ]
+    if model.input_fidelities:
+        options.append(f"input_fidelity {'/'.join(model.input_fidelities)} (edits)")
     if model.output_formats:
         options.append("output_compression 0-100 with jpeg/webp")
     if model.streaming:
         options.append(f"stream with partial_images 0-{model.max_partial_images}")
-    if model.shutdown:
-        state = "shut down" if model.is_shut_down(today) else "shuts down"
-        life = f"{state} {model.shutdown.isoformat()}"
-    else:
-        life = "current, the default" if model.name == DEFAULT_MODEL else "current"
+    if model.animation:
+        a = model.animation
+        options.append(
+            f"gif: frame_count {a.min_frames}-{a.max_frames} (default {a.default_frames}), "
+            f"frame_duration_ms {a.min_frame_ms} or more (default {a.default_frame_ms}), "
+            f"no {', '.join(a.refuses)}"
+        )
     n = "1" if model.max_n == 1 else f"1-{model.max_n}"
     return [
-        f"{model.name} ({life})",
+        f"{model.name} ({lifecycle(model, today)})",
         f"  sizes: {sizes}",
         f"  n: {n} per request; prompt up to {model.prompt_limit} characters",
         f"  options: {'; '.join(options)}",

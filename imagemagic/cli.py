@@ -53,7 +53,13 @@ def _parser():
         command.add_argument("--base-url", default=None, help="Base URL of an OpenAI-compatible API, including /v1.")
         command.add_argument("--output-dir", default=".", help="Folder for the images (default: the current one).")
 
-    commands.add_parser("models", help="List the known models with sizes, options and lifecycle.")
+    models = commands.add_parser("models", help="List the known models with sizes, options and lifecycle.")
+    models.add_argument(
+        "--remote",
+        action="store_true",
+        help="Also compare the catalog with what the endpoint's /v1/models serves (cached for a day).",
+    )
+    models.add_argument("--base-url", default=None, help="Base URL of an OpenAI-compatible API, including /v1.")
     return parser
 
 
@@ -104,15 +110,30 @@ def _generate(args, parser):
     return 0
 
 
+def _models(args):
+    from .catalog import catalog_text
+
+    print(catalog_text())
+    if not args.remote:
+        return 0
+    from .endpoint import resolve
+    from .errors import ImageMagicError
+    from .remote import remote_text
+
+    try:
+        print(remote_text(resolve(base_url=args.base_url)))
+    except ImageMagicError as exc:
+        print(f"imagemagic: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv=None):
     """Entry point of the `imagemagic` command."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "models":
-        from .catalog import catalog_text
-
-        print(catalog_text())
-        return 0
+        return _models(args)
     if args.command == "serve":
         from .server.embedded import ListenError, serve
 

@@ -148,6 +148,11 @@ class ImageGenMagics(Magics, ImageGenDefaults):
     )
     @argument("--out", metavar="NAME", help="Variable to bind the images to (a list of PIL images).")
     @argument("--models", action="store_true", help="List the known models with their sizes and options, and stop.")
+    @argument(
+        "--remote",
+        action="store_true",
+        help="With --models: also compare the catalog with what the endpoint's /v1/models serves (cached a day).",
+    )
     @argument("prompt", nargs="*", help="Line magic only: the prompt. In a cell, the prompt is the cell body.")
     @line_cell_magic
     def imagegen(self, line, cell=None):
@@ -170,6 +175,8 @@ class ImageGenMagics(Magics, ImageGenDefaults):
             from .catalog import catalog_text
 
             print(catalog_text())
+            if args.remote:
+                self._remote_models()
             return
         if cell is not None and args.prompt:
             raise UsageError(
@@ -206,6 +213,17 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         from .runner import run_in_notebook
 
         run_in_notebook(self, plan, args)
+
+    def _remote_models(self):
+        from .endpoint import resolve
+        from .errors import ImageMagicError
+        from .remote import remote_text
+
+        settings = self.settings()
+        try:
+            print(remote_text(resolve(api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline)))
+        except ImageMagicError as exc:
+            raise UsageError(str(exc)) from None
 
     @line_magic
     def imagegen_usage(self, line):

@@ -6,11 +6,12 @@ model allows. Models outside the catalog get generic checks only; the server jud
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from dataclasses import dataclass, field, make_dataclass, replace
 from urllib.parse import urlsplit
 
-from .catalog import DEFAULT_MODEL, lookup
+from .catalog import DEFAULT_MODEL, lookup, series_taking
 from .errors import ValidationError
 from .params import NAMES, PARAMS
 
@@ -78,21 +79,43 @@ class _Rules:
             raise ValidationError(problems)
         return self
 
-    def warnings(self, base_url=None, today=None):
-        """Advice that does not block sending: experimental sizes, models OpenAI has shut down."""
+    def warnings(self, base_url=None, today=None, shutdowns=None):
+        """Advice that does not block sending: sizes outside the usual range, models that shut down.
+
+        `shutdowns`: {model id: date} as the endpoint's /v1/models reported them (see remote.py); such a
+        date wins over the catalog's, which applies to api.openai.com only."""
         model, notes = self.rules, []
-        if model is None:
-            return notes
-        dims, free = _dims(self.size), model.free_sizes
-        if free and dims and dims[0] * dims[1] > free.experimental_above[0] * free.experimental_above[1]:
-            above = "x".join(map(str, free.experimental_above))
-            notes.append(f"size={self.size} is above {above}, which {model.name} treats as experimental")
-        if model.is_shut_down(today) and base_url and urlsplit(base_url).hostname == _OPENAI_HOST:
-            notes.append(
-                f"model {self.model} was shut down by OpenAI on {model.shutdown.isoformat()}; "
-                f"the API will probably refuse it (current default: {DEFAULT_MODEL})"
-            )
-        return notes
+        dims, free = _dims(self.size), model.free_sizes if model else None
+        if free and dims:
+            pixels = dims[0] * dims[1]
+            if pixels > free.experimental_above[0] * free.experimental_above[1]:
+                above = "x".join(map(str, free.experimental_above))
+                notes.append(f"size={self.size} is above {above}, which {model.name} treats as experimental")
+            if pixels < free.warn_below_pixels:
+                notes.append(
+                    f"size={self.size} is {pixels:,} pixels, below the {free.warn_below_pixels:,} that client "
+                    "libraries require; OpenAI's reference states no minimum, so it is sent as written"
+                )
+        note = self._shutdown_note(base_url, today or _dt.date.today(), shutdowns or {})
+        return notes + ([note] if note else [])
+
+    def _shutdown_note(self, base_url, today, shutdowns):
+        model, date, source = self.rules, shutdowns.get(self.model), "the endpoint's date"
+        if date is None and model and model.shutdown and base_url and urlsplit(base_url).hostname == _OPENAI_HOST:
+            date, source = model.shutdown, "OpenAI's date"
+        if date is None:
+            return None
+        instead = (
+            f"replacements: {', '.join(model.replacements)}"
+            if model and model.replacements
+            else f"current default: {DEFAULT_MODEL}"
+        )
+        state, advice = (
+            ("was shut down", "the API will probably refuse it")
+            if today >= date
+            else ("shuts down", "move before then")
+        )
+        return f"model {self.model} {state} on {date.isoformat()} ({source}); {advice} ({instead})"
 
     def split(self):
         """The requests actually sent: one image per request when streaming, or as many as the model takes."""
@@ -182,6 +205,7 @@ def _free_size_problems(size, free, model):
             max(w, h) > free.max_long_side or min(w, h) > free.max_short_side,
             f"the largest size is {free.max_long_side}x{free.max_short_side} (either orientation)",
         ),
+        (w * h > free.max_pixels, f"at most {free.max_pixels:,} pixels in all (it has {w * h:,})"),
     )
     return [Problem("size", f"size={size} does not fit {model}: {why}") for broken, why in rules if broken]
 
@@ -192,7 +216,12 @@ def _choice(req, name, model):
         return []
     if not allowed:
         return [_unsupported(name, value, model)]
-    return [Problem(name, f"{name}={value!r} is not allowed for {model.name}: use {', '.join(allowed)}")]
+    message = f"{name}={value!r} is not allowed for {model.name}: use {', '.join(allowed)}"
+    others = [s for s in series_taking(name, value) if s != model.series] if model.shutdown is None else []
+    if others:
+        kind = "families support it" if len(others) > 1 else "family supports it"
+        message += f" (the {' and '.join(others)} {kind})"
+    return [Problem(name, message)]
 
 
 def _model_problems(req, model):
@@ -209,6 +238,7 @@ def _model_problems(req, model):
             found += _choice(req, p.name, model)
     found += _format_problems(req, model)
     found += _stream_problems(req, model)
+    found += _animation_problems(req, model, {p.param for p in found})
     return found
 
 
@@ -238,6 +268,35 @@ def _stream_problems(req, model):
     found = _range("partial_images", req.partial_images, 0, model.max_partial_images, model.name)
     if req.partial_images and not req.stream:
         found.append(Problem("partial_images", f"partial_images={req.partial_images} needs stream=True"))
+    return found
+
+
+def _animation_problems(req, model, reported):
+    """frame_count and frame_duration_ms (gif only), and what gif refuses (except parameters already reported)."""
+    frames = {name: getattr(req, name) for name in ("frame_count", "frame_duration_ms")}
+    anim, fmt = model.animation, req.output_format or "png"
+    if anim is None:
+        return [_unsupported(name, value, model) for name, value in frames.items() if value is not None]
+    found = [
+        Problem(name, f"{name}={value} needs output_format gif (it is {fmt})")
+        for name, value in frames.items()
+        if value is not None and fmt != "gif"
+    ]
+    found += _range("frame_count", req.frame_count, anim.min_frames, anim.max_frames, model.name)
+    if req.frame_duration_ms is not None and req.frame_duration_ms < anim.min_frame_ms:
+        found.append(
+            Problem(
+                "frame_duration_ms",
+                f"frame_duration_ms={req.frame_duration_ms} is too short for {model.name}: "
+                f"use {anim.min_frame_ms} or more",
+            )
+        )
+    if fmt == "gif":
+        found += [
+            Problem(name, f"{name}={getattr(req, name)!r} is not supported with output_format gif: leave it out")
+            for name in anim.refuses
+            if name not in reported and getattr(req, name, None) not in (None, False, 0)
+        ]
     return found
 
 

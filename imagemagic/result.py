@@ -19,7 +19,7 @@ from .errors import ImageDataError
 
 MAX_PIXELS = 8192 * 8192  # larger images are refused as decompression bombs
 
-_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
+_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif", "svg": "image/svg+xml"}
 
 
 def sniff_format(head):
@@ -32,6 +32,8 @@ def sniff_format(head):
         return "webp"
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return "gif"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"<svg", b"<?xml")):
+        return "svg"
     return None
 
 
@@ -73,10 +75,10 @@ class GeneratedImage:
 
     @property
     def format(self):
-        """png, jpeg, webp or gif, read from the bytes themselves (not from what the server declared)."""
+        """png, jpeg, webp, gif or svg, read from the bytes themselves (not from what the server declared)."""
         fmt = sniff_format(self._head())
         if fmt is None:
-            raise ImageDataError(f"image {self.index + 1}: the data is not a PNG, JPEG, WebP or GIF image")
+            raise ImageDataError(f"image {self.index + 1}: the data is not a PNG, JPEG, WebP, GIF or SVG image")
         return fmt
 
     def _head(self):
@@ -100,6 +102,8 @@ class GeneratedImage:
     @property
     def pil(self):
         """A PIL image opened lazily from the original bytes (pixels decode on first use)."""
+        if self._pil is None and self.format == "svg":
+            raise ImageDataError(f"image {self.index + 1}: an SVG has no pixels for PIL; its document is in .data")
         if self._pil is None:
             self._pil = open_image(self.data, label=f"image {self.index + 1}")
             self._pil.info["imagemagic"] = self

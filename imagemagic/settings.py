@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from .catalog import DEFAULT_MODEL
 from .errors import ValidationError
 from .params import for_operation, unknown_names
 
@@ -27,7 +28,7 @@ def _option(default, help, **extra):
 class Settings:
     """Parameter defaults (`defaults`, by parameter name) and every option a call needs."""
 
-    defaults: dict = field(default_factory=dict)
+    defaults: dict = field(default_factory=lambda: {"model": DEFAULT_MODEL})
     base_url: str | None = _option(
         None, "Base URL of an OpenAI-compatible API, including /v1; overrides OPENAI_BASE_URL."
     )
@@ -139,10 +140,12 @@ def prepare(
     Raises ValidationError listing every problem (unknown parameter names included); nothing is sent.
     """
     from .endpoint import resolve
+    from .remote import shutdowns
 
     settings = settings or Settings.current()
     request = request_for(
         prompt, params, settings=settings, extra_body=extra_body, operation=operation, image=image, mask=mask
     ).validated()
     endpoint = resolve(api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline)
-    return Plan(request, endpoint, settings, tuple(request.warnings(endpoint.base_url)))
+    reported = shutdowns(endpoint.base_url)  # the endpoint's dates if already cached; never fetched here
+    return Plan(request, endpoint, settings, tuple(request.warnings(endpoint.base_url, shutdowns=reported)))

@@ -8,14 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .catalog import base_name
+from .catalog import MODELS, base_name
 
-PRICES_AS_OF = "2025-12-16"
-# USD per 1M tokens: text input, image input, image output (OpenAI's published prices, as of PRICES_AS_OF).
+PRICES_AS_OF = "2026-11-29"
+PRICES_SOURCE = "openai.com/api/pricing"
+BATCH_DISCOUNT = 0.5  # the Batch API bills half of every rate
+_NEW = {
+    "text_input": 5.00,
+    "cached_text_input": 1.25,
+    "image_input": 8.00,
+    "cached_image_input": 2.00,
+    "image_output": 30.00,
+}
+# USD per 1M tokens, as reported from OpenAI's pricing page (PRICES_SOURCE) on PRICES_AS_OF; the gpt-image-1
+# rows are unchanged since 2025-12-16. A row without a cached rate bills cached tokens at the full rate.
 PRICES = {
     "gpt-image-1": {"text_input": 5.00, "image_input": 10.00, "image_output": 40.00},
     "gpt-image-1-mini": {"text_input": 2.00, "image_input": 2.50, "image_output": 8.00},
     "gpt-image-1.5": {"text_input": 5.00, "image_input": 8.00, "image_output": 32.00},
+    **{m.name: _NEW for m in MODELS.values() if m.series in ("gpt-image-2", "gpt-image-2.5", "gpt-image-2.6")},
 }
 
 
@@ -25,15 +36,28 @@ def price_for(model, prices=None):
     return table.get(model) or table.get(base_name(model))
 
 
-def cost(usage, price):
-    """Estimated USD for one usage record, or None without a price or token details."""
+def cost(usage, price, *, batch=False):
+    """Estimated USD for one answer's `usage`, or None without a price or token counts.
+
+    Cached input tokens (`input_tokens_details.cached_tokens`, when the answer reports them) are billed at
+    the cached rates, counted against the text tokens first; `batch=True` bills half, as the Batch API does.
+    """
     if not price or not usage or "input_tokens" not in usage:
         return None
     details = usage.get("input_tokens_details") or {}
     text_in = details.get("text_tokens", usage.get("input_tokens", 0))
     image_in = details.get("image_tokens", 0)
-    output = usage.get("output_tokens", 0)
-    return (text_in * price["text_input"] + image_in * price["image_input"] + output * price["image_output"]) / 1e6
+    cached = details.get("cached_tokens", 0)
+    cached_text = min(cached, text_in)
+    cached_image = min(cached - cached_text, image_in)
+    total = (
+        (text_in - cached_text) * price["text_input"]
+        + cached_text * price.get("cached_text_input", price["text_input"])
+        + (image_in - cached_image) * price["image_input"]
+        + cached_image * price.get("cached_image_input", price["image_input"])
+        + usage.get("output_tokens", 0) * price["image_output"]
+    ) / 1e6
+    return total * BATCH_DISCOUNT if batch else total
 
 
 @dataclass
@@ -54,15 +78,16 @@ class Ledger:
 
     models: dict = field(default_factory=dict)
 
-    def record(self, model, result, *, offline, prices=None):
-        """Add one call's result; return its estimated cost (0 offline, None if the price is unknown)."""
+    def record(self, model, result, *, offline, prices=None, batch=False):
+        """Add one call's result; return its estimated cost (0 offline, None if the price is unknown;
+        `batch`: billed at Batch API rates)."""
         totals = self.models.setdefault(model, ModelTotals())
         totals.calls += 1
         totals.images += len(result)
         totals.input_tokens += result.usage.get("input_tokens", 0)
         totals.output_tokens += result.usage.get("output_tokens", 0)
         totals.offline = totals.offline and offline
-        spent = 0.0 if offline else cost(result.usage, price_for(model, prices))
+        spent = 0.0 if offline else cost(result.usage, price_for(model, prices), batch=batch)
         totals.cost = None if totals.cost is None or spent is None else totals.cost + spent
         return spent
 
@@ -84,7 +109,7 @@ class Ledger:
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-        return "\n".join([*lines, f"prices as of {PRICES_AS_OF}; estimates, not a bill"])
+        return "\n".join([*lines, f"prices from {PRICES_SOURCE} as of {PRICES_AS_OF}; estimates, not a bill"])
 
 
 def describe_tokens(usage):

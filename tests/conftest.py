@@ -97,11 +97,13 @@ def serve_in_thread(app):
 
 class Recorder:
     """An endpoint that records every request (method, path, query, headers, body; a multipart body's
-    fields as `body` and every part in order as `parts`) and answers
-    like the Images API with tiny real PNGs of the requested size (non-streaming)."""
+    fields as `body` and every part in order as `parts`) and answers like the Images API with tiny real
+    PNGs of the requested size (non-streaming). Set `.models` to a list of model objects to serve them
+    at GET /v1/models, or to 404 to have no such route."""
 
     def __init__(self):
         self.requests = []
+        self.models = None
 
     async def __call__(self, scope, receive, send):
         import base64
@@ -127,6 +129,14 @@ class Recorder:
                 "parts": parts,
             }
         )
+        if self.models is not None and request.url.path.endswith("/models"):
+            answer = (
+                JSONResponse({"error": {"message": "Not Found", "type": "invalid_request_error"}}, status_code=404)
+                if self.models == 404
+                else JSONResponse({"object": "list", "data": self.models})
+            )
+            await answer(scope, receive, send)
+            return
         size = (body or {}).get("size") or "1024x1024"
         width, height = (int(x) for x in (size if size != "auto" else "1024x1024").split("x"))
         buffer = io.BytesIO()

@@ -41,7 +41,12 @@ def test_generate_writes_images_of_the_requested_size(tmp_path, clean_env):
     for path in paths:
         with Image.open(path) as img:
             assert (img.size, img.format) == ((640, 480), "WEBP")
-    assert done.stderr.startswith("no OPENAI_API_KEY: using the offline preview server at http://127.0.0.1:")
+    small, offline = done.stderr.splitlines()[:2]
+    assert small == (
+        "warning: size=640x480 is 307,200 pixels, below the 655,360 that client libraries require; "
+        "OpenAI's reference states no minimum, so it is sent as written"
+    )
+    assert offline.startswith("no OPENAI_API_KEY: using the offline preview server at http://127.0.0.1:")
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path, clean_env):

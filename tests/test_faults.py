@@ -293,7 +293,7 @@ BAD_PNG = base64.b64encode(b"GIF89a but not really an image").decode()
         ),
         (
             event("image_generation.completed", b64_json=base64.b64encode(b"hello, not an image").decode()),
-            "image 1: the data is not a PNG, JPEG, WebP or GIF image",
+            "image 1: the data is not a PNG, JPEG, WebP, GIF or SVG image",
         ),
         (event("image_generation.completed", b64_json=BAD_PNG), "image 1: the data is not an image PIL can read"),
         (b"", "the stream ended without a completed image"),

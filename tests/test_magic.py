@@ -142,7 +142,9 @@ def test_config_rejects_invalid_defaults_with_one_plain_line(ip, capsys):
     magics = ip.magics_manager.registry["ImageGenMagics"]
     with pytest.raises(TraitError, match=r"^n=11 is out of range: use 1 to 10$"):
         magics.n = 11
-    with pytest.raises(TraitError, match=r"^output_format='gif' is not allowed for gpt-image-2: use png, jpeg, webp$"):
+    gif = r"^output_format='gif' is not allowed for gpt-image-2: use png, jpeg, webp "
+    gif += r"\(the gpt-image-2.6 family supports it\)$"
+    with pytest.raises(TraitError, match=gif):
         magics.output_format = "gif"
     capsys.readouterr()
     ip.run_line_magic("config", "ImageGenMagics.partial_images = 4")
@@ -193,6 +195,6 @@ def test_usage_magic_sums_the_session_per_model(ip):
     assert captured.stdout.splitlines() == [
         "model        calls  images  input tokens  output tokens  est. cost (USD)",
         "gpt-image-1  2      3       2             3,168          $0.1267",
-        "gpt-image-2  2      2       2             2,112          price unknown",
-        "prices as of 2025-12-16; estimates, not a bill",
+        "gpt-image-2  2      2       2             2,112          $0.0317",  # the offline call is free,
+        "prices from openai.com/api/pricing as of 2026-11-29; estimates, not a bill",
     ]

@@ -70,7 +70,8 @@ def test_a_model_outside_the_catalog_gets_every_option():
     p = panel()
     p.controls["model"].value = "my-gateway-model"
     assert not any(control.disabled for control in p.controls.values())
-    assert [v for _, v in p.controls["quality"].options] == [None, "standard", "hd", "low", "medium", "high", "auto"]
+    qualities = [None, "standard", "hd", "low", "medium", "high", "auto", "xhigh", "max"]
+    assert [v for _, v in p.controls["quality"].options] == qualities
     assert p.controls["size"].options == (
         "256x256",
         "512x512",

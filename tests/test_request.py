@@ -33,7 +33,7 @@ def case(model, params, *expected):
         ("gpt-image-1", 32000, []),
         ("gpt-image-2", 32001, ["prompt is 32001 characters; gpt-image-2 takes at most 32000"]),
         ("chatgpt-image-latest", 32001, ["prompt is 32001 characters; chatgpt-image-latest takes at most 32000"]),
-        ("gpt-image-2.6-flare", 100_000, []),
+        ("gpt-image-3-nova", 100_000, []),
     ],
 )
 def test_prompt_length_limit_per_model(model, length, expected):
@@ -142,9 +142,27 @@ def test_fixed_sizes_per_model(model, params, expected):
         ("1024x3088", [FREE + "the aspect ratio must be between 1:3 and 3:1"]),
         ("3840x2160", []),
         ("2160x3840", []),
-        ("3856x2160", [FREE + "the largest size is 3840x2160 (either orientation)"]),
-        ("2160x3856", [FREE + "the largest size is 3840x2160 (either orientation)"]),
-        ("3840x2176", [FREE + "the largest size is 3840x2160 (either orientation)"]),
+        (
+            "3856x2160",
+            [
+                FREE + "the largest size is 3840x2160 (either orientation)",
+                FREE + "at most 8,294,400 pixels in all (it has 8,328,960)",
+            ],
+        ),
+        (
+            "2160x3856",
+            [
+                FREE + "the largest size is 3840x2160 (either orientation)",
+                FREE + "at most 8,294,400 pixels in all (it has 8,328,960)",
+            ],
+        ),
+        (
+            "3840x2176",
+            [
+                FREE + "the largest size is 3840x2160 (either orientation)",
+                FREE + "at most 8,294,400 pixels in all (it has 8,355,840)",
+            ],
+        ),
         ("2176x2176", [FREE + "the largest size is 3840x2160 (either orientation)"]),
         (
             "4000x1000",
@@ -210,7 +228,8 @@ def test_above_2560x1440_is_a_warning_not_an_error(size, warned):
         case(
             "gpt-image-2",
             {"quality": "max"},
-            "quality='max' is not allowed for gpt-image-2: use low, medium, high, auto",
+            "quality='max' is not allowed for gpt-image-2: use low, medium, high, auto "
+            "(the gpt-image-2.5 and gpt-image-2.6 families support it)",
         ),
         case("gpt-image-2.6-flare", {"quality": "max"}),
         case("openai/dall-e-3", {"quality": "hd"}),
@@ -284,12 +303,14 @@ def test_response_format_only_for_dall_e(model, params, expected):
         case(
             "gpt-image-2",
             {"background": "transparent"},
-            "background='transparent' is not allowed for gpt-image-2: use opaque, auto",
+            "background='transparent' is not allowed for gpt-image-2: use opaque, auto "
+            "(the gpt-image-2.5 and gpt-image-2.6 families support it)",
         ),
         case(
             "gpt-image-2-2026-04-21",
             {"background": "transparent"},
-            "background='transparent' is not allowed for gpt-image-2-2026-04-21: use opaque, auto",
+            "background='transparent' is not allowed for gpt-image-2-2026-04-21: use opaque, auto "
+            "(the gpt-image-2.5 and gpt-image-2.6 families support it)",
         ),
         case("dall-e-2", {"background": "opaque"}, "background='opaque' is not supported by dall-e-2: leave it out"),
         case("local-diffusion", {"background": "transparent", "output_format": "jpeg"}),
@@ -308,7 +329,8 @@ def test_background(model, params, expected):
         case(
             "gpt-image-2",
             {"output_format": "gif"},
-            "output_format='gif' is not allowed for gpt-image-2: use png, jpeg, webp",
+            "output_format='gif' is not allowed for gpt-image-2: use png, jpeg, webp "
+            "(the gpt-image-2.6 family supports it)",
         ),
         case("dall-e-3", {"output_format": "png"}, "output_format='png' is not supported by dall-e-3: leave it out"),
         case("local-diffusion", {"output_format": "gif"}),
@@ -488,7 +510,7 @@ def test_body_sends_the_explicit_model_and_only_what_is_set():
         ("openai/dall-e-3", "dall-e-3"),
         ("openai/gpt-image-2", "gpt-image-2"),
         ("a/b/dall-e-2", "dall-e-2"),
-        ("gpt-image-2.6-flare", None),
+        ("gpt-image-3-nova", None),
         ("openai/gpt-image-9", None),
         ("DALL-E-3", None),
     ],
@@ -499,34 +521,258 @@ def test_provider_prefix_borrows_the_rules_of_the_name_after_the_slash(name, fam
 
 
 BEFORE, ON = dt.date(2026, 5, 11), dt.date(2026, 5, 12)
-SHUT = "model {} was shut down by OpenAI on {}; the API will probably refuse it (current default: gpt-image-2)"
+OPENAI = "https://api.openai.com/v1"
+SHUT = "model {} was shut down on {} (OpenAI's date); the API will probably refuse it ({})"
+SOON = "model {} shuts down on {} (OpenAI's date); move before then ({})"
+DEFAULT = "current default: gpt-image-2"
+SUCCESSORS = "replacements: gpt-image-2.6-flare, gpt-image-2.6-sunburst"
 
 
 @pytest.mark.parametrize(
     ("model", "base_url", "today", "expected"),
     [
-        ("dall-e-3", "https://api.openai.com/v1", ON, [SHUT.format("dall-e-3", "2026-05-12")]),
-        ("dall-e-2", "https://api.openai.com/v1", ON, [SHUT.format("dall-e-2", "2026-05-12")]),
-        ("dall-e-3", "https://api.openai.com/v1", BEFORE, []),
-        ("gpt-image-1", "https://api.openai.com/v1", dt.date(2026, 10, 23), [SHUT.format("gpt-image-1", "2026-10-23")]),
-        ("gpt-image-1", "https://api.openai.com/v1", dt.date(2026, 10, 22), []),
+        ("dall-e-3", OPENAI, ON, [SHUT.format("dall-e-3", "2026-05-12", DEFAULT)]),
+        ("dall-e-2", OPENAI, ON, [SHUT.format("dall-e-2", "2026-05-12", DEFAULT)]),
+        ("dall-e-3", OPENAI, BEFORE, [SOON.format("dall-e-3", "2026-05-12", DEFAULT)]),
+        ("gpt-image-1", OPENAI, dt.date(2026, 10, 23), [SHUT.format("gpt-image-1", "2026-10-23", DEFAULT)]),
+        ("gpt-image-1", OPENAI, dt.date(2026, 10, 22), [SOON.format("gpt-image-1", "2026-10-23", DEFAULT)]),
+        ("gpt-image-1.5", OPENAI, dt.date(2026, 12, 1), [SHUT.format("gpt-image-1.5", "2026-12-01", SUCCESSORS)]),
+        ("gpt-image-1.5", OPENAI, dt.date(2026, 11, 29), [SOON.format("gpt-image-1.5", "2026-12-01", SUCCESSORS)]),
         (
-            "gpt-image-1.5",
-            "https://api.openai.com/v1",
-            dt.date(2026, 12, 1),
-            [SHUT.format("gpt-image-1.5", "2026-12-01")],
+            "gpt-image-1-mini",
+            OPENAI,
+            dt.date(2026, 11, 29),
+            [SOON.format("gpt-image-1-mini", "2026-12-01", SUCCESSORS)],
         ),
-        ("gpt-image-1.5", "https://api.openai.com/v1", dt.date(2026, 11, 30), []),
-        ("openai/dall-e-3", "https://api.openai.com/v1", ON, [SHUT.format("openai/dall-e-3", "2026-05-12")]),
+        (
+            "chatgpt-image-latest",
+            OPENAI,
+            dt.date(2026, 11, 30),
+            [SOON.format("chatgpt-image-latest", "2026-12-01", SUCCESSORS)],
+        ),
+        ("openai/dall-e-3", OPENAI, ON, [SHUT.format("openai/dall-e-3", "2026-05-12", DEFAULT)]),
         ("dall-e-3", "https://openrouter.ai/api/v1", ON, []),
         ("dall-e-3", "http://127.0.0.1:8000/v1", ON, []),
         ("dall-e-3", "https://api.openai.com.evil.example/v1", ON, []),
         ("dall-e-3", None, ON, []),
-        ("gpt-image-2", "https://api.openai.com/v1", dt.date(2030, 1, 1), []),
-        ("gpt-image-2.6-flare", "https://api.openai.com/v1", ON, []),
+        ("gpt-image-2", OPENAI, dt.date(2030, 1, 1), []),
+        ("gpt-image-2.5-flare", OPENAI, dt.date(2030, 1, 1), []),
+        ("gpt-image-2.6-sunburst", OPENAI, dt.date(2030, 1, 1), []),
+        ("gpt-image-3-nova", OPENAI, ON, []),
     ],
 )
 def test_shut_down_models_warn_only_against_api_openai_com(model, base_url, today, expected):
     request = ImageRequest("a kite", model=model)
     assert request.problems() == []
     assert request.warnings(base_url, today=today) == expected
+
+
+# Issue 12: the gpt-image-2.5 and 2.6 families, gif and svg, complexity, input_fidelity, pixel bounds.
+F25, F26 = "gpt-image-2.5-flare", "gpt-image-2.6-flare"
+NEW_Q = "use low, medium, high, xhigh, max, auto"
+
+
+@pytest.mark.parametrize(
+    ("model", "params", "expected"),
+    [
+        *(case(m, {"quality": q}) for m in (F25, "gpt-image-2.5-sunburst-2026-09-08", F26) for q in ("xhigh", "max")),
+        case("gpt-image-2.6-sunburst", {"quality": "auto"}),
+        case(F26, {"quality": "ultra"}, f"quality='ultra' is not allowed for {F26}: {NEW_Q}"),
+        case(
+            "gpt-image-1.5",
+            {"quality": "xhigh"},
+            "quality='xhigh' is not allowed for gpt-image-1.5: use low, medium, high, auto",
+        ),
+        case(F25, {"background": "transparent"}),
+        case(F26, {"background": "transparent", "output_format": "webp"}),
+        case(
+            F26,
+            {"background": "transparent", "output_format": "jpeg"},
+            "background='transparent' needs output_format png or webp (it is jpeg)",
+        ),
+        case(
+            F26,
+            {"background": "transparent", "output_format": "gif"},
+            "background='transparent' needs output_format png or webp (it is gif)",
+        ),
+        case(F26, {"complexity": "low"}),
+        case(F26, {"complexity": "high"}),
+        case(
+            F26,
+            {"complexity": "extreme"},
+            f"complexity='extreme' is not allowed for {F26}: use low, medium, high",
+        ),
+        case(F25, {"complexity": "low"}, f"complexity='low' is not supported by {F25}: leave it out"),
+        case("gpt-image-2", {"complexity": "low"}, "complexity='low' is not supported by gpt-image-2: leave it out"),
+        case("local-diffusion", {"complexity": "extreme"}),
+        case(F26, {"output_format": "gif"}),
+        case(F26, {"output_format": "svg"}),
+        case(F26, {"output_format": "svg", "stream": True, "partial_images": 2}),
+        case(
+            F25,
+            {"output_format": "svg"},
+            f"output_format='svg' is not allowed for {F25}: use png, jpeg, webp (the gpt-image-2.6 family supports it)",
+        ),
+        case(
+            "gpt-image-2.6-sunburst",
+            {"output_format": "bmp"},
+            "output_format='bmp' is not allowed for gpt-image-2.6-sunburst: use png, jpeg, webp, gif, svg",
+        ),
+        case("gpt-image-1.5", {"input_fidelity": "high"}),
+        case("gpt-image-1.5", {"input_fidelity": "low"}),
+        case(
+            "gpt-image-1.5",
+            {"input_fidelity": "medium"},
+            "input_fidelity='medium' is not allowed for gpt-image-1.5: use high, low",
+        ),
+        case(F26, {"input_fidelity": "high"}, f"input_fidelity='high' is not supported by {F26}: leave it out"),
+        case(
+            "gpt-image-1",
+            {"input_fidelity": "high"},
+            "input_fidelity='high' is not supported by gpt-image-1: leave it out",
+        ),
+    ],
+)
+def test_the_late_2026_options(model, params, expected):
+    assert messages(model, **params) == expected
+
+
+GIF = {"output_format": "gif"}
+
+
+@pytest.mark.parametrize(
+    ("model", "params", "expected"),
+    [
+        case(F26, {**GIF, "frame_count": 2}),
+        case(F26, {**GIF, "frame_count": 16}),
+        case(F26, {**GIF, "frame_count": 1}, f"frame_count=1 is out of range for {F26}: use 2 to 16"),
+        case(F26, {**GIF, "frame_count": 17}, f"frame_count=17 is out of range for {F26}: use 2 to 16"),
+        case(F26, {**GIF, "frame_duration_ms": 20}),
+        case(F26, {**GIF, "frame_duration_ms": 60_000}),
+        case(F26, {**GIF, "frame_duration_ms": 19}, f"frame_duration_ms=19 is too short for {F26}: use 20 or more"),
+        case(F26, {"frame_count": 9}, "frame_count=9 needs output_format gif (it is png)"),
+        case(
+            F26,
+            {"output_format": "svg", "frame_duration_ms": 200},
+            "frame_duration_ms=200 needs output_format gif (it is svg)",
+        ),
+        case(F25, {"frame_count": 9}, f"frame_count=9 is not supported by {F25}: leave it out"),
+        case(
+            "gpt-image-2",
+            {**GIF, "frame_duration_ms": 200},
+            "output_format='gif' is not allowed for gpt-image-2: use png, jpeg, webp "
+            "(the gpt-image-2.6 family supports it)",
+            "frame_duration_ms=200 is not supported by gpt-image-2: leave it out",
+        ),
+        case(F26, {**GIF, "stream": False}),
+        case(F26, {**GIF, "stream": True}, "stream=True is not supported with output_format gif: leave it out"),
+        case(
+            F26,
+            {**GIF, "stream": True, "partial_images": 2},
+            "stream=True is not supported with output_format gif: leave it out",
+            "partial_images=2 is not supported with output_format gif: leave it out",
+        ),
+        case(
+            F26,
+            {**GIF, "output_compression": 80},
+            "output_compression=80 needs output_format jpeg or webp (it is gif)",
+        ),
+        case("local-diffusion", {**GIF, "frame_count": 99, "stream": True}),
+    ],
+)
+def test_gif_frames_and_what_gif_refuses(model, params, expected):
+    assert messages(model, **params) == expected
+
+
+@pytest.mark.parametrize("model", [F25, "gpt-image-2.5-sunburst", F26, "gpt-image-2.6-sunburst"])
+@pytest.mark.parametrize(
+    ("size", "why"),
+    [
+        ("3840x2160", None),
+        ("1536x864", None),
+        ("1536x856", "both sides must be divisible by 16"),
+        ("3072x1024", None),
+        ("3088x1024", "the aspect ratio must be between 1:3 and 3:1"),
+    ],
+)
+def test_the_new_families_take_sizes_as_gpt_image_2(model, size, why):
+    assert messages(model, size=size) == ([f"size={size} does not fit {model}: {why}"] if why else [])
+
+
+def test_total_pixels_are_bounded_at_3840x2160():
+    assert messages("gpt-image-2", size="3840x2160") == []
+    assert messages("gpt-image-2", size="3856x2176") == [
+        "size=3856x2176 does not fit gpt-image-2: the largest size is 3840x2160 (either orientation)",
+        "size=3856x2176 does not fit gpt-image-2: at most 8,294,400 pixels in all (it has 8,390,656)",
+    ]
+
+
+SMALL = (
+    "size={} is {} pixels, below the 655,360 that client libraries require; "
+    "OpenAI's reference states no minimum, so it is sent as written"
+)
+
+
+@pytest.mark.parametrize(
+    ("model", "size", "expected"),
+    [
+        ("gpt-image-2", "1024x640", []),
+        ("gpt-image-2", "640x1024", []),
+        ("gpt-image-2", "1008x640", [SMALL.format("1008x640", "645,120")]),
+        ("gpt-image-2", "16x16", [SMALL.format("16x16", "256")]),
+        (F26, "1024x624", [SMALL.format("1024x624", "638,976")]),
+        ("gpt-image-1", "1024x1024", []),
+        ("local-diffusion", "16x16", []),
+    ],
+)
+def test_below_655360_pixels_is_a_warning_not_an_error(model, size, expected):
+    request = ImageRequest("k", model=model, size=size)
+    assert request.problems() == []
+    assert request.warnings() == expected
+
+
+@pytest.mark.parametrize(
+    ("model", "shutdowns", "today", "expected"),
+    [
+        (
+            "gpt-image-2",
+            {"gpt-image-2": dt.date(2027, 6, 1)},
+            dt.date(2026, 11, 29),
+            [
+                "model gpt-image-2 shuts down on 2027-06-01 (the endpoint's date); move before then "
+                "(current default: gpt-image-2)"
+            ],
+        ),
+        (
+            "gpt-image-1.5",
+            {"gpt-image-1.5": dt.date(2026, 11, 15)},
+            dt.date(2026, 11, 29),
+            [
+                "model gpt-image-1.5 was shut down on 2026-11-15 (the endpoint's date); "
+                f"the API will probably refuse it ({SUCCESSORS})"
+            ],
+        ),
+        (
+            "house-model",
+            {"house-model": dt.date(2026, 11, 29)},
+            dt.date(2026, 11, 29),
+            [
+                "model house-model was shut down on 2026-11-29 (the endpoint's date); the API will probably refuse it "
+                "(current default: gpt-image-2)"
+            ],
+        ),
+        ("gpt-image-1.5", {"gpt-image-1.5": None}, dt.date(2026, 11, 29), []),
+        ("gpt-image-1.5", {"other": dt.date(2026, 1, 1)}, dt.date(2026, 11, 29), []),
+    ],
+)
+def test_the_endpoints_shutdown_date_wins_over_the_catalogs(model, shutdowns, today, expected):
+    request = ImageRequest("a kite", model=model)
+    assert request.warnings("http://127.0.0.1:9/v1", today=today, shutdowns=shutdowns) == expected
+
+
+def test_the_endpoints_date_wins_also_against_api_openai_com():
+    request = ImageRequest("a kite", model="gpt-image-1.5")
+    later = {"gpt-image-1.5": dt.date(2027, 1, 1)}
+    assert request.warnings(OPENAI, today=dt.date(2026, 12, 2), shutdowns=later) == [
+        f"model gpt-image-1.5 shuts down on 2027-01-01 (the endpoint's date); move before then ({SUCCESSORS})"
+    ]

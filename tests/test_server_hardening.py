@@ -66,9 +66,30 @@ def test_the_key_guards_every_route_but_the_image_urls(start_server):
             "partial_images=-1 is not one this server takes: use 0 to 3",
         ),
         (
-            {"model": "my-model", "output_format": "gif"},
+            {"model": "my-model", "output_format": "bmp"},
             "output_format",
-            "output_format='gif' is not one this server takes: use png, jpeg, webp",
+            "output_format='bmp' is not one this server takes: use png, jpeg, webp, gif, svg",
+        ),
+        (
+            {"model": "my-model", "output_format": "gif", "frame_count": 17},
+            "frame_count",
+            "frame_count=17 is not one this server takes: use 2 to 16",
+        ),
+        (
+            {"model": "my-model", "output_format": "gif", "frame_count": 1},
+            "frame_count",
+            "frame_count=1 is not one this server takes: use 2 to 16",
+        ),
+        (
+            {"model": "my-model", "output_format": "gif", "frame_duration_ms": 19},
+            "frame_duration_ms",
+            "frame_duration_ms=19 is not one this server takes: use 20 or more",
+        ),
+        (
+            {"model": "my-model", "output_format": "gif", "size": "3840x2160", "frame_count": 5},
+            "size",
+            "size=3840x2160 with 5 GIF frames is more than this server renders at once: "
+            "at most 33,177,600 pixels over all frames",
         ),
         (
             {"model": "my-model", "output_format": "jpeg", "output_compression": -5},

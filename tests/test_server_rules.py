@@ -42,7 +42,8 @@ def post(server_url, body):
         (
             {"prompt": "k", "background": "transparent"},
             "background",
-            "background='transparent' is not allowed for gpt-image-2: use opaque, auto",
+            "background='transparent' is not allowed for gpt-image-2: use opaque, auto"
+            " (the gpt-image-2.5 and gpt-image-2.6 families support it)",
         ),
         (
             {"prompt": "k", "model": "gpt-image-1", "background": "transparent", "output_format": "jpeg"},
@@ -57,7 +58,8 @@ def post(server_url, body):
         (
             {"prompt": "k", "quality": "max"},
             "quality",
-            "quality='max' is not allowed for gpt-image-2: use low, medium, high, auto",
+            "quality='max' is not allowed for gpt-image-2: use low, medium, high, auto"
+            " (the gpt-image-2.5 and gpt-image-2.6 families support it)",
         ),
         (
             {"prompt": "k", "model": "openai/dall-e-3", "style": "anime"},
@@ -129,7 +131,7 @@ def test_the_server_answers_with_the_first_of_the_problems_the_client_would_list
         ({"prompt": "k", "output_format": "webp", "output_compression": 0, "moderation": "low"}, True),
         # beyond the schema's lagging enums: a free size echoed back, an unknown model's quality echoed back
         ({"prompt": "k", "size": "1536x864"}, False),
-        ({"prompt": "k", "model": "gpt-image-2.6-flare", "quality": "max", "size": "64x48"}, False),
+        ({"prompt": "k", "model": "gpt-image-3-nova", "quality": "max", "size": "64x48"}, False),
     ],
 )
 def test_valid_and_unknown_model_requests_are_served(server_url, body, within_schema):

@@ -2,8 +2,8 @@
 
 POST /v1/images/generations (JSON, or `text/event-stream` when the body says `stream: true`),
 POST /v1/images/edits (multipart or JSON; the preview repaints the first input where the mask says),
-GET /v1/models, GET /v1/images/files/{token} for `response_format: url` (valid 60 minutes), and the
-Files and Batch APIs (see batches.py).
+GET /v1/models (with `shutdown_date` where the catalog has one), GET /v1/images/files/{token} for
+`response_format: url` (valid 60 minutes), and the Files and Batch APIs (see batches.py).
 Requests are judged by the same catalog as the client, so offline work fails as production would.
 
 Whatever the model, this server has its own limits, so no request can exhaust it:
@@ -11,9 +11,10 @@ Whatever the model, this server has its own limits, so no request can exhaust it
   seconds to arrive gets 408; JSON nested over 32 levels or with lone surrogates gets 400;
 - prompts over the model's limit (32,000 characters for models the catalog does not know) get 400;
 - at most 3840 pixels a side and 8,294,400 pixels (3840x2160) an image, n 1-10, partial_images 0-3,
-  output_format png/jpeg/webp, output_compression 0-100, model names up to 256 characters (400);
-- at most `pixel_budget` pixels (default four 3840x2160 images) rendered at once across requests:
-  beyond it, 503 with Retry-After;
+  output_format png/jpeg/webp/gif/svg, output_compression 0-100, frame_count 2-16, frame_duration_ms
+  20 or more, model names up to 256 characters (400);
+- at most `pixel_budget` pixels (default four 3840x2160 images; a GIF counts every frame) rendered at
+  once across requests: beyond it, 503 with Retry-After; a GIF larger than the whole budget, 400;
 - URL images are kept up to `stash_bytes` (default 256 MiB) in all, oldest evicted first.
 With `api_key` set every route needs it as a Bearer token (401 otherwise), except the image URLs,
 whose unguessable token is the credential.
@@ -52,6 +53,8 @@ MAX_MODEL_NAME = 256  # characters
 MAX_SIDE = 3840
 MAX_PIXELS = 3840 * 2160  # per image
 MAX_PARTIALS = 3
+MAX_FRAMES = 16
+MIN_FRAME_MS = 20
 PIXEL_BUDGET = 4 * MAX_PIXELS  # rendered at once, across requests
 STASH_BYTES = 256 * 1024 * 1024
 MAX_EDIT_BODY = 64 * 1024 * 1024  # an edit's images and mask, in either form
@@ -61,7 +64,7 @@ INPUT_IMAGE_TOKENS = 194  # usage counted per input image of an edit (a 1024x102
 RETRY_AFTER = 1  # seconds, when the pixel budget is spent
 IMAGE_FILES = "/v1/images/files/"
 DELAY_ENV = "IMAGEMAGIC_PREVIEW_DELAY"
-_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif", "svg": "image/svg+xml"}
 _EVICTED_MEMORY = 4096  # tokens remembered as evicted, so their 404 can say so
 
 
@@ -179,37 +182,53 @@ class PreviewService:
         width, height = (int(x) for x in size.split("x"))
         return width, height
 
+    def pixels(self, req):
+        """The pixels rendering one image of the request takes: every frame of a GIF counts."""
+        width, height = self.dims(req)
+        frames = (req.frame_count or preview.GIF_FRAMES) if req.output_format == "gif" else 1
+        return width * height * frames
+
+    def _scene(self, req, index):
+        width, height = self.dims(req)
+        return {
+            "width": width,
+            "height": height,
+            "model": req.model,
+            "quality": req.quality,
+            "style": req.style,
+            "background": req.background,
+            "index": index,
+        }
+
     def final(self, req, index):
         """The final preview image `index` of the request, as a PIL image."""
-        width, height = self.dims(req)
         if isinstance(req, EditRequest):
             first, *others = [img.pil for img in req.images]
+            scene = self._scene(req, index)
             return preview.render_edit(
                 req.prompt,
                 first,
                 mask=req.mask.pil if req.mask is not None else None,
                 others=others,
-                width=width,
-                height=height,
+                width=scene["width"],
+                height=scene["height"],
                 model=req.model,
                 quality=req.quality,
                 index=index,
                 seed="".join(img.sha256 for img in (*req.images, *([req.mask] if req.mask else []))),
             )
-        return preview.render_final(
-            req.prompt,
-            width=width,
-            height=height,
-            model=req.model,
-            quality=req.quality,
-            style=req.style,
-            background=req.background,
-            index=index,
-        )
+        return preview.render_final(req.prompt, **self._scene(req, index))
 
-    def encode(self, req, img):
-        """The image file's bytes in the requested output format and compression."""
-        return preview.encode(img, req.output_format or "png", req.output_compression)
+    def encode(self, req, img, index=0, stage=None, stages=0):
+        """The image file's bytes in the requested output format; an SVG is drawn anew from the scene
+        (`stage` of `stages`: a partial image, with fewer shapes), a GIF animates `img`."""
+        fmt = req.output_format or "png"
+        if fmt == "svg":
+            detail = 1.0 if stage is None else (stage + 1) / (stages + 1)
+            return preview.render_svg(req.prompt, detail=detail, **self._scene(req, index))
+        if fmt == "gif":
+            return preview.animate(img, req.frame_count or preview.GIF_FRAMES, req.frame_duration_ms or preview.GIF_MS)
+        return preview.encode(img, fmt, req.output_compression)
 
     def meta(self, req):
         """The echo fields GPT image models return (size, quality, background, output_format)."""
@@ -276,12 +295,23 @@ def _limit_problem(service, req):
             f"0 to {MAX_PARTIALS}",
         ),
         ("output_compression", req.output_compression is None or 0 <= req.output_compression <= 100, "0 to 100"),
+        ("frame_count", req.frame_count is None or 2 <= req.frame_count <= MAX_FRAMES, f"2 to {MAX_FRAMES}"),
+        (
+            "frame_duration_ms",
+            req.frame_duration_ms is None or req.frame_duration_ms >= MIN_FRAME_MS,
+            f"{MIN_FRAME_MS} or more",
+        ),
         ("output_format", req.output_format in (None, *_MIME), ", ".join(_MIME)),
         ("response_format", req.response_format in (None, "url", "b64_json"), "url, b64_json"),
     )
     for param, ok, allowed in checks:
         if not ok:
             return param, f"{param}={getattr(req, param)!r} is not one this server takes: use {allowed}"
+    if req.output_format == "gif" and service.pixels(req) > service.budget.limit:
+        return "size", (
+            f"size={req.size} with {req.frame_count or preview.GIF_FRAMES} GIF frames is more than this server "
+            f"renders at once: at most {service.budget.limit:,} pixels over all frames"
+        )
     return None
 
 
@@ -343,7 +373,7 @@ async def answer_request(request, req):
     service = request.app.state.service
     if isinstance(req, Response):
         return req
-    pixels = service.dims(req)[0] * service.dims(req)[1]
+    pixels = service.pixels(req)
     if not service.budget.take(pixels):
         return error(
             "The server is busy rendering other images; retry shortly.",
@@ -402,7 +432,7 @@ async def _complete(service, req, request, *, watch=True):
         if service.delay:
             await asyncio.sleep(service.delay)
         img = await run_in_threadpool(service.final, req, index)
-        payload = await run_in_threadpool(service.encode, req, img)
+        payload = await run_in_threadpool(service.encode, req, img, index)
         if req.response_format == "url":
             fmt = req.output_format or "png"
             data.append({"url": str(request.url_for("image_file", token=service.stash.put(payload, fmt)))})
@@ -475,7 +505,7 @@ async def _stream(service, req):
             if step:
                 await asyncio.sleep(step)
             payload = await run_in_threadpool(
-                lambda s=stage, f=final: service.encode(req, preview.pixelate(f, s, partials))
+                lambda s=stage, f=final, i=index: service.encode(req, preview.pixelate(f, s, partials), i, s, partials)
             )
             b64 = base64.b64encode(payload).decode("ascii")
             yield _event(
@@ -484,19 +514,26 @@ async def _stream(service, req):
             )
         if step:
             await asyncio.sleep(step)
-        payload = await run_in_threadpool(service.encode, req, final)
+        payload = await run_in_threadpool(service.encode, req, final, index)
         b64 = base64.b64encode(payload).decode("ascii")
         usage = usage_for(single, width, height)
         yield _event(f"{prefix}.completed", {"b64_json": b64, "created_at": int(time.time()), "usage": usage, **meta})
 
 
 async def models(request: Request):
-    """GET /v1/models: the catalog's models, which this server accepts."""
+    """GET /v1/models: the catalog's models, which this server accepts, with `shutdown_date` where announced."""
     return JSONResponse(
         {
             "object": "list",
             "data": [
-                {"id": name, "object": "model", "created": 0, "owned_by": "imagemagic-preview"} for name in MODELS
+                {
+                    "id": name,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "imagemagic-preview",
+                    **({"shutdown_date": model.shutdown.isoformat()} if model.shutdown else {}),
+                }
+                for name, model in MODELS.items()
             ],
         }
     )

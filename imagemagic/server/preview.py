@@ -3,7 +3,8 @@
 The same (prompt, model, size, quality, style, background, index) always gives the same bytes.
 Colours come from colour words in the prompt (else from its hash), the prompt is written on the
 image, and a small "offline preview" mark says what made it. Partial images are pixelated
-versions of the final one, coarse first.
+versions of the final one, coarse first. The same scene can be drawn as pixels, as an animated GIF
+(a bar sweeps across the frames) or as an SVG document of vector shapes with the prompt as text.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+import re
 import textwrap
+from xml.sax.saxutils import escape
 
 from PIL import Image, ImageDraw, ImageFont
+
+GIF_FRAMES, GIF_MS = 9, 200  # the API's defaults for frame_count and frame_duration_ms
 
 COLOURS = {
     "red": (214, 48, 49),
@@ -72,10 +77,27 @@ def _font(size):
         return ImageFont.load_default()
 
 
-def render_final(prompt, *, width, height, model="", quality=None, style=None, background=None, index=0):
-    """The final preview image as a PIL image (RGBA when the background is transparent)."""
+def _scene(prompt, width, height, model, quality, style, background, index):
+    """(colours, shapes): the palette and the (kind, box, colour) shapes every rendering of a request draws."""
     rng = random.Random(_seed(prompt, model, width, height, quality, style, background, index))
     colours = _palette(prompt, rng, style)
+    short = min(width, height)
+    shapes = []
+    for i in range({"low": 3, "medium": 6, "high": 10}.get(quality, 6)):
+        radius = rng.randrange(short // 16 + 1, short // 4 + 2)
+        x, y = rng.randrange(width), rng.randrange(height)
+        kind = "ellipse" if i % 2 == 0 else "rectangle"
+        shapes.append((kind, (x - radius, y - radius, x + radius, y + radius), colours[(i + 2) % len(colours)]))
+    return colours, shapes
+
+
+def _mark_text(model, width, height, index):
+    return f"offline preview · {model or 'model'} · {width}x{height} · #{index + 1}"
+
+
+def render_final(prompt, *, width, height, model="", quality=None, style=None, background=None, index=0):
+    """The final preview image as a PIL image (RGBA when the background is transparent)."""
+    colours, shapes = _scene(prompt, width, height, model, quality, style, background, index)
     transparent = background == "transparent"
     if transparent:
         img = Image.new("RGBA", (width, height), (0, 0, 0, 0))
@@ -86,31 +108,101 @@ def render_final(prompt, *, width, height, model="", quality=None, style=None, b
         )
     draw = ImageDraw.Draw(img)
     short = min(width, height)
-    shapes = {"low": 3, "medium": 6, "high": 10}.get(quality, 6)
-    for i in range(shapes):
-        colour = colours[(i + 2) % len(colours)]
-        radius = rng.randrange(short // 16 + 1, short // 4 + 2)
-        x, y = rng.randrange(width), rng.randrange(height)
-        box = (x - radius, y - radius, x + radius, y + radius)
+    for kind, box, colour in shapes:
         fill = colour + ((255,) if transparent else ())
-        (draw.ellipse if i % 2 == 0 else draw.rectangle)(
+        (draw.ellipse if kind == "ellipse" else draw.rectangle)(
             box, fill=fill, outline=(255, 255, 255, 255)[: len(fill)], width=max(1, short // 256)
         )
     _caption(draw, prompt, width, height, transparent)
-    _mark(draw, f"offline preview · {model or 'model'} · {width}x{height} · #{index + 1}", width, height, transparent)
+    _mark(draw, _mark_text(model, width, height, index), width, height, transparent)
     return img
 
 
-def _caption(draw, prompt, width, height, transparent):
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _rgb(colour):
+    return "#{:02x}{:02x}{:02x}".format(*colour)
+
+
+def render_svg(
+    prompt, *, width, height, model="", quality=None, style=None, background=None, index=0, detail=1.0
+) -> bytes:
+    """The preview as an SVG document: the same scene as vector shapes, the prompt and the mark as <text>.
+
+    `detail` (0-1): the share of shapes drawn, for partial images."""
+    colours, shapes = _scene(prompt, width, height, model, quality, style, background, index)
+    short = min(width, height)
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
+    ]
+    if background != "transparent":
+        out += [
+            '<defs><linearGradient id="bg" x1="0" y1="0" x2="0" y2="1">'
+            f'<stop offset="0" stop-color="{_rgb(colours[0])}"/><stop offset="1" stop-color="{_rgb(colours[1])}"/>'
+            "</linearGradient></defs>",
+            f'<rect width="{width}" height="{height}" fill="url(#bg)"/>',
+        ]
+    stroke = f'stroke="#ffffff" stroke-width="{max(1, short // 256)}"'
+    for kind, (x0, y0, x1, y1), colour in shapes[: round(len(shapes) * detail)]:
+        if kind == "ellipse":
+            out.append(
+                f'<circle cx="{(x0 + x1) // 2}" cy="{(y0 + y1) // 2}" r="{(x1 - x0) // 2}" '
+                f'fill="{_rgb(colour)}" {stroke}/>'
+            )
+        else:
+            out.append(f'<rect x="{x0}" y="{y0}" width="{x1 - x0}" height="{y1 - y0}" fill="{_rgb(colour)}" {stroke}/>')
+    size, lines, top, line_height = _caption_layout(_NOT_XML.sub("", prompt), width, height)
+    pad = size // 2
+    out.append(
+        f'<rect x="{width // 10 - pad}" y="{top - pad}" width="{width - 2 * (width // 10) + 2 * pad}" '
+        f'height="{line_height * len(lines) + 2 * pad}" fill="#101014" fill-opacity="0.8"/>'
+    )
+    text = f'font-family="sans-serif" text-anchor="middle" dominant-baseline="central" font-size="{size}"'
+    for i, line in enumerate(lines):
+        y = top + i * line_height + line_height // 2
+        out.append(f'<text x="{width // 2}" y="{y}" {text} fill="#fafafa">{escape(line)}</text>')
+    mark = max(8, short // 48)
+    label = escape(_mark_text(_NOT_XML.sub("", model), width, height, index))
+    out.append(
+        f'<text x="{width - mark}" y="{height - mark}" font-family="sans-serif" font-size="{mark}" '
+        f'text-anchor="end" fill="#ffd65a">{label}</text>'
+    )
+    out.append(f"<title>{escape(_NOT_XML.sub('', prompt))}</title>")
+    out.append("</svg>")
+    return "\n".join(out).encode()
+
+
+def animate(img, frames, duration_ms) -> bytes:
+    """An animated GIF of `frames` frames, `duration_ms` each, looping: a bar sweeps across the final image."""
+    base = img.convert("RGB")
+    bar = max(2, img.height // 64)
+    stills = []
+    for i in range(frames):
+        frame = base.copy()
+        ImageDraw.Draw(frame).rectangle((0, 0, (i + 1) * img.width // frames - 1, bar - 1), fill=(255, 214, 90))
+        stills.append(frame)
+    out = io.BytesIO()
+    stills[0].save(out, "GIF", save_all=True, append_images=stills[1:], duration=duration_ms, loop=0)
+    return out.getvalue()
+
+
+def _caption_layout(prompt, width, height):
+    """(font size, lines, top, line height) of the prompt written across the middle."""
     size = max(10, min(width, height) // 18)
-    font = _font(size)
     chars = max(8, int(width * 0.8 / (size * 0.55)))
     lines = textwrap.wrap(" ".join(prompt.split()), chars)[:5] or [""]
     if len(lines) == 5:
         lines[-1] = lines[-1][: chars - 1] + "…"
     line_height = int(size * 1.25)
+    return size, lines, (height - line_height * len(lines)) // 2, line_height
+
+
+def _caption(draw, prompt, width, height, transparent):
+    size, lines, top, line_height = _caption_layout(prompt, width, height)
+    font = _font(size)
     block = line_height * len(lines)
-    top = (height - block) // 2
     pad = size // 2
     panel = (0, 0, 0, 170) if transparent else (16, 16, 20)
     draw.rectangle((width // 10 - pad, top - pad, width - width // 10 + pad, top + block + pad), fill=panel)

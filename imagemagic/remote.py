@@ -1,0 +1,137 @@
+"""The catalog checked against the endpoint: what GET /v1/models serves, beside what the catalog knows.
+
+`imagemagic models --remote` and `%imagegen --models --remote` list models the endpoint serves that
+the catalog does not know, models the catalog lists that it no longer serves, and shutdown dates that
+differ (`shutdown_date`, optional per model). Answers are cached per base URL in the history folder
+for a day. A request never waits on this: its shut-down warning reads the cache only (`shutdowns`).
+An endpoint without /v1/models (404) is fine: one line says so.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import time
+from pathlib import Path
+
+from .catalog import MODELS, lookup
+from .errors import APIConnectionError, error_from_response
+from .store import atomic_write, default_home
+
+CACHE_FILE = "remote-models.json"
+MAX_AGE = 24 * 3600.0  # seconds a cached answer is used
+NO_LIST = None  # what the cache holds for an endpoint without /v1/models
+
+
+def _cache_path(home=None):
+    return Path(home or default_home()) / CACHE_FILE
+
+
+def _read_cache(home=None):
+    try:
+        data = json.loads(_cache_path(home).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _date(value):
+    try:
+        return _dt.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def cached(base_url, *, home=None, now=None):
+    """(fetched_at, {model id: shutdown date or None}, or NO_LIST) cached for `base_url` within a day, else None."""
+    entry = _read_cache(home).get(base_url)
+    if not isinstance(entry, dict) or not isinstance(entry.get("fetched_at"), (int, float)):
+        return None
+    if (now or time.time()) - entry["fetched_at"] > MAX_AGE:
+        return None
+    models = entry.get("models")
+    if models is NO_LIST:
+        return entry["fetched_at"], NO_LIST
+    if not isinstance(models, dict):
+        return None
+    return entry["fetched_at"], {name: _date(date) for name, date in models.items()}
+
+
+def shutdowns(base_url, *, home=None, now=None) -> dict:
+    """{model id: date} the endpoint reported, from the cache only (never the network); {} when not cached."""
+    found = cached(base_url, home=home, now=now) if base_url else None
+    return {name: date for name, date in (found[1] or {}).items() if date} if found else {}
+
+
+def fetch(endpoint, *, timeout=10.0, transport=None):
+    """{model id: shutdown date or None} from the endpoint's GET /models, or NO_LIST on 404.
+
+    Raises the APIError for another error status, APIConnectionError when it cannot be reached."""
+    import httpx
+
+    try:
+        with httpx.Client(timeout=timeout, transport=transport) as client:
+            resp = client.get(f"{endpoint.base_url}/models", headers=endpoint.headers(), params=endpoint.params())
+    except httpx.HTTPError as exc:
+        raise APIConnectionError(f"could not reach {endpoint.base_url}/models ({type(exc).__name__})") from None
+    if resp.status_code == 404:
+        return NO_LIST
+    if resp.status_code >= 400:
+        raise error_from_response(resp.status_code, resp.headers, resp.content, resp.reason_phrase, endpoint.api_key)
+    try:
+        items = resp.json()["data"]
+        return {item["id"]: _date(item.get("shutdown_date")) for item in items if isinstance(item.get("id"), str)}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise APIConnectionError(f"{endpoint.base_url}/models did not answer with a list of models") from None
+
+
+def served(endpoint, *, home=None, now=None, transport=None):
+    """(fetched_at, models or NO_LIST, from_cache): the cached answer within a day, else a fresh one, cached."""
+    found = cached(endpoint.base_url, home=home, now=now)
+    if found is not None:
+        return (*found, True)
+    models = fetch(endpoint, transport=transport)
+    fetched_at = now or time.time()
+    data = _read_cache(home)
+    stored = NO_LIST if models is NO_LIST else {k: v.isoformat() if v else None for k, v in models.items()}
+    data[endpoint.base_url] = {"fetched_at": fetched_at, "models": stored}
+    try:
+        atomic_write(_cache_path(home), json.dumps(data, indent=1).encode())
+    except OSError:
+        pass  # an unwritable history folder costs a fetch next time, nothing more
+    return fetched_at, models, False
+
+
+def compare(models) -> list[str]:
+    """The differences between what the endpoint serves (`models`) and the catalog, one line each."""
+    unknown = [name for name in models if lookup(name) is None]
+    served_rows = {lookup(name).name for name in models if lookup(name) is not None}
+    gone = [name for name in MODELS if name not in served_rows]
+    differ = [
+        f"{name}: endpoint {_text(date)}, catalog {_text(lookup(name).shutdown)}"
+        for name, date in models.items()
+        if lookup(name) is not None and date != lookup(name).shutdown
+    ]
+    described = [f"{name} (shutdown {_text(models[name])})" for name in unknown]
+    return [
+        f"served, not in the catalog: {', '.join(described) or 'none'}",
+        f"in the catalog, not served: {', '.join(gone) or 'none'}",
+        f"shutdown dates that differ: {'; '.join(differ) or 'none'}",
+    ]
+
+
+def _text(date):
+    return date.isoformat() if date else "none"
+
+
+def remote_text(endpoint, *, home=None, now=None, transport=None) -> str:
+    """What `--remote` prints: the endpoint's models beside the catalog, or one line saying why not."""
+    if endpoint.base_url is None:
+        return "the offline preview server serves the catalog itself: nothing to compare (set a base URL or a key)"
+    fetched_at, models, from_cache = served(endpoint, home=home, now=now, transport=transport)
+    when = _dt.datetime.fromtimestamp(fetched_at, _dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    source = f"cached answer of {when}" if from_cache else f"fetched {when}; cached for a day"
+    if models is NO_LIST:
+        return f"{endpoint.base_url} has no /models list (404): nothing to compare, the catalog stands ({source})"
+    head = f"{endpoint.base_url}/models: {len(models)} models ({source})"
+    return "\n".join([head, *(f"  {line}" for line in compare(models))])
