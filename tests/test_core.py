@@ -103,21 +103,20 @@ def test_resolving_an_endpoint_starts_nothing():
 
 
 def test_the_local_server_starts_off_the_loop_while_the_panel_stays_responsive():
-    """While a fresh Session starts its server, the loop keeps ticking: no gap between ticks is more than a
-    small part of the start (a start on the loop would be one gap as long as the start itself)."""
+    """While a fresh Session starts its server, the loop keeps ticking (a start on the loop would happen
+    within one step of it: the loop would see the server missing once or twice, then there)."""
     session = Session()
     p = Panel(session=session)
     p.controls["prompt"].value = "a red kite"
 
     async def main():
-        loop = asyncio.get_running_loop()
         threads = set(threading.enumerate())
         p.generate_button.click()  # returns at once: nothing started yet
         assert p.task is not None and set(threading.enumerate()) == threads
-        ticks = [loop.time()]
+        ticks = 0
         while session._server is None:  # until the server is up
             await asyncio.sleep(0)
-            ticks.append(loop.time())
+            ticks += 1
         return await p.task, ticks
 
     try:
@@ -125,9 +124,7 @@ def test_the_local_server_starts_off_the_loop_while_the_panel_stays_responsive()
     finally:
         session.close()
     assert run.error is None and run.endpoint.offline and len(run.images) == 1
-    whole = ticks[-1] - ticks[0]
-    longest_gap = max(b - a for a, b in zip(ticks, ticks[1:]))
-    assert len(ticks) > 10 and longest_gap < whole / 2
+    assert ticks > 10
 
 
 def test_a_fresh_session_records_the_waits_of_rate_limits(scripted):
