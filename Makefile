@@ -1,5 +1,7 @@
-# make quickstart: run the quickstart notebook offline (build/quickstart.ipynb and .html)
-# make test:       run the whole test suite (unit, real server, real IPython, notebooks, browser)
+# make quickstart: run the quickstart notebook offline (build/quickstart.ipynb and .html); installs only
+#                  the package and a kernel runner (the `notebook` extra)
+# make test:       install the `test` extra, then lint (ruff) and run the whole test suite (unit, real
+#                  server, real IPython, notebooks, browser)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,14 +9,22 @@ KERNEL := imagemagic-dev
 
 .PHONY: quickstart test
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+
+# The notebook extra: the package, ipykernel and nbconvert, and the kernel the notebooks name.
+$(BIN)/.notebook: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[notebook]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (imagemagic)" >/dev/null
 	touch $@
 
-quickstart: $(BIN)/.installed
+# The test extra (it includes the notebook extra).
+$(BIN)/.installed: pyproject.toml $(BIN)/.notebook
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+quickstart: $(BIN)/.notebook
 	mkdir -p build
 	$(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=$(KERNEL) \
 		--output-dir build notebooks/quickstart.ipynb
@@ -22,4 +32,6 @@ quickstart: $(BIN)/.installed
 	@echo "quickstart ran offline: build/quickstart.ipynb, build/quickstart.html"
 
 test: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -275,7 +275,8 @@ def main():
     }
 
     print(
-        "| scenario | path | wall s | CPU s | peak RSS MiB | RSS growth MiB | last byte → display ms | largest display message KiB |"
+        "| scenario | path | wall s | CPU s | peak RSS MiB | RSS growth MiB "
+        "| last byte → display ms | largest display message KiB |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for (scenario, path), r in results.items():
@@ -291,7 +292,8 @@ def main():
     for big in ("stream-3840x2160", "stream-3840x2160-photo"):
         ours, sdk, naive = (results[big, p] for p in PATHS)
         print(
-            f"- {big}: time to display the final image, ours / naive: {verdict(ours['to_display'] / naive['to_display'], 0.1)}"
+            f"- {big}: time to display the final image, ours / naive: "
+            f"{verdict(ours['to_display'] / naive['to_display'], 0.1)}"
         )
         print(f"- {big}: client CPU, ours / naive: {verdict(ours['cpu'] / naive['cpu'], 0.5)}")
         print(
@@ -299,16 +301,19 @@ def main():
             f"growth over the shared baseline, ours / SDK: {verdict(ours['rss_growth'] / sdk['rss_growth'], 0.6)}"
         )
     print(
-        f"- %load_ext imagemagic (best of 5 fresh processes): {min(loads) * 1000:.1f} ms (target ≤ 30 ms: {'met' if min(loads) <= 0.030 else 'MISSED'})"
+        f"- %load_ext imagemagic (best of 5 fresh processes): {min(loads) * 1000:.1f} ms "
+        f"(target ≤ 30 ms: {'met' if min(loads) <= 0.030 else 'MISSED'})"
     )
     print(
-        f"- -n 8 fan-out / single request, {FANOUT_DELAY:.0f} s per image: {fan['8']:.2f} s / {fan['1']:.2f} s = {verdict(fan['8'] / fan['1'], 1.3)}"
+        f"- -n 8 fan-out / single request, {FANOUT_DELAY:.0f} s per image: {fan['8']:.2f} s / {fan['1']:.2f} s = "
+        f"{verdict(fan['8'] / fan['1'], 1.3)}"
     )
     for scenario in SCENARIOS:
         ours, sdk, naive = (results[scenario, p] for p in PATHS)
         print(
             f"- {scenario}: CPU ours/naive {ours['cpu'] / naive['cpu']:.2f}, ours/SDK {ours['cpu'] / sdk['cpu']:.2f}; "
-            f"wall ours/naive {ours['wall'] / naive['wall']:.2f}; peak RSS ours/SDK {ours['peak_rss'] / sdk['peak_rss']:.2f}"
+            f"wall ours/naive {ours['wall'] / naive['wall']:.2f}; "
+            f"peak RSS ours/SDK {ours['peak_rss'] / sdk['peak_rss']:.2f}"
         )
 
 

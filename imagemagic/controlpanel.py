@@ -20,7 +20,7 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from .catalog import MODELS, lookup
+from .catalog import DEFAULT_MODEL, MODELS, lookup
 from .display import placeholder_png
 from .errors import ImageMagicError, ValidationError
 from .params import BY_NAME, for_operation
@@ -233,7 +233,7 @@ def _widget(p, defaults):
     default = defaults.get(p.name)
     hint = "default" if default is None else f"default ({default})"
     if p.name == "model":
-        return W.Combobox(options=tuple(MODELS), value=default, ensure_option=False, **common)
+        return W.Combobox(options=tuple(MODELS), value=default or DEFAULT_MODEL, ensure_option=False, **common)
     if p.choices == "sizes":
         return W.Combobox(placeholder=hint, ensure_option=False, **common)
     if p.choices or p.name == "partial_images":

@@ -109,8 +109,8 @@ class ImageGenMagics(Magics, ImageGenDefaults):
             return value
         from .request import ImageRequest
 
-        model = value if name == "model" else self.model
-        values = {"model": model, name: value, "stream": True if name == "partial_images" else None}
+        current = {n: getattr(self, n) for n in NAMES}  # judged with the other defaults (jpeg, then compression)
+        values = {**current, name: value, "stream": True if name == "partial_images" else current["stream"]}
         messages = [p.message for p in ImageRequest(prompt="default", **values).problems() if p.param == name]
         if messages:
             raise TraitError("; ".join(messages))

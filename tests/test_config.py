@@ -15,7 +15,8 @@ def test_profile_config_file_sets_the_defaults(recorder, tmp_path, clean_env):
     profile = tmp_path / "profile"
     profile.mkdir()
     (profile / "ipython_config.py").write_text(
-        'c.ImageGenMagics.model = "gpt-image-1"\nc.ImageGenMagics.size = "1024x1536"\nc.ImageGenMagics.quality = "low"\n'
+        'c.ImageGenMagics.model = "gpt-image-1"\nc.ImageGenMagics.size = "1024x1536"\n'
+        'c.ImageGenMagics.quality = "low"\n'
     )
     env = {**os.environ, "OPENAI_BASE_URL": f"{recorder.base}/v1", "IMAGEMAGIC_HOME": str(clean_env)}
     code = "%load_ext imagemagic\n%imagegen --quality high --out k a kite\nprint(k[0].size)"

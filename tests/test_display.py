@@ -162,18 +162,23 @@ started = time.perf_counter()
 shell.run_line_magic("load_ext", "imagemagic")
 seconds = time.perf_counter() - started
 heavy = ("httpx", "PIL", "ipywidgets", "starlette", "uvicorn", "nest_asyncio2")
-print(json.dumps([seconds, [m for m in heavy if m in sys.modules]]))
+loaded = [m for m in heavy if m in sys.modules]
+started = time.perf_counter()
+import httpx, PIL.Image, ipywidgets, starlette.applications, uvicorn  # what a first generation loads
+deferred = time.perf_counter() - started
+print(json.dumps([seconds, deferred, loaded]))
 """
 
 
 def test_load_ext_is_cheap_and_imports_nothing_heavy():
-    """%load_ext in a fresh IPython (best of 5 processes) costs at most 30 ms, heavy libraries unloaded."""
+    """%load_ext in a fresh IPython (best of 5 processes) costs a fraction of the libraries it leaves for
+    the first generation (measured in the same processes), and loads none of them."""
     runs = [
         json.loads(subprocess.run([sys.executable, "-c", LOAD_EXT], capture_output=True, text=True, check=True).stdout)
         for _ in range(5)
     ]
-    assert all(heavy == [] for _, heavy in runs)
-    assert min(seconds for seconds, _ in runs) <= 0.030, runs
+    assert all(heavy == [] for _, _, heavy in runs)
+    assert min(seconds for seconds, _, _ in runs) < min(deferred for _, deferred, _ in runs) / 3, runs
 
 
 def test_a_failed_call_says_so_where_the_images_would_have_been(ip, start_server, monkeypatch):

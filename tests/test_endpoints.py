@@ -28,7 +28,10 @@ def test_a_key_alone_means_openai():
 
 
 def test_nothing_configured_means_the_local_server_and_one_line_saying_so(clean_env):
-    script = "import imagemagic; r = imagemagic.generate('a kite', n=2); imagemagic.generate('a kite'); print(len(r), r[0].size)"
+    script = (
+        "import imagemagic; r = imagemagic.generate('a kite', n=2); "
+        "imagemagic.generate('a kite'); print(len(r), r[0].size)"
+    )
     done = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,

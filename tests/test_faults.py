@@ -197,7 +197,8 @@ def test_default_timeouts_fit_long_generations_and_connect_fast():
                     "code": "invalid_value",
                 }
             },
-            "HTTP 400 (type=invalid_request_error, param=size, code=invalid_value): Invalid size '7x7'. [request id req_test]",
+            "HTTP 400 (type=invalid_request_error, param=size, code=invalid_value): "
+            "Invalid size '7x7'. [request id req_test]",
         ),
         (
             401,
@@ -208,7 +209,8 @@ def test_default_timeouts_fit_long_generations_and_connect_fast():
                     "code": "invalid_api_key",
                 }
             },
-            "HTTP 401 (type=invalid_request_error, code=invalid_api_key): Incorrect API key provided: ***. [request id req_test]",
+            "HTTP 401 (type=invalid_request_error, code=invalid_api_key): "
+            "Incorrect API key provided: ***. [request id req_test]",
         ),
         (
             403,
@@ -218,7 +220,8 @@ def test_default_timeouts_fit_long_generations_and_connect_fast():
                     "type": "invalid_request_error",
                 }
             },
-            "HTTP 403 (type=invalid_request_error): Your organization must be verified to use this model. [request id req_test]",
+            "HTTP 403 (type=invalid_request_error): "
+            "Your organization must be verified to use this model. [request id req_test]",
         ),
         (404, {"detail": "Not Found"}, "HTTP 404: Not Found [request id req_test]"),
         (404, ["not", "an", "object"], "HTTP 404: Not Found [request id req_test]"),

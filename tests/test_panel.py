@@ -174,10 +174,10 @@ def test_generate_returns_at_once_and_the_loop_stays_free(start_server):
         while not p.task.done():
             await asyncio.sleep(0.01)
             ticks += 1
-        return clicked, ticks
+        return clicked, ticks, time.monotonic() - started
 
-    clicked, ticks = asyncio.run(main())
-    assert clicked < 0.1 and ticks > 30
+    clicked, ticks, whole = asyncio.run(main())
+    assert clicked < whole / 10 and ticks > 30
     assert p.history[0].error is None
 
 
@@ -190,15 +190,16 @@ def test_cancel_mid_stream_keeps_the_latest_partial(start_server):
         assert text(p.status).startswith("generating")
         assert p.generate_button.disabled and not p.cancel_button.disabled
         slot = p.cards[0].slots[0]
+        clicked = time.monotonic()
         while slot.image is None:
             await asyncio.sleep(0.01)
         cancelled = time.monotonic()
         p.cancel_button.click()
         run = await p.task
-        return run, time.monotonic() - cancelled
+        return run, time.monotonic() - cancelled, cancelled - clicked
 
-    run, took = asyncio.run(main())
-    assert took < 0.5
+    run, took, first_partial = asyncio.run(main())
+    assert took < first_partial / 4  # cancelling takes a fraction of the wait for one partial
     assert run.error == "cancelled: the connection was closed"
     assert run.result.partial and len(run.images) == 1 and run.result.images[0].partial_index == 0
     assert re.fullmatch(
@@ -212,7 +213,8 @@ def test_an_api_error_is_one_line_in_the_panel_and_nothing_in_the_log(start_serv
     p = panel(base_url=start_server(api_key="sk-right"))
     run = generate(p, prompt="a red kite")
     assert re.fullmatch(
-        r"HTTP 401 \(type=invalid_request_error, code=invalid_api_key\): Incorrect API key provided\. \[request id \S+\]",
+        r"HTTP 401 \(type=invalid_request_error, code=invalid_api_key\): "
+        r"Incorrect API key provided\. \[request id \S+\]",
         run.error,
     )
     assert text(p.status) == f"{run.error}; kept 0 images after {run.elapsed:.1f} s"
@@ -267,7 +269,8 @@ def test_copy_as_cell_shows_the_magic_cell():
         p.cell.value
         == p.cell_text()
         == (
-            "%%imagegen --model gpt-image-2 --size 1536x1024 --n 3 --stream --partial-images 2\nA lighthouse\non a cliff"
+            "%%imagegen --model gpt-image-2 --size 1536x1024 --n 3 "
+            "--stream --partial-images 2\nA lighthouse\non a cliff"
         )
     )
     assert p.cell.layout.display is None

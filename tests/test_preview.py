@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from PIL import Image
@@ -63,15 +62,3 @@ def test_partials_are_coarser_versions_converging_on_the_final():
     detail = [sum(1 for count in s.convert("L").histogram() if count) for s in (*stages, final)]
     assert detail[0] <= detail[1] <= detail[2] <= detail[3]
     assert stages[0].size == final.size
-
-
-@pytest.mark.parametrize(("size", "limit"), [((1024, 1024), 0.100)])
-def test_fast_enough(size, limit):
-    best = min(_timed(size) for _ in range(5))
-    assert best < limit, f"{size[0]}x{size[1]} PNG took {best * 1000:.0f} ms"
-
-
-def _timed(size):
-    start = time.perf_counter()
-    preview.encode(_render(width=size[0], height=size[1]), "png")
-    return time.perf_counter() - start

@@ -39,7 +39,8 @@ def test_executed_notebook_and_history_never_hold_the_key(start_server, clean_en
                 "import imagemagic, os\nimagemagic.ImagesClient(), imagemagic.ImagesClient().endpoint, pic",
                 f"%config ImageGenMagics.base_url = {other!r}",
                 "%%imagegen --size 1024x1024\nrefused",
-                f"try:\n    imagemagic.generate('x', base_url={other!r})\nexcept imagemagic.APIError as exc:\n    print(repr(exc), exc.__dict__)",
+                f"try:\n    imagemagic.generate('x', base_url={other!r})\n"
+                "except imagemagic.APIError as exc:\n    print(repr(exc), exc.__dict__)",
                 "%imagegen_usage",
             )
         ]

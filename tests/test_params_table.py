@@ -1,0 +1,114 @@
+"""The parameter table is the one place a parameter is declared: every front end exposes exactly the
+table's parameters of each operation it serves, each with the table's help, so a new row is enough."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import ipywidgets as W
+import pytest
+
+from imagemagic import cli
+from imagemagic.catalog import MODELS
+from imagemagic.controlpanel import panel
+from imagemagic.magics import ImageGenMagics
+from imagemagic.params import NAMES, PARAMS, for_operation
+from imagemagic.request import ImageRequest
+from imagemagic.settings import options
+
+GENERATE = for_operation("generate")
+OPTION_DESTS = {"extra", "offline"}  # the request flags that are not parameters (flags.OPTION_FLAGS)
+
+
+def parameter_actions(parser):
+    """{dest: [actions]} of a parser's actions that carry a parameter of the table."""
+    found = {}
+    for action in parser._actions:
+        if action.dest in NAMES:
+            found.setdefault(action.dest, []).append(action)
+    return found
+
+
+def generate_parser():
+    subparsers = next(a for a in cli._parser()._actions if a.dest == "command")
+    return subparsers.choices["generate"]
+
+
+def magic_parser(ip):
+    return ip.find_cell_magic("imagegen").parser
+
+
+@pytest.fixture(params=["magic", "cli"])
+def flags(request, ip):
+    """(the parser of %%imagegen or of `imagemagic generate`, the help text it shows)."""
+    if request.param == "magic":
+        return magic_parser(ip), ip.find_cell_magic("imagegen").__doc__
+    parser = generate_parser()
+    return parser, parser.format_help()
+
+
+def test_the_table_names_each_parameter_once_as_on_the_wire():
+    assert len(NAMES) == len(set(NAMES)) == len(PARAMS)
+    assert all(p.operations and set(p.operations) <= {"generate", "edit"} for p in PARAMS)
+    assert all(p.type in (str, int, bool) and p.help.endswith(".") for p in PARAMS)
+    assert {p.name for p in PARAMS if "edit" not in p.operations} >= {"moderation", "style"}
+
+
+def test_the_flags_are_exactly_the_generate_parameters_with_the_tables_help(flags):
+    parser, shown = flags
+    actions = parameter_actions(parser)
+    assert set(actions) == {p.name for p in GENERATE}
+    for p in GENERATE:
+        strings = {s for action in actions[p.name] for s in action.option_strings}
+        expected = {p.flag, *([p.short] if p.short else []), *([f"--no-{p.flag[2:]}"] if p.type is bool else [])}
+        assert strings == expected
+        main = next(a for a in actions[p.name] if p.flag in a.option_strings)
+        assert main.help == p.help
+        if p.type is not bool:
+            assert main.type is p.type and main.default is None
+        assert p.flag in shown
+    edit_only = [p for p in PARAMS if "generate" not in p.operations]
+    assert edit_only and not any(p.flag in shown for p in edit_only)
+
+
+def test_the_magic_and_the_cli_take_the_same_request_flags(ip):
+    def request_flags(parser):
+        return sorted(
+            s
+            for a in parser._actions
+            if a.dest in (*NAMES, *OPTION_DESTS)
+            for s in a.option_strings
+        )  # fmt: skip
+
+    assert request_flags(magic_parser(ip)) == request_flags(generate_parser())
+
+
+def test_a_config_trait_for_every_parameter_and_option_each_with_its_help():
+    traits = ImageGenMagics.class_traits(config=True)
+    assert set(traits) == {*NAMES, *(f.name for f in options())}
+    for p in PARAMS:
+        assert traits[p.name].help == f"Default {p.name}: {p.help}"
+    for f in options():
+        assert traits[f.name].help == f.metadata["help"]
+
+
+def test_a_panel_widget_for_every_generate_parameter_with_the_help_as_tooltip():
+    p = panel()
+    p.controls["model"].value = "my-own-model"  # outside the catalog: nothing disabled, every tooltip the help
+    assert list(p.controls) == ["prompt", *(q.name for q in GENERATE)]
+    for q in GENERATE:
+        control = p.controls[q.name]
+        assert control.tooltip == q.help and not control.disabled
+        if q.type is bool:
+            assert isinstance(control, W.Checkbox)
+        elif q.choices and q.choices != "sizes":
+            offered = {value for _, value in control.options}
+            catalog = {value for model in MODELS.values() for value in model.allowed(q.name)}
+            assert offered == {None, *catalog}
+
+
+def test_the_request_has_a_field_for_every_parameter_of_any_operation():
+    fields = [f.name for f in dataclasses.fields(ImageRequest)]
+    assert fields == ["prompt", *NAMES, "extra_body"]
+    req = ImageRequest(prompt="a kite", **{p.name: p.type(1) if p.type is not str else "x" for p in PARAMS})
+    assert set(req.body()) == {"prompt", *NAMES}
