@@ -53,6 +53,9 @@ class Settings:
         "images instead of paying again; --fresh overrides.",
     )
     history_limit_mb: float = _option(1024.0, "Size cap of the image history in MiB; the oldest images go first.")
+    max_answer_mb: float = _option(
+        256.0, "Largest answer (or stream event) accepted from a server, in MiB; a 4K PNG is 20-30 MB of base64."
+    )
     api_key: str | None = field(default=None, repr=False, metadata={"secret": True})
 
     @classmethod
