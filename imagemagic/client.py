@@ -214,7 +214,8 @@ class AsyncImagesClient:
         await self.sleep(delay)
 
     async def _read(self, resp, count, first_slot, progress, request_id, deadline):
-        """Read a successful answer of `count` images; `deadline` ends once the answer is in (downloads have their own)."""
+        """Read a successful answer of `count` images; `deadline` is lifted once the answer is in (a download
+        has its own)."""
         if 300 <= resp.status_code < 400:
             where = self._masked(resp.headers.get("location")) or "nowhere"
             raise TransportError(
@@ -286,7 +287,9 @@ class AsyncImagesClient:
                     raise TransportError(f"image {slot + 1}: download failed with HTTP {resp.status_code}")
                 data = await _read_capped(resp, URL_DOWNLOAD_LIMIT)
                 if data is None:
-                    raise ImageDataError(f"image {slot + 1}: download refused, larger than {URL_DOWNLOAD_LIMIT:,} bytes")
+                    raise ImageDataError(
+                        f"image {slot + 1}: download refused, larger than {URL_DOWNLOAD_LIMIT:,} bytes"
+                    )
                 return data
         raise TransportError(f"image {slot + 1}: download refused after {MAX_REDIRECTS} redirects")
 
@@ -413,7 +416,9 @@ async def _check_download(url, slot):
             f"image {slot + 1}: refused to download {parts.scheme or 'a relative'}: URL (only http and https)"
         )
     host = (parts.hostname or "").rstrip(".").lower()
-    refused = ImageDataError(f"image {slot + 1}: refused to download from {host}: a link-local or cloud metadata address")
+    refused = ImageDataError(
+        f"image {slot + 1}: refused to download from {host}: a link-local or cloud metadata address"
+    )
     if host in METADATA_HOSTS:
         raise refused
     try:
@@ -422,7 +427,9 @@ async def _check_download(url, slot):
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, None)
         except OSError as exc:
-            raise APIConnectionError(f"image {slot + 1}: download failed (cannot resolve {host}: {_plain(exc)})")
+            raise APIConnectionError(
+                f"image {slot + 1}: download failed (cannot resolve {host}: {_plain(exc)})"
+            ) from exc
         addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     for address in addresses:
         address = getattr(address, "ipv4_mapped", None) or address

@@ -398,7 +398,11 @@ class Panel(W.VBox):
         except RuntimeError:
             self._say("the panel generates on a running event loop: use it in a Jupyter kernel", "#b00020")
             return None
-        plan = prepare(self.values()["prompt"].strip(), self.params(), settings=self.settings)
+        try:
+            plan = prepare(self.values()["prompt"].strip(), self.params(), settings=self.settings)
+        except ValidationError as exc:  # e.g. a key in the environment that cannot be sent (CredentialError)
+            self._say(problems_line(exc), "#b00020")
+            return None
         run = Run(len(self.cards) + 1, plan.request, plan.endpoint, self.settings.defaults)
         card = RunCard(run.number, plan.request)
         self.cards.append(card)

@@ -42,7 +42,9 @@ class Progress:
         if (first, offset) not in self._extra:
             self._extra[first, offset] = len(self.slots)
             self.slots.append(None)
-            self.status(f"the server sent more images than requested ({len(self.slots)} for {self.requested}); all are kept")
+            self.status(
+                f"the server sent more images than requested ({len(self.slots)} for {self.requested}); all are kept"
+            )
         return self._extra[first, offset]
 
     def image(self, img):
