@@ -33,6 +33,10 @@ class Endpoint:
     offline: bool = False
     reason: str = ""  # why the offline server answers ("offline" or "no OPENAI_API_KEY")
 
+    def __post_init__(self):
+        for name in ("api_key", "organization", "project"):  # made directly, not by resolve(): check here
+            object.__setattr__(self, name, _credential(getattr(self, name), f"the endpoint's {name}"))
+
     def __repr__(self):
         kind = "azure" if self.azure_api_version else "offline" if self.offline else "openai-compatible"
         key = ", key set" if self.api_key else ""

@@ -23,7 +23,7 @@ async def _with_display(call, live):
         if ticker:
             ticker.cancel()
         if live:
-            live.finish()
+            live.flush()
 
 
 def _bind(magics, name, result):
@@ -71,6 +71,7 @@ def run_in_notebook(magics, plan, args):
         raise
     _bind(magics, args.out, result)
     if live:
+        live.finish()
         print(caption(result))
     else:
         for path in result.files:

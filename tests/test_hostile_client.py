@@ -141,6 +141,13 @@ def test_the_api_key_argument_is_named_too(scripted):
     assert server.requests == []
 
 
+def test_an_endpoint_made_directly_is_checked_too():
+    with pytest.raises(CredentialError) as caught:
+        Endpoint("http://127.0.0.1:9/v1", f"{KEY}\r\nX-Other: 1")
+    assert str(caught.value) == odd("the endpoint's api_key")
+    assert Endpoint("http://127.0.0.1:9/v1", f" {KEY}\n").api_key == KEY
+
+
 def test_whitespace_around_a_key_is_stripped(scripted, monkeypatch):
     server = scripted()
     monkeypatch.setenv("OPENAI_API_KEY", f"  {KEY}\n")
