@@ -74,6 +74,7 @@ class Call:
             timeout=settings.timeout,
             max_retries=settings.max_retries,
             max_concurrency=settings.max_concurrency,
+            max_answer_bytes=int(settings.max_answer_mb * 2**20),
         )
         try:
             result = self._with_files(await client.generate(self.request, progress=self.progress))

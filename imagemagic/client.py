@@ -5,16 +5,25 @@ retries as the official SDK does (2 retries, 0.5 s doubling to 8 s with jitter, 
 retry-after) but never after a read timeout or a dropped connection unless asked (the provider
 may have billed the first attempt), parses JSON and event-stream answers alike, and keeps
 every image that arrived in `Progress` so a failure or an interrupt loses nothing.
+
+Hostile servers: each attempt's whole answer must arrive within `timeout` seconds of sending (a
+stream of keep-alive comments does not keep a call waiting), an answer or stream event larger than
+`max_answer_bytes` is refused, every string a server sends is masked for the key where it enters
+(errors.masked), more images than requested are all kept, and `response_format=url` downloads
+(bounded in size and time, redirects followed here, at most 5) never go to link-local or cloud
+metadata addresses or to schemes other than http(s). Loopback stays allowed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import json
 import random
 import time
 import weakref
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -28,10 +37,11 @@ from .errors import (
     TransportError,
     error_from_body,
     error_from_response,
+    masked,
 )
 from .progress import Progress, Status
 from .result import GeneratedImage, add_usage
-from .sse import SSEDecoder
+from .sse import EventTooLarge, SSEDecoder
 
 __all__ = ["AsyncImagesClient", "ImagesClient", "Progress", "Status"]
 
@@ -39,15 +49,22 @@ DEFAULT_TIMEOUT = 600.0  # seconds: high-quality generations can take minutes
 CONNECT_TIMEOUT = 10.0
 MAX_RETRY_AFTER = 120.0
 URL_DOWNLOAD_LIMIT = 64 * 1024 * 1024  # bytes
-URL_DOWNLOAD_TIMEOUT = 60.0  # seconds for a response_format=url download
+URL_DOWNLOAD_TIMEOUT = 60.0  # seconds for a whole response_format=url download (at most the call's timeout)
+MAX_REDIRECTS = 5  # for a download; a POST is never redirected (the key would go along)
+MAX_ANSWER_BYTES = 256 * 1024 * 1024  # an answer or one stream event; a 4K PNG is 20-30 MB of base64
+ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error answer read for its message
+METADATA_HOSTS = {"metadata", "metadata.google.internal"}
+METADATA_ADDRESSES = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 _RETRY_STATUS = {408, 409, 429}
 
 
 class AsyncImagesClient:
     """The async client. `endpoint` defaults to what the environment says (see endpoint.resolve).
 
-    `timeout` is seconds to wait for an answer; connecting waits at most 10 s. `transport` (an
-    httpx transport), `sleep` (the retry wait) and `clock` (for elapsed times) are injectable.
+    `timeout` is seconds for each attempt's whole answer to arrive, counted from sending (a
+    download gets the same, at most 60 s); connecting waits at most 10 s. `max_answer_bytes` caps
+    an answer and each stream event. `transport` (an httpx transport), `sleep` (the retry wait)
+    and `clock` (for elapsed times) are injectable.
     """
 
     def __init__(
@@ -58,6 +75,7 @@ class AsyncImagesClient:
         max_retries=2,
         retry_after_send=False,
         max_concurrency=4,
+        max_answer_bytes=MAX_ANSWER_BYTES,
         transport=None,
         notify=None,
         sleep=asyncio.sleep,
@@ -71,6 +89,7 @@ class AsyncImagesClient:
         self.max_retries = max_retries
         self.retry_after_send = retry_after_send
         self.max_concurrency = max_concurrency
+        self.max_answer_bytes = max_answer_bytes
         self._transport = transport
         self._http = weakref.WeakKeyDictionary()  # event loop -> httpx.AsyncClient: a pool is bound to its loop
 
@@ -148,32 +167,34 @@ class AsyncImagesClient:
         params = self.endpoint.params()
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
+            answered = []  # holds True once the answer's head arrived
             try:
-                async with self._client().stream("POST", url, content=body, headers=headers, params=params) as resp:
-                    request_id = resp.headers.get("x-request-id")
+                async with (
+                    asyncio.timeout(self.timeout) as deadline,
+                    self._client().stream("POST", url, content=body, headers=headers, params=params) as resp,
+                ):
+                    answered.append(True)
+                    request_id = self._masked(resp.headers.get("x-request-id"))
                     if resp.status_code >= 400:
-                        await resp.aread()
+                        content = await _read_capped(resp, ERROR_BODY_LIMIT) or b""
                         error = error_from_response(
-                            resp.status_code, resp.headers, resp.content, resp.reason_phrase, self.endpoint.api_key
+                            resp.status_code, resp.headers, content, resp.reason_phrase, self.endpoint.api_key
                         )
                         if last or not _should_retry(resp):
                             raise error
-                        await self._pause(progress, _reason(resp.status_code), _retry_delay(resp, attempt))
-                        continue
-                    if request_id:
-                        progress.request_ids.append(request_id)
-                    await self._read(resp, first_slot, progress, request_id)
-                    return
+                    else:
+                        if request_id:
+                            progress.request_ids.append(request_id)
+                        await self._read(resp, request.count, first_slot, progress, request_id, deadline)
+                        return
+                await self._pause(progress, _reason(resp.status_code), _retry_delay(resp, attempt))
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 if last:
                     raise APIConnectionError(f"could not connect to {self.endpoint.host}: {_plain(exc)}") from exc
                 await self._pause(progress, "connection failed", _backoff(attempt))
-            except httpx.TimeoutException as exc:
+            except (httpx.TimeoutException, TimeoutError) as exc:
                 if last or not self.retry_after_send:
-                    raise APITimeoutError(
-                        f"no answer from {self.endpoint.host} within the read timeout; the request was sent "
-                        "and may have been billed, so it was not retried"
-                    ) from exc
+                    raise APITimeoutError(self._timeout_line(answered)) from exc
                 await self._pause(progress, "read timeout", _backoff(attempt))
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
                 if last or not self.retry_after_send:
@@ -183,37 +204,68 @@ class AsyncImagesClient:
                     ) from exc
                 await self._pause(progress, "connection dropped", _backoff(attempt))
 
+    def _timeout_line(self, answered):
+        within = f"from {self.endpoint.host} within {self.timeout:g} s (the timeout)"
+        what = (
+            f"no complete answer {within}: the server kept the connection open without finishing"
+            if answered
+            else f"no answer {within}"
+        )
+        return f"{what}; the request was sent and may have been billed, so it was not retried"
+
+    def _masked(self, value):
+        """A server's string (or JSON data) with the key masked: applied to everything a server sends."""
+        return masked(value, self.endpoint.api_key)
+
     async def _pause(self, progress, reason, delay):
         """Say why and how long in the status line, then wait before the next attempt."""
         progress.status(f"{reason}, retrying in {delay:.1f} s")
         await self.sleep(delay)
 
-    async def _read(self, resp, first_slot, progress, request_id):
-        content_type = resp.headers.get("content-type", "")
+    async def _read(self, resp, count, first_slot, progress, request_id, deadline):
+        """Read a successful answer of `count` images; `deadline` is lifted once the answer is in (a download
+        has its own)."""
+        if 300 <= resp.status_code < 400:
+            where = self._masked(resp.headers.get("location")) or "nowhere"
+            raise TransportError(
+                f"HTTP {resp.status_code} from {self.endpoint.host}: the server redirects to {where}; requests are not "
+                "followed elsewhere (the key would go along): set the base URL to the new address if you trust it"
+            )
+        content_type = self._masked(resp.headers.get("content-type", ""))
         if content_type.startswith("text/event-stream"):
-            await self._read_stream(resp, first_slot, progress, request_id)
+            await self._read_stream(resp, count, first_slot, progress, request_id)
             return
-        raw = await resp.aread()
+        raw = await _read_capped(resp, self.max_answer_bytes)
+        if raw is None:
+            raise TransportError(self._too_large("the answer"))
+        deadline.reschedule(None)
         try:
-            payload = json.loads(raw)
+            payload = self._masked(json.loads(raw))
         except ValueError as exc:
             raise TransportError(
                 f"the server answered {content_type or 'without a content type'}, not JSON or an event stream"
             ) from exc
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
             raise TransportError("the server's JSON answer has no data list of images")
+        if not payload["data"]:
+            raise TransportError("the server's JSON answer holds no images (an empty data list)")
         progress.created = payload.get("created", progress.created)
         usage = _usage(payload)
         add_usage(progress.usage, usage)
         for offset, item in enumerate(payload["data"]):
-            progress.image(await self._image_from_item(item, first_slot + offset, request_id, usage))
+            slot = progress.slot(first_slot, offset, count)
+            progress.image(await self._image_from_item(item, slot, request_id, usage))
+
+    def _too_large(self, what):
+        limit = f"{self.max_answer_bytes / 2**20:g} MiB"
+        return f"{what} from {self.endpoint.host} is larger than {limit} (max_answer_mb); it was not read further"
 
     async def _image_from_item(self, item, slot, request_id, usage):
         meta = {
             "index": slot,
             "request_id": request_id,
             "usage": usage,
-            "revised_prompt": item.get("revised_prompt") if isinstance(item, dict) else None,
+            "revised_prompt": _text(item.get("revised_prompt")) if isinstance(item, dict) else None,
         }
         if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
             return _checked(GeneratedImage(b64=item["b64_json"], **meta))
@@ -222,74 +274,95 @@ class AsyncImagesClient:
         raise TransportError(f"image {slot + 1} in the answer has neither b64_json nor url")
 
     async def _download(self, url, slot):
-        if not url.startswith(("http://", "https://")):
-            raise ImageDataError(
-                f"image {slot + 1}: refused to download {url.split(':')[0]}: URL (only http and https)"
-            )
-        timeout = httpx.Timeout(URL_DOWNLOAD_TIMEOUT, connect=min(CONNECT_TIMEOUT, URL_DOWNLOAD_TIMEOUT))
+        """The bytes at `url`, which must arrive whole within the download timeout."""
+        limit = min(URL_DOWNLOAD_TIMEOUT, self.timeout)
         try:
-            async with self._client().stream("GET", url, timeout=timeout, follow_redirects=True) as resp:
-                if resp.status_code >= 300:
-                    raise TransportError(f"image {slot + 1}: download failed with HTTP {resp.status_code}")
-                chunks, size = [], 0
-                async for chunk in resp.aiter_bytes():
-                    size += len(chunk)
-                    if size > URL_DOWNLOAD_LIMIT:
-                        raise ImageDataError(
-                            f"image {slot + 1}: download refused, larger than {URL_DOWNLOAD_LIMIT:,} bytes"
-                        )
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(
-                f"image {slot + 1}: download failed (no answer within {URL_DOWNLOAD_TIMEOUT:g} s)"
-            ) from exc
+            async with asyncio.timeout(limit):
+                return await self._fetch(url, slot, httpx.Timeout(limit, connect=min(CONNECT_TIMEOUT, limit)))
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            raise APITimeoutError(f"image {slot + 1}: download failed (not complete within {limit:g} s)") from exc
         except httpx.HTTPError as exc:
             raise APIConnectionError(f"image {slot + 1}: download failed ({_plain(exc)})") from exc
 
-    async def _read_stream(self, resp, first_slot, progress, request_id):
-        decoder, done = SSEDecoder(), 0
-        async for chunk in resp.aiter_bytes():
-            for event in decoder.feed(chunk):
-                done += self._stream_event(event, first_slot + done, progress, request_id)
-        for event in decoder.close():
-            done += self._stream_event(event, first_slot + done, progress, request_id, at_end=True)
+    async def _fetch(self, url, slot, timeout):
+        """GET `url`, following redirects here so that every address on the way is checked."""
+        for _ in range(MAX_REDIRECTS + 1):
+            await _check_download(url, slot)
+            async with self._client().stream("GET", url, timeout=timeout) as resp:
+                if resp.is_redirect:
+                    url = urljoin(url, self._masked(resp.headers["location"]))
+                    continue
+                if resp.status_code >= 300:
+                    raise TransportError(f"image {slot + 1}: download failed with HTTP {resp.status_code}")
+                data = await _read_capped(resp, URL_DOWNLOAD_LIMIT)
+                if data is None:
+                    raise ImageDataError(
+                        f"image {slot + 1}: download refused, larger than {URL_DOWNLOAD_LIMIT:,} bytes"
+                    )
+                return data
+        raise TransportError(f"image {slot + 1}: download refused after {MAX_REDIRECTS} redirects")
+
+    async def _read_stream(self, resp, count, first_slot, progress, request_id):
+        decoder, done = SSEDecoder(max_event_bytes=self.max_answer_bytes), 0
+
+        def slot():
+            return progress.slot(first_slot, done, count)
+
+        try:
+            async for chunk in resp.aiter_bytes():
+                for event in decoder.feed(chunk):
+                    done += self._stream_event(event, slot, progress, request_id)
+            for event in decoder.close():
+                done += self._stream_event(event, slot, progress, request_id, at_end=True)
+        except EventTooLarge:
+            raise TransportError(self._too_large("a stream event")) from None
         if not done:
             raise TransportError("the stream ended without a completed image")
 
     def _stream_event(self, event, slot, progress, request_id, at_end=False):
-        """Handle one event (`at_end`: delivered by the stream's end, not a blank line).
+        """Handle one event (`at_end`: delivered by the stream's end, not a blank line); `slot()` is
+        where its image goes. A partial that is not an acceptable image is skipped with a status line.
 
         Returns 1 when it completed an image, else 0."""
         if event.data.strip() == b"[DONE]":
             return 0
+        name = self._masked(event.event)
         try:
-            payload = json.loads(event.data)
+            payload = self._masked(json.loads(event.data))
         except ValueError as exc:
             if at_end:
-                raise TransportError(f"the stream ended inside a {event.event!r} event (truncated JSON)") from exc
-            raise TransportError(f"malformed JSON in a {event.event!r} event of the stream") from exc
+                raise TransportError(f"the stream ended inside a {name!r} event (truncated JSON)") from exc
+            raise TransportError(f"malformed JSON in a {name!r} event of the stream") from exc
         if not isinstance(payload, dict):
-            raise TransportError(f"unexpected data in a {event.event!r} event of the stream")
+            raise TransportError(f"unexpected data in a {name!r} event of the stream")
         if isinstance(payload.get("error"), dict):
             raise error_from_body(payload, None, request_id, self.endpoint.api_key)
-        kind = payload.get("type") or event.event
+        kind = payload.get("type") or name
+        if not isinstance(kind, str):
+            raise TransportError(f"a {name!r} event of the stream has a type that is not a string")
         if not kind.endswith(("partial_image", "completed")):
             return 0
         b64 = payload.get("b64_json")
         if not isinstance(b64, str):
             raise TransportError(f"a {kind!r} event carries no b64_json image")
         partial = kind.endswith("partial_image")
+        index = payload.get("partial_image_index")
         img = GeneratedImage(
             b64=b64,
-            index=slot,
+            index=slot(),
             partial=partial,
-            partial_index=payload.get("partial_image_index") if partial else None,
-            revised_prompt=payload.get("revised_prompt"),
+            partial_index=index if partial and isinstance(index, int) else None,
+            revised_prompt=_text(payload.get("revised_prompt")),
             request_id=request_id,
             usage=_usage(payload),
         )
-        if not partial:
+        if partial:
+            try:
+                _checked(img)
+            except ImageDataError as exc:
+                progress.status(f"partial skipped: {exc}")
+                return 0
+        else:
             _checked(img)
             add_usage(progress.usage, img.usage)
             progress.created = payload.get("created_at", progress.created)
@@ -329,6 +402,55 @@ class ImagesClient:
         default().run_sync(self._async.aclose())
 
 
+async def _read_capped(resp, limit):
+    """The body of `resp`, or None once it is larger than `limit` bytes (declared or counted)."""
+    declared = resp.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in resp.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _check_download(url, slot):
+    """Refuse a download URL that is not http(s) or whose host is (or resolves to) a link-local or
+    cloud metadata address; the resolution is only checked, not pinned."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ImageDataError(
+            f"image {slot + 1}: refused to download {parts.scheme or 'a relative'}: URL (only http and https)"
+        )
+    host = (parts.hostname or "").rstrip(".").lower()
+    refused = ImageDataError(
+        f"image {slot + 1}: refused to download from {host}: a link-local or cloud metadata address"
+    )
+    if host in METADATA_HOSTS:
+        raise refused
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+        except OSError as exc:
+            raise APIConnectionError(
+                f"image {slot + 1}: download failed (cannot resolve {host}: {_plain(exc)})"
+            ) from exc
+        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    for address in addresses:
+        address = getattr(address, "ipv4_mapped", None) or address
+        if address.is_link_local or address in METADATA_ADDRESSES:
+            raise refused
+
+
+def _text(value):
+    """A string field of an answer, or None when the server sent something else."""
+    return value if isinstance(value, str) else None
+
+
 def _usage(payload):
     """The payload's usage object, or None when it is missing or not an object."""
     usage = payload.get("usage")
@@ -336,7 +458,7 @@ def _usage(payload):
 
 
 def _checked(img):
-    """Refuse a final image that is empty, not an image, or a decompression bomb, before anything shows or stores it."""
+    """Refuse an image that is empty, not an image, or a decompression bomb, before anything shows or stores it."""
     if not img.data:  # raises ImageDataError for invalid base64
         raise ImageDataError(f"image {img.index + 1}: the data is empty")
     if img.format and img.pil:  # each raises ImageDataError; opening reads the header, not the pixels

@@ -206,16 +206,30 @@ class Slot:
 class RunCard:
     """The gallery entry of one run: a header line, then its images side by side."""
 
-    def __init__(self, number, request):
+    def __init__(self, number, request, on_use=None):
         self.number = number
-        self.slots = [Slot(number, i, request.size) for i in range(request.count)]
+        self.size = request.size
+        self.on_use = on_use  # called with an image when its "Use as input" is pressed
+        self.slots = []
         prompt = request.prompt if len(request.prompt) <= 120 else request.prompt[:119] + "…"
         inputs = len(getattr(request, "images", ()))
         edit = f" <i>(edit of {inputs} image{'s' if inputs != 1 else ''})</i>" if inputs else ""
         self.title = f"<b>#{number}</b> {html.escape(prompt)}{edit}"
         self.header = W.HTML(f"{self.title}<br>{html.escape(request.model)} · generating…")
-        images = W.HBox([s.box for s in self.slots], layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
-        self.box = W.VBox([self.header, images], layout=W.Layout(border_top="1px solid #ddd", padding="6px 0 0 0"))
+        self.images = W.HBox(layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
+        self.box = W.VBox([self.header, self.images], layout=W.Layout(border_top="1px solid #ddd", padding="6px 0 0 0"))
+        for index in range(request.count):
+            self.slot(index)
+
+    def slot(self, index):
+        """The slot of image `index`, added (with its handlers) when a server sends more images than asked."""
+        while len(self.slots) <= index:
+            slot = Slot(self.number, len(self.slots), self.size)
+            if self.on_use:
+                slot.use.on_click(lambda _, slot=slot: self.on_use(slot.image))
+            self.slots.append(slot)
+            self.images.children = (*self.images.children, slot.box)
+        return self.slots[index]
 
     def finish(self, run):
         """Caption the run once it is over."""
@@ -345,11 +359,6 @@ class Panel(W.VBox):
         self.save_button.on_click(lambda _: self.save())
         self.clear_inputs_button.on_click(lambda _: self.clear_inputs())
 
-    def _wire_card(self, card):
-        """The handlers of a new gallery card: Use as input on each of its images."""
-        for slot in card.slots:
-            slot.use.on_click(lambda _, slot=slot: self.use_as_input(slot.image))
-
     def use_as_input(self, img):
         """Add a final image to the inputs (shown in the strip above the parameters): Generate now edits."""
         self.inputs.append(img)
@@ -458,10 +467,13 @@ class Panel(W.VBox):
         except RuntimeError:
             self._say("the panel generates on a running event loop: use it in a Jupyter kernel", "#b00020")
             return None
-        plan = prepare(self.values()["prompt"].strip(), self.params(), settings=self.settings, **self._operation())
+        try:
+            plan = prepare(self.values()["prompt"].strip(), self.params(), settings=self.settings, **self._operation())
+        except ValidationError as exc:  # e.g. a key in the environment that cannot be sent (CredentialError)
+            self._say(problems_line(exc), "#b00020")
+            return None
         run = Run(len(self.cards) + 1, plan.request, plan.endpoint, self.settings.defaults)
-        card = RunCard(run.number, plan.request)
-        self._wire_card(card)
+        card = RunCard(run.number, plan.request, on_use=self.use_as_input)
         self.cards.append(card)
         self.gallery.children = (card.box, *self.gallery.children)
         notes = {}
@@ -508,7 +520,7 @@ class Panel(W.VBox):
         if isinstance(event, Status):
             notes["status"] = event.message
             return
-        card.slots[event.index].show(event)
+        card.slot(event.index).show(event)
         number = f" {event.partial_index + 1}" if isinstance(event.partial_index, int) else ""
         what = f"partial{number}" if event.partial else "final"
         notes["status"] = f"image {event.index + 1}: {what}"

@@ -3,7 +3,9 @@
 Images go to the front end as the base64 text that came off the wire, under their own MIME type
 (image/png, image/jpeg, image/webp): never decoded and re-encoded. Each slot is one output,
 updated through its display_id, so a saved notebook holds each image once, in its final state.
-A partial superseded before it was shown is skipped. Outside a notebook front end (terminal
+A partial superseded before it was shown is skipped; one that cannot be shown leaves the
+placeholder with a line saying so. `finish()` ends every slot: an image or "no image · reason".
+An image beyond the requested count gets an output of its own. Outside a notebook front end (terminal
 IPython, scripts) nothing is drawn: the images are on disk and their paths are printed.
 """
 
@@ -127,6 +129,8 @@ class LiveDisplay:
             self._status = event.message
             self._refresh_placeholders()
             return
+        while event.index >= self.count:  # the server sent more images than asked: one more output each
+            self._grow()
         previous = self._latest[event.index]
         if previous is not None and previous is not self._shown[event.index]:
             self.skipped += 1
@@ -138,13 +142,31 @@ class LiveDisplay:
             except RuntimeError:
                 self.flush()
 
+    def _grow(self):
+        self.count += 1
+        self._ids.append(f"imagegen-{uuid.uuid4().hex}")
+        self._latest.append(None)
+        self._shown.append(None)
+        self._display(self._placeholder(self.count - 1), raw=True, display_id=self._ids[-1])
+
     def flush(self):
-        """Show the newest image of each slot that changed; older partials are dropped unseen."""
+        """Show the newest image of each slot that changed; older partials are dropped unseen, and one
+        that cannot be shown leaves the slot as it was, with a status line."""
+        from .errors import ImageDataError
+
         self._flush_pending = False
         for slot, img in enumerate(self._latest):
             if img is None or img is self._shown[slot]:
                 continue
-            self._update({img.mime: img.wire_b64, "text/plain": self._text(slot)}, raw=True, display_id=self._ids[slot])
+            try:
+                bundle = {img.mime: img.wire_b64, "text/plain": self._text(slot)}
+            except ImageDataError as exc:
+                self._latest[slot] = self._shown[slot]
+                self._status = _short(f"skipped: {exc}")
+                if self._shown[slot] is None:
+                    self._update(self._placeholder(slot), raw=True, display_id=self._ids[slot])
+                continue
+            self._update(bundle, raw=True, display_id=self._ids[slot])
             self._shown[slot] = img
 
     def _refresh_placeholders(self):
@@ -155,14 +177,24 @@ class LiveDisplay:
     def stop(self, reason):
         """The call ended without images for some slots: say so where they would have been."""
         self._headline = "no image"
-        self._status = reason if len(reason) <= 44 else reason[:43] + "…"
+        self._status = _short(reason)
         self._refresh_placeholders()
+
+    def finish(self):
+        """The call is over: show what is pending, and end every slot still waiting as "no image"."""
+        self.flush()
+        if any(img is None for img in self._latest):
+            self.stop("the server sent no image for it")
 
     async def tick(self):
         """Refresh the placeholders' elapsed time until cancelled."""
         while True:
             await asyncio.sleep(TICK_SECONDS)
             self._refresh_placeholders()
+
+
+def _short(line, width=44):
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def caption(result):

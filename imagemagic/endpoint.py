@@ -5,7 +5,8 @@ Resolution, first match wins: `offline=True` → the built-in server; an explici
 `OPENAI_API_KEY` → https://api.openai.com/v1; nothing → the built-in server. Resolving is plain
 data and starts nothing: the built-in server's endpoint has no address until `Session.connect`
 starts the server (off the event loop). Keys come from arguments or the environment only, and
-never appear in a repr.
+never appear in a repr. Surrounding whitespace is stripped from keys and ids (a trailing newline from
+`$(cat key.txt)` is common); one with whitespace or control characters inside is refused by name.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from .errors import CredentialError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 AZURE_API_VERSION = "2025-04-01-preview"
@@ -29,6 +32,10 @@ class Endpoint:
     azure_api_version: str | None = None
     offline: bool = False
     reason: str = ""  # why the offline server answers ("offline" or "no OPENAI_API_KEY")
+
+    def __post_init__(self):
+        for name in ("api_key", "organization", "project"):  # made directly, not by resolve(): check here
+            object.__setattr__(self, name, _credential(getattr(self, name), f"the endpoint's {name}"))
 
     def __repr__(self):
         kind = "azure" if self.azure_api_version else "offline" if self.offline else "openai-compatible"
@@ -68,18 +75,35 @@ class Endpoint:
 
 
 def resolve(*, api_key=None, base_url=None, offline=False, environ=None):
-    """The Endpoint for these arguments and the environment (plain data: nothing is started)."""
+    """The Endpoint for these arguments and the environment (plain data: nothing is started).
+
+    Raises CredentialError for a key or id with whitespace or control characters inside it.
+    """
     env = os.environ if environ is None else environ
     if not offline:
-        openai_key = api_key or env.get("OPENAI_API_KEY") or None
-        org, project = env.get("OPENAI_ORG_ID") or None, env.get("OPENAI_PROJECT_ID") or None
+        api_key = _credential(api_key, "the api_key argument")
+        openai_key = api_key or _credential(env.get("OPENAI_API_KEY"), "OPENAI_API_KEY")
+        org = _credential(env.get("OPENAI_ORG_ID"), "OPENAI_ORG_ID")
+        project = _credential(env.get("OPENAI_PROJECT_ID"), "OPENAI_PROJECT_ID")
         base = base_url or env.get("OPENAI_BASE_URL")
         if base:
             return Endpoint(base.rstrip("/"), openai_key, org, project)
         azure = env.get("AZURE_OPENAI_ENDPOINT")
-        if azure and (api_key or env.get("AZURE_OPENAI_API_KEY")):
+        azure_key = api_key or _credential(env.get("AZURE_OPENAI_API_KEY"), "AZURE_OPENAI_API_KEY")
+        if azure and azure_key:
             version = env.get("OPENAI_API_VERSION") or AZURE_API_VERSION
-            return Endpoint(azure.rstrip("/"), api_key or env["AZURE_OPENAI_API_KEY"], azure_api_version=version)
+            return Endpoint(azure.rstrip("/"), azure_key, azure_api_version=version)
         if openai_key:
             return Endpoint(OPENAI_BASE_URL, openai_key, org, project)
     return Endpoint(None, offline=True, reason="offline" if offline else "no OPENAI_API_KEY")
+
+
+def _credential(value, source):
+    """`value` without surrounding whitespace (None when empty); refused, by `source`, if anything odd is inside."""
+    value = (value or "").strip()
+    if any(ch.isspace() or not ch.isprintable() or not ch.isascii() for ch in value):
+        raise CredentialError(
+            f"{source} contains whitespace, control or non-ASCII characters inside it (a line break or a pasted "
+            "header?); set it to the value alone; nothing was sent"
+        )
+    return value or None

@@ -2,6 +2,7 @@
 
     ImageMagicError
     ├── ValidationError             the request breaks a rule; nothing was sent
+    │   └── CredentialError             a key or header value that cannot be sent as it is
     ├── APIError                    the server answered with an error (HTTP status or mid-stream)
     │   ├── BadRequestError             400
     │   ├── AuthenticationError         401
@@ -44,6 +45,16 @@ class ValidationError(ImageMagicError, ValueError):
     def __init__(self, problems):
         self.problems = list(problems)
         super().__init__("; ".join(p.message for p in self.problems))
+
+
+class CredentialError(ValidationError):
+    """A key (or organisation/project id) holds whitespace or control characters; the message names
+    where it came from, never the value."""
+
+    def __init__(self, message):
+        from .request import Problem
+
+        super().__init__([Problem("api_key", message)])
 
 
 class APIError(ImageMagicError):
@@ -141,9 +152,9 @@ def error_from_response(status_code, headers, content, reason, api_key=None):
 
     The key is masked out of whatever the server said, should it echo it back.
     """
-    request_id = headers.get("x-request-id")
+    request_id = masked(headers.get("x-request-id"), api_key)
     try:
-        payload = json.loads(content)
+        payload = masked(json.loads(content), api_key)
     except ValueError:
         payload = None
     if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
@@ -154,15 +165,20 @@ def error_from_response(status_code, headers, content, reason, api_key=None):
 
 def error_from_body(payload, status_code, request_id, api_key=None):
     """The APIError for an OpenAI-shaped `{"error": {...}}` body (an answer or a stream event)."""
-    err = payload["error"]
+    err = masked(payload["error"], api_key)
     return api_error_class(status_code)(
         one_line(err.get("message") or "no message", api_key),
         status_code=status_code,
-        type=err.get("type"),
-        param=err.get("param"),
-        code=err.get("code"),
-        request_id=request_id,
+        type=_field(err.get("type")),
+        param=_field(err.get("param")),
+        code=_field(err.get("code")),
+        request_id=masked(request_id, api_key),
     )
+
+
+def _field(value):
+    """An error field as the server sent it, or one short line when it is not a plain value."""
+    return value if value is None or isinstance(value, (str, int, float)) else one_line(json.dumps(value))
 
 
 def _summary(headers, content, reason, payload):
@@ -180,7 +196,22 @@ def _summary(headers, content, reason, payload):
 
 def one_line(text, api_key=None):
     """Whitespace folded to single spaces, at most 300 characters, with the key masked."""
-    line = " ".join(str(text).split())
-    if api_key:
-        line = line.replace(api_key, "***")
+    line = masked(" ".join(str(text).split()), api_key)
     return line if len(line) <= 300 else line[:299] + "…"
+
+
+def masked(value, api_key):
+    """`value` (a string, or JSON data: lists and dicts of them) with every occurrence of the key as `***`.
+
+    Applied to every string a server sends where it enters the client, so nothing downstream
+    (errors, captions, history, the panel) can echo a key back.
+    """
+    if not api_key or value is None:
+        return value
+    if isinstance(value, str):
+        return value.replace(api_key, "***") if api_key in value else value
+    if isinstance(value, dict):
+        return {masked(k, api_key): masked(v, api_key) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v, api_key) for v in value]
+    return value

@@ -1,7 +1,8 @@
 """What a call has received so far, and the events its front end hears: images and status lines.
 
 `Progress` keeps one slot per requested image (the latest partial, then the final image), so a
-failure or an interrupt still returns everything that arrived. `Status` is a line for the status
+failure or an interrupt still returns everything that arrived; an image the server sent beyond
+what was asked gets a slot of its own at the end (with a status line saying so). `Status` is a line for the status
 display (a retry, a wait).
 """
 
@@ -24,11 +25,27 @@ class Progress:
 
     def __init__(self, count, on_event=None, on_final=None):
         self.slots = [None] * count
+        self.requested = count
+        self._extra = {}  # (first slot, offset) of an image beyond its request's count -> its slot
         self.usage = {}
         self.request_ids = []
         self.created = None
         self._on_event = on_event
         self._on_final = on_final
+
+    def slot(self, first, offset, count):
+        """The slot of the `offset`-th image of a request whose `count` images start at slot `first`.
+
+        An image beyond `count` gets a new slot at the end (the same one each time it is asked for)."""
+        if offset < count:
+            return first + offset
+        if (first, offset) not in self._extra:
+            self._extra[first, offset] = len(self.slots)
+            self.slots.append(None)
+            self.status(
+                f"the server sent more images than requested ({len(self.slots)} for {self.requested}); all are kept"
+            )
+        return self._extra[first, offset]
 
     def image(self, img):
         """Record an image (a partial never replaces a final) and pass it on."""

@@ -71,6 +71,7 @@ def run_in_notebook(magics, plan, args):
         raise
     _bind(magics, args.out, result)
     if live:
+        live.finish()
         print(caption(result))
     else:
         for path in result.files:

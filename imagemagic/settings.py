@@ -34,7 +34,9 @@ class Settings:
     )
     offline: bool = _option(False, "Always use the built-in offline preview server, even when a key is set.")
     timeout: float = _option(
-        600.0, "Seconds to wait for an answer (generations can take minutes); connecting waits at most 10 s."
+        600.0,
+        "Seconds for each attempt's whole answer to arrive, stream included (generations can take minutes); "
+        "a URL download gets the same, at most 60 s; connecting waits at most 10 s.",
     )
     max_retries: int = _option(2, "Retries for rate limits, server errors and failed connections.")
     max_concurrency: int = _option(4, "Requests in flight at once when -n is fanned out (streams, dall-e-3).")
@@ -59,6 +61,9 @@ class Settings:
         choices=("multipart", "json"),
     )
     history_limit_mb: float = _option(1024.0, "Size cap of the image history in MiB; the oldest images go first.")
+    max_answer_mb: float = _option(
+        256.0, "Largest answer (or stream event) accepted from a server, in MiB; a 4K PNG is 20-30 MB of base64."
+    )
     api_key: str | None = field(default=None, repr=False, metadata={"secret": True})
 
     @classmethod

@@ -4,6 +4,8 @@ Feed it chunks of any size; it returns the events completed so far. Lines end in
 CRLF; several `data:` lines join with a newline; comments are skipped; `close()` delivers a
 final event that lacks its trailing blank line. Linear in the stream's size: a line is kept as
 the list of chunks it arrived in and joined once, so a 25 MB image event is copied once.
+`max_event_bytes` bounds what one event (or one line, comments included) may hold: past it,
+`feed` raises EventTooLarge instead of buffering without end.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 _BOM = b"\xef\xbb\xbf"
+
+
+class EventTooLarge(ValueError):
+    """An event or line grew past the decoder's `max_event_bytes`."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +31,9 @@ class Event:
 class SSEDecoder:
     """Incremental decoder: `feed(chunk)` and finally `close()`, each returning completed events."""
 
-    def __init__(self):
+    def __init__(self, max_event_bytes=None):
+        self.max_event_bytes = max_event_bytes
+        self._held = 0  # bytes of the current line and event's data held
         self._parts = []  # chunks of the line not yet ended
         self._after_cr = False  # the last chunk ended in CR: a leading LF of the next one belongs to it
         self._head = b""  # the stream's first bytes while they may still be a BOM
@@ -51,7 +59,7 @@ class SSEDecoder:
             if nl == -1 and cr == -1:
                 break
             end = nl if cr == -1 or (nl != -1 and nl < cr) else cr
-            self._parts.append(chunk[pos:end])
+            self._hold(chunk[pos:end])
             self._line(events)
             pos = end + 1
             if end == cr:
@@ -60,8 +68,14 @@ class SSEDecoder:
                 elif chunk[pos] == 10:
                     pos += 1
         if pos < size:
-            self._parts.append(chunk[pos:] if pos else chunk)
+            self._hold(chunk[pos:] if pos else chunk)
         return events
+
+    def _hold(self, part):
+        self._parts.append(part)
+        self._held += len(part)
+        if self.max_event_bytes is not None and self._held > self.max_event_bytes:
+            raise EventTooLarge(f"an event-stream event is larger than {self.max_event_bytes:,} bytes")
 
     def _skip_bom(self, chunk):
         head = self._head + chunk
@@ -82,6 +96,7 @@ class SSEDecoder:
 
     def _line(self, events):
         parts, self._parts = self._parts, []
+        self._held -= sum(len(p) for p in parts)
         first = parts[0]
         colon = first.find(b":")
         if len(parts) > 1 and colon in (-1, len(first) - 1):  # a chunk ended in the name or at the colon: rare
@@ -101,6 +116,7 @@ class SSEDecoder:
             value = head if len(parts) == 1 else b"".join([head, *parts[1:]])
         if name == b"data":
             self._data.append(value)
+            self._held += len(value)
         elif name == b"event":
             self._event = value.decode("utf-8", "replace")
         elif name == b"id" and b"\0" not in value:
@@ -111,4 +127,5 @@ class SSEDecoder:
             data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
             events.append(Event(self._event or "message", data, self._id))
         self._data = []
+        self._held = 0
         self._event = ""

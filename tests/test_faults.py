@@ -144,7 +144,7 @@ def test_read_timeout_is_not_retried_by_default(scripted, waits):
     error, lines = run(server.url, timeout=0.3)
     assert type(error) is APITimeoutError and lines == [] and len(server.requests) == 1
     assert str(error) == (
-        "no answer from 127.0.0.1 within the read timeout; the request was sent "
+        "no answer from 127.0.0.1 within 0.3 s (the timeout); the request was sent "
         "and may have been billed, so it was not retried"
     )
 
@@ -351,7 +351,7 @@ def test_url_download_times_out(scripted, monkeypatch):
         stall(3),
     ]
     error, _ = run(server.url)
-    assert str(error) == "image 1: download failed (no answer within 0.3 s)"
+    assert str(error) == "image 1: download failed (not complete within 0.3 s)"
 
 
 def test_url_download_succeeds(scripted):

@@ -32,6 +32,9 @@ def _head(status, headers):
 
 _REASONS = {
     200: "OK",
+    301: "Moved Permanently",
+    302: "Found",
+    307: "Temporary Redirect",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
@@ -46,13 +49,16 @@ _REASONS = {
 }
 
 
-def reply(status=200, body=None, headers=None, raw=None):
-    """A complete answer: `body` as JSON (or `raw` bytes), with Content-Length."""
+def reply(status=200, body=None, headers=None, raw=None, length=True):
+    """A complete answer: `body` as JSON (or `raw` bytes), with Content-Length (or, `length=False`,
+    without: the answer ends when the connection closes)."""
     data = raw if raw is not None else json.dumps(body if body is not None else ok_body()).encode()
     heads = {"Content-Type": "application/json", "x-request-id": "req_test", **(headers or {})}
+    if length:
+        heads["Content-Length"] = str(len(data))
 
     async def step(writer):
-        writer.write(_head(status, {**heads, "Content-Length": str(len(data))}) + data)
+        writer.write(_head(status, heads) + data)
 
     return step
 
@@ -91,11 +97,12 @@ def completed_event(b64=None):
     )
 
 
-def stream(*chunks, hang=None):
+def stream(*chunks, hang=None, headers=None):
     """An event stream answer sending `chunks` (bytes); then it ends, or stays open until `hang` is set."""
+    heads = {"Content-Type": "text/event-stream", "x-request-id": "req_test", **(headers or {})}
 
     async def step(writer):
-        writer.write(_head(200, {"Content-Type": "text/event-stream", "x-request-id": "req_test"}))
+        writer.write(_head(200, heads))
         for chunk in chunks:
             writer.write(chunk)
             await writer.drain()
@@ -103,6 +110,37 @@ def stream(*chunks, hang=None):
             await asyncio.get_running_loop().run_in_executor(None, hang.wait)
 
     return step
+
+
+def keep_alive(every=0.1, head=b""):
+    """An event stream that sends `head`, then a keep-alive comment every `every` seconds, forever."""
+
+    async def step(writer):
+        writer.write(_head(200, {"Content-Type": "text/event-stream", "x-request-id": "req_test"}) + head)
+        while True:
+            writer.write(b": keep-alive\n\n")
+            await writer.drain()
+            await asyncio.sleep(every)
+
+    return step
+
+
+def trickle(data, every=0.1, content_type="image/png"):
+    """An answer declaring all of `data` but sending it one byte every `every` seconds."""
+
+    async def step(writer):
+        writer.write(_head(200, {"Content-Type": content_type, "Content-Length": str(len(data))}))
+        for i in range(len(data)):
+            writer.write(data[i : i + 1])
+            await writer.drain()
+            await asyncio.sleep(every)
+
+    return step
+
+
+def redirect(location, status=302):
+    """A redirect to `location`."""
+    return reply(status, raw=b"", headers={"Location": location, "Content-Type": "text/html"})
 
 
 def drop():
@@ -161,6 +199,8 @@ class ScriptedServer:
             await step(writer)
             await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:  # close() ends an answer that never finishes (keep_alive, stall)
             pass
         finally:
             writer.close()
