@@ -1,4 +1,4 @@
-"""`imagemagic serve | generate | models` (also `python -m imagemagic`). Bad input exits with status 2."""
+"""`imagemagic serve | generate | models | batch` (also `python -m imagemagic`). Bad input exits with status 2."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, batch_cli
 from .flags import parse_extra, request_flags, request_values
 
 
@@ -43,6 +43,7 @@ def _parser():
     generate.add_argument("--output-dir", default=".", help="Folder for the images (default: the current one).")
 
     commands.add_parser("models", help="List the known models with sizes, options and lifecycle.")
+    batch_cli.add_parser(commands)
     return parser
 
 
@@ -97,6 +98,8 @@ def main(argv=None):
 
         print(catalog_text())
         return 0
+    if args.command == "batch":
+        return batch_cli.run(args, parser)
     if args.command == "serve":
         from .server.embedded import ListenError, serve
 

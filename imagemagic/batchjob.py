@@ -14,7 +14,8 @@ every job submitted from this machine after any restart, and `batch(job_id)` bri
 
 `results()` streams the output and error files, matches lines to requests by custom_id, stores
 every image in the history (run = the job id) before returning, and records each failure; a
-second call reads the history, not the network.
+second call reads the history, not the network. (The module is `batchjob`: `imagemagic.batch` is
+the function that brings a job back.)
 """
 
 from __future__ import annotations
