@@ -27,11 +27,13 @@ def request_line(custom_id: str, body: dict, url: str = GENERATIONS) -> bytes:
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
-def split_files(lines, max_lines: int = MAX_LINES, max_bytes: int = MAX_BYTES) -> list[tuple[str, list[bytes]]]:
+def split_files(lines, max_lines: int | None = None, max_bytes: int | None = None) -> list[tuple[str, list[bytes]]]:
     """(model, lines) per input file: one model per file, at most `max_lines` lines and `max_bytes` bytes each.
 
-    `lines` are (model, line bytes) pairs; models keep the order they first appear in.
+    `lines` are (model, line bytes) pairs; models keep the order they first appear in. The limits default
+    to the API's (MAX_LINES, MAX_BYTES).
     """
+    max_lines, max_bytes = max_lines or MAX_LINES, max_bytes or MAX_BYTES
     by_model = {}
     for model, line in lines:
         by_model.setdefault(model, []).append(line)

@@ -101,13 +101,17 @@ def _write(path, data):
 
 
 def _plans(variants, settings, operation):
-    """One Plan per variant; ValidationError listing every problem of every request, each with its number."""
+    """One Plan per variant; ValidationError listing every problem of every request (numbered from 1)."""
     plans, problems = [], []
     for number, variant in enumerate(variants, 1):
         try:
-            plans.append(prepare(variant.prompt, variant.params, settings=settings, operation=operation))
+            plan = prepare(variant.prompt, variant.params, settings=settings, operation=operation)
+            found = plan.request.wire_problems()  # a batch line is sent as is: no fan-out of n
         except ValidationError as exc:
-            problems += [Problem(p.param, f"request {number}: {p.message}") for p in exc.problems]
+            found = exc.problems
+        else:
+            plans.append(plan)
+        problems += [Problem(p.param, f"request {number}: {p.message}") for p in found]
     if len(problems) > MAX_SHOWN_PROBLEMS:
         hidden = len(problems) - MAX_SHOWN_PROBLEMS
         problems = [*problems[:MAX_SHOWN_PROBLEMS], Problem("batch", f"and {hidden} more problems")]
