@@ -76,34 +76,42 @@ class OutputLine:
 
 
 class OutputParser:
-    """Incremental parser of a Batch API output or error file: `feed(chunk)` returns the lines it completed.
+    """Incremental parser of a Batch API output or error file: `feed(chunk)` hands each line it completes
+    to `on_line(OutputLine)` and keeps no reference to it. Malformed lines raise ValueError naming the line.
 
-    Malformed lines raise ValueError naming the line number.
+    The buffer is allocated once at the longest line's size (plus a quarter) and reused: lines are
+    never copied out of it, and it is never reallocated line after line.
     """
 
-    def __init__(self):
+    def __init__(self, on_line):
+        self.on_line = on_line
         self._buffer = bytearray()
+        self._end = 0  # bytes of the buffer in use
         self._scanned = 0  # bytes of the buffer known to hold no newline
         self.number = 0  # lines parsed so far
 
-    def feed(self, chunk: bytes) -> list[OutputLine]:
-        """Add bytes; return every line they completed."""
-        buffer = self._buffer
-        buffer += chunk
-        done, start = [], 0
-        while (end := buffer.find(b"\n", max(start, self._scanned))) >= 0:
-            if end > start:
-                done.append(self._line(buffer, start, end))
-            start = end + 1
+    def feed(self, chunk: bytes) -> None:
+        """Add bytes; parse every line they complete."""
+        buffer, end = self._buffer, self._end
+        if end + len(chunk) > len(buffer):
+            buffer += bytes(max(end + len(chunk) - len(buffer), len(buffer) // 4))
+        buffer[end : end + len(chunk)] = chunk
+        end += len(chunk)
+        start = 0
+        while (newline := buffer.find(b"\n", max(start, self._scanned), end)) >= 0:
+            if newline > start:
+                self.on_line(self._line(buffer, start, newline))
+            start = newline + 1
         if start:
-            del buffer[:start]
-        self._scanned = len(buffer)
-        return done
+            buffer[: end - start] = buffer[start:end]  # the same length: moved in place, never reallocated
+            end -= start
+        self._end = self._scanned = end
 
-    def close(self) -> list[OutputLine]:
-        """The last line, if the file did not end with a newline."""
-        buffer, self._buffer = self._buffer, bytearray()
-        return [self._line(buffer, 0, len(buffer))] if buffer.strip() else []
+    def close(self) -> None:
+        """Parse the last line, if the file did not end with a newline."""
+        if self._buffer[: self._end].strip():
+            self.on_line(self._line(self._buffer, 0, self._end))
+        self._buffer, self._end, self._scanned = bytearray(), 0, 0
 
     def _line(self, buffer, start, end):
         self.number += 1
@@ -111,6 +119,8 @@ class OutputParser:
         with memoryview(buffer) as view:
             while (found := _B64_KEY.search(buffer, pos, end)) is not None:
                 close = buffer.find(b'"', found.end(), end)
+                if close < 0:
+                    break
                 try:
                     images.append(binascii.a2b_base64(view[found.end() : close], strict_mode=True))
                 except binascii.Error:

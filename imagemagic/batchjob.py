@@ -398,13 +398,11 @@ class BatchJob:
             for part in self.parts:
                 for key in ("output_file_id", "error_file_id"):
                     if part.get(key):
-                        parser = OutputParser()
+                        parser = OutputParser(take)
                         async with api.content(part[key]) as chunks:
                             async for chunk in chunks:
-                                for line in parser.feed(chunk):
-                                    take(line)
-                        for line in parser.close():
-                            take(line)
+                                parser.feed(chunk)
+                        parser.close()
 
         try:
             self._run(work)

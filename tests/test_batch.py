@@ -53,24 +53,28 @@ def test_500_requests_run_end_to_end_and_every_image_matches_its_request(start_s
 def test_results_are_matched_by_custom_id_whatever_the_order(tmp_path):
     images = {f"r{n}": [bytes([n]) * (100 + n)] for n in range(6)}
     data = b"".join(output_line(cid, images[cid]) for cid in ("r4", "r0", "r5", "r2", "r1", "r3"))
-    parser, found = OutputParser(), {}
+    found = []
+    parser = OutputParser(found.append)
     for start in range(0, len(data), 7):  # lines split at every odd place
-        for line in parser.feed(data[start : start + 7]):
-            found[line.custom_id] = line.images
-    assert parser.close() == []
-    assert found == images
+        parser.feed(data[start : start + 7])
+    parser.close()
+    assert {line.custom_id: line.images for line in found} == images and len(found) == 6
 
 
 def test_an_escaped_or_unterminated_line_is_still_read():
+    found = []
     escaped = output_line("r1", [b"\xff\xd8\xff" * 50]).replace(b"/", b"\\/")
-    [line] = OutputParser().feed(escaped)
+    assert b"\\/" in escaped
+    OutputParser(found.append).feed(escaped)
+    [line] = found
     assert line.images == [b"\xff\xd8\xff" * 50] and line.body["data"] == [{"b64_json": ""}]
-    parser = OutputParser()
-    assert parser.feed(output_line("r2", [b"abc"]).rstrip(b"\n")) == []
-    [last] = parser.close()
-    assert (last.custom_id, last.images) == ("r2", [b"abc"])
+    parser = OutputParser(found.append)
+    parser.feed(output_line("r2", [b"abc"]).rstrip(b"\n"))
+    assert len(found) == 1
+    parser.close()
+    assert (found[1].custom_id, found[1].images) == ("r2", [b"abc"])
     with pytest.raises(ValueError, match="^line 1 of the batch file is not a batch output record$"):
-        OutputParser().feed(b'{"no": "custom id"}\n')
+        OutputParser(found.append).feed(b'{"no": "custom id"}\n')
 
 
 def test_parsing_grows_memory_by_at_most_three_times_the_largest_line(tmp_path):

@@ -52,13 +52,12 @@ def write_output(path, count, size, seed=7):
 
 def parse_file(path):
     """custom_id → total decoded image bytes, parsing the file in CHUNK reads as a download would."""
-    parser, found = OutputParser(), {}
+    found = {}
+    parser = OutputParser(lambda line: found.__setitem__(line.custom_id, sum(len(data) for data in line.images)))
     with open(path, "rb") as source:
         while chunk := source.read(CHUNK):
-            for line in parser.feed(chunk):
-                found[line.custom_id] = sum(len(data) for data in line.images)
-    for line in parser.close():
-        found[line.custom_id] = sum(len(data) for data in line.images)
+            parser.feed(chunk)
+    parser.close()
     return found
 
 
