@@ -244,6 +244,7 @@ class BatchJob:
             timeout=self.settings.timeout,
             max_retries=self.settings.max_retries,
             sleep=self.session.sleep,
+            transport=self.session.transport,
         )
 
     def _run(self, work):

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 
+import httpx
 import pytest
 from helpers.batch_files import output_line, parse_file, peak_growth, write_output
 from helpers.kernels import kernel
+from helpers.schemas import schema_errors
 
 import imagemagic
 from imagemagic import batch_io
 from imagemagic.batch_io import OutputParser, request_line, split_files
 from imagemagic.batchjob import BatchError, batch, batches, submit_batch
 from imagemagic.server import embedded
+from imagemagic.session import Session
 from imagemagic.settings import Settings
 from imagemagic.store import history
 
@@ -140,6 +145,42 @@ def test_one_model_per_file_and_the_line_limit_split_a_job(start_server, monkeyp
     assert all(run.error is None for run in runs)
 
 
+class Recording(httpx.AsyncHTTPTransport):
+    """A real transport that keeps each request it sends."""
+
+    def __init__(self):
+        super().__init__()
+        self.sent = []
+
+    async def handle_async_request(self, request):
+        await request.aread()
+        self.sent.append(request)
+        return await super().handle_async_request(request)
+
+
+def test_what_is_sent_follows_the_official_schemas(start_server):
+    url = start_server(batch_delay=0)
+    transport = Recording()
+    job = submit_batch(
+        ["a kite", "a boat"], size="256x256", settings=settings_for(url), session=Session(transport=transport)
+    )
+    upload, create = transport.sent
+    assert (upload.method, upload.url.path, create.method, create.url.path) == (
+        "POST",
+        "/v1/files",
+        "POST",
+        "/v1/batches",
+    )
+    assert b'name="purpose"\r\n\r\nbatch\r\n' in upload.content
+    assert schema_errors(json.loads(create.content), "CreateBatchRequest") == []
+    [part] = job.parts
+    assert schema_errors(part, "Batch") == []
+    lines = httpx.get(f"{url}/files/{part['input_file_id']}/content").content.splitlines()
+    assert [json.loads(line)["custom_id"] for line in lines] == ["r1", "r2"]
+    for line in lines:
+        assert schema_errors(json.loads(line), "BatchRequestInput") == []
+
+
 def test_split_files_keeps_each_file_within_the_byte_limit():
     lines = [("m", request_line(f"r{n}", {"model": "m", "prompt": "x" * 50})) for n in range(10)]
     files = split_files(lines, max_bytes=3 * len(lines[0][1]))
@@ -194,14 +235,20 @@ def test_a_job_shows_one_line_and_a_small_table(start_server):
 
 
 def test_a_restarted_kernel_finds_the_job_mid_run_and_collects_it(start_server, clean_env):
-    url = start_server(batch_delay=0.1)
+    url = start_server(batch_delay=0.2)
     with kernel(OPENAI_BASE_URL=url, IMAGEMAGIC_HOME=str(clean_env)) as first:
-        out = first.output(
+        job_id = first.output(
             "import imagemagic\n"
             "job = imagemagic.submit_batch('a {k} on a table', rows=[{'k': k} for k in range(30)], size='256x256')\n"
             "print(job.id)"
-        )
-    job_id = out.strip()
+        ).strip()
+        waiting = first.execute("job.wait(poll=0.1)")
+        time.sleep(0.5)
+        first.manager.interrupt_kernel()
+        replies = list(first.messages(waiting))
+        said = "".join(c["text"] for t, c in replies if t == "stream" and c["name"] == "stderr")
+        assert f"stopped waiting; {job_id} goes on: imagemagic.batch({job_id!r})\n" in said
+        assert [t for t, _ in replies if t == "error"] == []
     with kernel(OPENAI_BASE_URL=url, IMAGEMAGIC_HOME=str(clean_env)) as second:
         found = second.output("import imagemagic\n[job] = imagemagic.batches()\nprint(job.id, job.state)")
         assert found.split()[0] == job_id and found.split()[1] in ("validating", "in_progress")
