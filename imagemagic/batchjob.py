@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .batch_io import GENERATIONS, OutputParser, request_line, split_files
-from .errors import ImageDataError, ImageMagicError, ImageMagicWarning, ValidationError
+from .errors import ImageDataError, ImageMagicError, ImageMagicWarning, TransportError, ValidationError
 from .expand import expand
 from .request import ImageRequest, Problem
 from .result import GeneratedImage, ImageResult, add_usage
@@ -139,6 +139,8 @@ def submit_batch(
     settings = settings or Settings.current()
     session = session or default()
     variants = expand(template_or_prompts, rows=rows, namespace=namespace, **params)
+    if not variants:
+        raise ValidationError([Problem("prompt", "nothing to submit: give at least one prompt or row")])
     operation = "generate"
     plans = _plans(variants, settings, operation)
     for note in dict.fromkeys(w for plan in plans for w in plan.warnings):
@@ -268,15 +270,21 @@ class BatchJob:
                 self.parts.append(await api.create(uploaded["id"], self.record["url"], metadata))
                 self.save()
 
-        self._run(work)
+        try:
+            self._run(work)
+        except ImageMagicError as exc:
+            self.record["unsent"] = f"{total - len(self.parts)} of {total} batches not sent: {exc}"
+            self.save()
+            raise
 
     # -- status -------------------------------------------------------------------------------
 
     @property
     def state(self) -> str:
-        """The job's status as last retrieved: that of its least advanced batch ("submitting" before any)."""
+        """The job's status as last retrieved: that of its least advanced batch ("submitting" before any
+        was created, "unsent" when submitting failed: `record["unsent"]` says why)."""
         if not self.parts:
-            return "submitting"
+            return "unsent" if self.record.get("unsent") else "submitting"
         statuses = [part["status"] for part in self.parts]
         if all(s in DONE for s in statuses):
             return "completed" if all(s == "completed" for s in statuses) else min(statuses, key=DONE.index)
@@ -400,10 +408,13 @@ class BatchJob:
                 for key in ("output_file_id", "error_file_id"):
                     if part.get(key):
                         parser = OutputParser(take)
-                        async with api.content(part[key]) as chunks:
-                            async for chunk in chunks:
-                                parser.feed(chunk)
-                        parser.close()
+                        try:
+                            async with api.content(part[key]) as chunks:
+                                async for chunk in chunks:
+                                    parser.feed(chunk)
+                            parser.close()
+                        except ValueError as exc:
+                            raise TransportError(f"{part[key]} of batch {part['id']}: {exc}") from exc
 
         try:
             self._run(work)

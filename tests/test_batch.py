@@ -203,10 +203,28 @@ def test_every_problem_of_every_request_is_listed_and_nothing_is_sent(clean_env)
     assert not (clean_env / "batches").exists()
 
 
+def test_the_key_is_sent_but_never_written_or_shown(start_server, clean_env):
+    key = "sk-batch-secret-0123456789"
+    url = start_server(batch_delay=0, api_key=key)
+    with pytest.raises(imagemagic.AuthenticationError) as refused:
+        submit_batch(["a kite"], settings=Settings(base_url=url, api_key="sk-wrong-key-987654321"))
+    assert "sk-wrong-key-987654321" not in str(refused.value)
+    [unsent] = batches(settings=settings_for(url))
+    assert unsent.state == "unsent" and unsent.record["unsent"].startswith("1 of 1 batches not sent: HTTP 401")
+    job = submit_batch(["a kite"], size="256x256", settings=Settings(base_url=url, api_key=key))
+    assert job.wait(poll=0.05, progress=False) == "completed" and job.results()[0].error is None
+    assert key not in repr(job) + str(job._repr_mimebundle_())
+    written = [path.read_bytes() for path in clean_env.rglob("*") if path.is_file()]
+    assert len(written) > 4 and not any(key.encode() in data for data in written)
+
+
 def test_cancel_stops_the_job_and_unanswered_requests_say_so(start_server):
     url = start_server(batch_delay=0.2)
     job = submit_batch([f"kite {n}" for n in range(30)], size="256x256", settings=settings_for(url))
     assert job.wait(poll=0.05, timeout=0.6, progress=False) == "in_progress"
+    with pytest.raises(BatchError) as early:
+        job.results()
+    assert str(early.value) == f"batch job {job.id} is in_progress: its results come when it is done (job.wait())"
     job.cancel()
     assert job.wait(poll=0.05, progress=False) == "cancelled"
     runs = job.results()
