@@ -28,6 +28,7 @@ _EXPORTS = {
     "ImagesClient": "client", "AsyncImagesClient": "client", "Endpoint": "endpoint",
     "HistoryStore": "store", "history": "store", "MODELS": "catalog", "DEFAULT_MODEL": "catalog",
     "panel": "controlpanel", "Panel": "controlpanel",
+    "submit_batch": "batchjob", "batches": "batchjob", "batch": "batchjob", "BatchJob": "batchjob",
     **dict.fromkeys(_ERRORS, "errors"),
 }  # fmt: skip
 __all__ = ["__version__", "load_ipython_extension", *_EXPORTS]

@@ -1,4 +1,4 @@
-"""`imagemagic serve | generate | edit | models` (also `python -m imagemagic`). Bad input exits with status 2."""
+"""`imagemagic serve | generate | edit | models | batch` (also `python -m imagemagic`). Bad input exits with status 2."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, batch_cli
 from .flags import parse_extra, request_flags, request_values
 
 
@@ -60,6 +60,7 @@ def _parser():
         help="Also compare the catalog with what the endpoint's /v1/models serves (cached for a day).",
     )
     models.add_argument("--base-url", default=None, help="Base URL of an OpenAI-compatible API, including /v1.")
+    batch_cli.add_parser(commands)
     return parser
 
 
@@ -134,6 +135,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "models":
         return _models(args)
+    if args.command == "batch":
+        return batch_cli.run(args, parser)
     if args.command == "serve":
         from .server.embedded import ListenError, serve
 

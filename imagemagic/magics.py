@@ -253,6 +253,16 @@ class ImageGenMagics(Magics, ImageGenDefaults):
                 print(entry.line())
 
     @line_magic
+    def imagegen_batch(self, line):
+        """List the Batch API jobs submitted from this machine, newest first, with their status."""
+        from .batchjob import batches
+
+        jobs = batches(settings=self.settings())
+        print(
+            "\n".join(job.line() + (f"  ({job.problem})" if job.problem else "") for job in jobs) or "no batch jobs yet"
+        )
+
+    @line_magic
     def imagegen_panel(self, line):
         """Show the control panel: every parameter at hand, generation that never blocks the kernel."""
         from .controlpanel import panel
