@@ -49,14 +49,6 @@ class BatchError(ImageMagicError):
     """A batch job cannot do what was asked: no such job, not done yet, or its server is unreachable."""
 
 
-def batch_price(price: dict | None) -> dict | None:
-    """The Batch API's price row: half the synchronous price of every token kind (None stays None).
-
-    (When usage.py's table carries batch prices itself, read them here.)
-    """
-    return None if price is None else {kind: value / 2 for kind, value in price.items()}
-
-
 @dataclass
 class BatchRun:
     """One request of a batch: what made it, and what came back (`images`, or `error`, one line)."""
@@ -313,7 +305,7 @@ class BatchJob:
         spent = 0.0
         for part in self.parts:
             model = (part.get("metadata") or {}).get("model") or part.get("model")
-            amount = cost(part.get("usage"), batch_price(price_for(model, self.settings.prices)))
+            amount = cost(part.get("usage"), price_for(model, self.settings.prices), batch=True)
             spent = None if amount is None or spent is None else spent + amount
         return spent
 
@@ -470,7 +462,7 @@ class BatchJob:
             spent = (
                 0.0
                 if self.record["offline"]
-                else cost(usage, batch_price(price_for(request.model, self.settings.prices)))
+                else cost(usage, price_for(request.model, self.settings.prices), batch=True)
             )
             runs.append(BatchRun(custom_id, wanted["variables"], request, images, usage, spent, error))
         return BatchResults(self.id, runs)

@@ -1,4 +1,4 @@
-"""`imagemagic serve | generate | edit | models | batch` (also `python -m imagemagic`). Bad input exits with status 2."""
+"""`imagemagic serve | generate | edit | models | batch` (also `python -m imagemagic`); bad input exits 2."""
 
 from __future__ import annotations
 

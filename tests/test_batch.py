@@ -245,7 +245,7 @@ def test_a_job_shows_one_line_and_a_small_table(start_server):
     job = submit_batch(["a kite"], size="256x256", settings=settings_for(url))
     job.wait(poll=0.05, progress=False)
     text = repr(job)
-    assert text.startswith(f"<BatchJob {job.id}  completed 1/1  price unknown at batch price  created ")
+    assert text.startswith(f"<BatchJob {job.id}  completed 1/1  $0.0010 at batch price  created ")
     bundle = job._repr_mimebundle_()
     assert bundle["text/plain"] == text
     assert "<th>status</th><td>completed</td>" in bundle["text/html"] and "b64" not in bundle["text/html"]
@@ -303,7 +303,7 @@ def test_cli_submit_wait_results_list(start_server, tmp_path, clean_env):
     job_id = submitted.stdout.split()[0]
     assert submitted.stdout.startswith(f"{job_id}  validating 0/0  ")
     waited = _cli("wait", job_id, "--poll", "0.05", home=clean_env)
-    assert waited.returncode == 0 and waited.stdout.startswith(f"{job_id}  completed 2/2  price unknown")
+    assert waited.returncode == 0 and waited.stdout.startswith(f"{job_id}  completed 2/2  $0.0020 at batch price")
     got = _cli("results", job_id, "--output-dir", str(tmp_path / "out"), home=clean_env)
     assert got.returncode == 0, got.stderr
     assert got.stdout.splitlines() == [str(tmp_path / "out" / f"{job_id}-r{n}-1.png") for n in (1, 2)]

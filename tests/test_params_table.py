@@ -29,22 +29,23 @@ def parameter_actions(parser):
     return found
 
 
-def generate_parser():
+def cli_parser(command):
     subparsers = next(a for a in cli._parser()._actions if a.dest == "command")
-    return subparsers.choices["generate"]
+    return subparsers.choices[command]
 
 
 def magic_parser(ip):
     return ip.find_cell_magic("imagegen").parser
 
 
-@pytest.fixture(params=["magic", "cli"])
+@pytest.fixture(params=["magic", "cli generate", "cli edit"])
 def flags(request, ip):
-    """(the parser of %%imagegen or of `imagemagic generate`, the help text it shows)."""
-    if request.param == "magic":
-        return magic_parser(ip), ip.find_cell_magic("imagegen").__doc__
-    parser = generate_parser()
-    return parser, parser.format_help()
+    """(the parser of %%imagegen or of an `imagemagic` command, the help text it shows, the operations it serves)."""
+    if request.param == "magic":  # a cell generates, or edits when it has --image
+        return magic_parser(ip), ip.find_cell_magic("imagegen").__doc__, ("generate", "edit")
+    command = request.param.split()[1]
+    parser = cli_parser(command)
+    return parser, parser.format_help(), (command,)
 
 
 def test_the_table_names_each_parameter_once_as_on_the_wire():
@@ -54,11 +55,12 @@ def test_the_table_names_each_parameter_once_as_on_the_wire():
     assert {p.name for p in PARAMS if "edit" not in p.operations} >= {"moderation", "style"}
 
 
-def test_the_flags_are_exactly_the_generate_parameters_with_the_tables_help(flags):
-    parser, shown = flags
+def test_the_flags_are_exactly_the_parameters_of_what_the_front_end_serves_with_the_tables_help(flags):
+    parser, shown, operations = flags
+    served = [p for p in PARAMS if set(p.operations) & set(operations)]
     actions = parameter_actions(parser)
-    assert set(actions) == {p.name for p in GENERATE}
-    for p in GENERATE:
+    assert set(actions) == {p.name for p in served}
+    for p in served:
         strings = {s for action in actions[p.name] for s in action.option_strings}
         expected = {p.flag, *([p.short] if p.short else []), *([f"--no-{p.flag[2:]}"] if p.type is bool else [])}
         assert strings == expected
@@ -67,11 +69,11 @@ def test_the_flags_are_exactly_the_generate_parameters_with_the_tables_help(flag
         if p.type is not bool:
             assert main.type is p.type and main.default is None
         assert p.flag in shown
-    edit_only = [p for p in PARAMS if "generate" not in p.operations]
-    assert edit_only and not any(p.flag in shown for p in edit_only)
+    others = [p for p in PARAMS if p not in served]
+    assert not any(p.flag in shown.split() for p in others)
 
 
-def test_the_magic_and_the_cli_take_the_same_request_flags(ip):
+def test_the_magic_takes_every_request_flag_the_cli_commands_take(ip):
     def request_flags(parser):
         return sorted(
             s
@@ -80,7 +82,8 @@ def test_the_magic_and_the_cli_take_the_same_request_flags(ip):
             for s in a.option_strings
         )  # fmt: skip
 
-    assert request_flags(magic_parser(ip)) == request_flags(generate_parser())
+    both = sorted(set(request_flags(cli_parser("generate"))) | set(request_flags(cli_parser("edit"))))
+    assert request_flags(magic_parser(ip)) == both
 
 
 def test_a_config_trait_for_every_parameter_and_option_each_with_its_help():
