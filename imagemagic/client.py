@@ -461,7 +461,7 @@ def _checked(img):
     """Refuse an image that is empty, not an image, or a decompression bomb, before anything shows or stores it."""
     if not img.data:  # raises ImageDataError for invalid base64
         raise ImageDataError(f"image {img.index + 1}: the data is empty")
-    if img.format and img.pil:  # each raises ImageDataError; opening reads the header, not the pixels
+    if img.format and img.image:  # each raises ImageDataError; opening reads the header, not the pixels
         return img
 
 

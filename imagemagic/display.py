@@ -57,7 +57,7 @@ def thumbnail_strip(images, height=STRIP_HEIGHT, limit=STRIP_LIMIT):
     from PIL import Image
 
     thumbs = []
-    for img in list(images)[:limit]:
+    for img in [img for img in images if hasattr(img, "thumbnail")][:limit]:  # rasters (an SVG has no pixels)
         thumb = img.copy()
         thumb.thumbnail((height * 4, height))
         thumbs.append(thumb.convert("RGBA"))
@@ -159,7 +159,8 @@ class LiveDisplay:
             if img is None or img is self._shown[slot]:
                 continue
             try:
-                bundle = {img.mime: img.wire_b64, "text/plain": self._text(slot)}
+                shown = img.data.decode("utf-8") if img.format == "svg" else img.wire_b64  # SVG goes as text
+                bundle = {img.mime: shown, "text/plain": self._text(slot)}
             except ImageDataError as exc:
                 self._latest[slot] = self._shown[slot]
                 self._status = _short(f"skipped: {exc}")

@@ -100,6 +100,11 @@ class GeneratedImage:
         return self.b64 if self.b64 is not None else base64.b64encode(self._data).decode("ascii")
 
     @property
+    def image(self):
+        """What the result lists for this image: a PIL image, or an SVGDocument for an SVG."""
+        return SVGDocument(self.data, label=f"image {self.index + 1}") if self.format == "svg" else self.pil
+
+    @property
     def pil(self):
         """A PIL image opened lazily from the original bytes (pixels decode on first use)."""
         if self._pil is None and self.format == "svg":
@@ -108,6 +113,41 @@ class GeneratedImage:
             self._pil = open_image(self.data, label=f"image {self.index + 1}")
             self._pil.info["imagemagic"] = self
         return self._pil
+
+
+class SVGDocument:
+    """An SVG answer (PIL has no pixels for it): `data` (the document's bytes), `width`, `height`, `size`;
+    shown as the drawing in a notebook."""
+
+    format = "SVG"
+
+    def __init__(self, data, label="image"):
+        import xml.etree.ElementTree as ET
+
+        try:
+            root = ET.fromstring(data)
+        except ET.ParseError as exc:
+            raise ImageDataError(f"{label}: the SVG document is not well-formed XML ({exc})") from exc
+        if not root.tag.endswith("svg"):
+            raise ImageDataError(f"{label}: the XML document is not an SVG (its root is {root.tag!r})")
+        self.data = bytes(data)
+        self.width, self.height = (_length(root.get(side)) for side in ("width", "height"))
+
+    @property
+    def size(self):
+        """(width, height) as the document states them (0 where it does not)."""
+        return self.width, self.height
+
+    def __repr__(self):
+        return f"<SVGDocument {self.width}x{self.height}, {len(self.data):,} bytes>"
+
+    def _repr_svg_(self):
+        return self.data.decode("utf-8", "replace")
+
+
+def _length(text):
+    digits = "".join(ch for ch in (text or "").split(".")[0] if ch.isdigit())
+    return int(digits) if digits else 0
 
 
 def open_image(data, label="image"):
@@ -148,7 +188,7 @@ class ImageResult(list):
 
     def __init__(self, images=(), *, usage=None, request_ids=(), created=None, elapsed=None, request=None):
         self.images = list(images)
-        super().__init__(img.pil for img in self.images)
+        super().__init__(img.image for img in self.images)
         self.usage = usage or {}
         self.request_ids = list(request_ids)
         self.created = created
@@ -161,7 +201,7 @@ class ImageResult(list):
         return any(img.partial for img in self.images)
 
     def __repr__(self):
-        sizes = sorted({f"{pil.width}x{pil.height} {img.format}" for img, pil in zip(self.images, self)})
+        sizes = sorted({f"{shown.width}x{shown.height} {img.format}" for img, shown in zip(self.images, self)})
         model = f", {self.request.model}" if self.request is not None else ""
         state = ", partial" if self.partial else ", cached" if self.cached else ""
         plural = "s" if len(self) != 1 else ""
@@ -175,7 +215,7 @@ class ImageResult(list):
     def _repr_mimebundle_(self, include=None, exclude=None):
         """In a notebook: a compact strip of thumbnails (one small PNG) and the one-line text form."""
         bundle = {"text/plain": repr(self)}
-        if self.images:
+        if any(hasattr(shown, "thumbnail") for shown in self):  # PIL images (an SVG has no pixels to shrink)
             from .display import thumbnail_strip
 
             bundle["image/png"] = base64.b64encode(thumbnail_strip(self)).decode("ascii")

@@ -11,8 +11,8 @@ import sys
 import threading
 from pathlib import Path
 
+from helpers.images import png_width
 from IPython.utils.capture import capture_output
-from test_interrupt import png_width
 
 from imagemagic.client import Status
 from imagemagic.display import PLACEHOLDER_WIDTH, LiveDisplay, caption

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import struct
 import time
 
 import psutil
+from helpers.images import png_width
 from helpers.kernels import kernel
 
 from imagemagic.display import PLACEHOLDER_WIDTH
-
-
-def png_width(b64):
-    """Width from a base64 PNG's IHDR (the first 24 bytes), without decoding the image."""
-    return struct.unpack(">I", base64.b64decode(b64[:32])[16:20])[0]
 
 
 def http_sockets(manager):

@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from helpers.images import png_width
 from helpers.kernels import kernel
-from test_interrupt import png_width
 
 from imagemagic.client import AsyncImagesClient, ImagesClient
 from imagemagic.display import PLACEHOLDER_WIDTH

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import struct
 
 from PIL import Image
 
@@ -19,3 +21,8 @@ def decoded(data):
     img = Image.open(io.BytesIO(data))
     img.load()
     return img
+
+
+def png_width(b64):
+    """Width from a base64 PNG's IHDR (the first 24 bytes), without decoding the image."""
+    return struct.unpack(">I", base64.b64decode(b64[:32])[16:20])[0]
