@@ -32,7 +32,7 @@ from pathlib import Path
 from .batch_io import GENERATIONS, OutputParser, request_line, split_files
 from .errors import ImageDataError, ImageMagicError, ImageMagicWarning, TransportError, ValidationError
 from .expand import expand
-from .request import ImageRequest, Problem
+from .request import EditRequest, ImageRequest, Problem
 from .result import GeneratedImage, ImageResult, add_usage
 from .session import default
 from .settings import Settings, prepare
@@ -41,7 +41,7 @@ from .usage import cost, describe_cost, price_for
 
 DONE = ("completed", "failed", "expired", "cancelled")
 STAGES = ("validating", "in_progress", "finalizing", "cancelling", *DONE)  # a job is at its least advanced part's
-URLS = {"generate": GENERATIONS}  # operation → batch endpoint; edits add "/v1/images/edits" with JSON bodies
+URLS = {"generate": GENERATIONS, "edit": "/v1/images/edits"}  # operation → batch endpoint
 MAX_SHOWN_PROBLEMS = 20
 
 
@@ -92,12 +92,15 @@ def _write(path, data):
     atomic_write(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
 
 
-def _plans(variants, settings, operation):
-    """One Plan per variant; ValidationError listing every problem of every request (numbered from 1)."""
+def _plans(variants, settings, inputs):
+    """One Plan per variant; ValidationError listing every problem of every request (numbered from 1).
+
+    `inputs` ({"image": ..., "mask": ...} for edits, else empty) go with every request."""
+    operation = "edit" if inputs else "generate"
     plans, problems = [], []
     for number, variant in enumerate(variants, 1):
         try:
-            plan = prepare(variant.prompt, variant.params, settings=settings, operation=operation)
+            plan = prepare(variant.prompt, variant.params, settings=settings, operation=operation, **inputs)
             found = plan.request.wire_problems()  # a batch line is sent as is: no fan-out of n
         except ValidationError as exc:
             found = exc.problems
@@ -112,11 +115,22 @@ def _plans(variants, settings, operation):
     return plans
 
 
+def _line_body(request):
+    """The body a batch line sends: the request's JSON body; an edit's in the JSON edit form."""
+    if isinstance(request, EditRequest):
+        from .edits import json_body
+
+        return json_body(request)
+    return request.body()
+
+
 def submit_batch(
     template_or_prompts,
     *,
     rows=None,
     namespace=None,
+    image=None,
+    mask=None,
     settings: Settings | None = None,
     session=None,
     **params,
@@ -125,6 +139,8 @@ def submit_batch(
 
     Takes what a sweep takes: a template (`{name}` filled from `rows`, grid axes and `namespace`) or a
     list of prompts, `rows` (dicts or a DataFrame), and parameters where a list or tuple is a grid axis.
+    With `image` (and `mask`: what imagemagic.edit takes) every request is an edit of those images,
+    sent in the JSON edit form (images as data URLs), as the Batch API needs.
     Every request is validated first (ValidationError lists all problems; nothing is sent). Without a
     key, the offline preview server runs the batch (in this process: it ends with the process).
     """
@@ -133,8 +149,9 @@ def submit_batch(
     variants = expand(template_or_prompts, rows=rows, namespace=namespace, **params)
     if not variants:
         raise ValidationError([Problem("prompt", "nothing to submit: give at least one prompt or row")])
-    operation = "generate"
-    plans = _plans(variants, settings, operation)
+    inputs = {"image": image, "mask": mask} if image is not None else {}
+    operation = "edit" if inputs else "generate"
+    plans = _plans(variants, settings, inputs)
     for note in dict.fromkeys(w for plan in plans for w in plan.warnings):
         warnings.warn(note, ImageMagicWarning, stacklevel=2)
     endpoint = session.run_sync(session.connect(plans[0].endpoint, lambda line: print(line, file=sys.stderr)))
@@ -146,7 +163,7 @@ def submit_batch(
             for cid, p, v in zip(ids, plans, variants)
         }
     )
-    lines = [(p.request.model, request_line(cid, p.request.body(), URLS[operation])) for cid, p in zip(ids, plans)]
+    lines = [(p.request.model, request_line(cid, _line_body(p.request), URLS[operation])) for cid, p in zip(ids, plans)]
     job.send(split_files(lines))
     return job
 

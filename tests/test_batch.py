@@ -338,3 +338,29 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, clean_env):
         "imagemagic: error: request 1: quality='ultra' is not allowed for gpt-image-2: use low, medium, high, auto\n",
     )
     assert not (clean_env / "batches").exists()
+
+
+def test_a_batch_of_edits_goes_in_the_json_edit_form_and_comes_back_matched(start_server, clean_env):
+    from helpers.images import image_bytes
+
+    url = start_server(batch_delay=0)
+    photo = image_bytes((1024, 1024), (30, 90, 160))
+    job = submit_batch("the same scene, {season}", season=["winter", "summer"], image=photo, settings=settings_for(url))
+    assert job.wait(poll=0.05, progress=False) == "completed"
+    uploaded = job.session.run_sync(_input_lines(url, job))
+    assert [line["url"] for line in uploaded] == ["/v1/images/edits"] * 2
+    for line in uploaded:
+        assert schema_errors(line, "BatchRequestInput") == []
+        assert line["body"]["images"][0]["image_url"].startswith("data:image/png;base64,")
+    runs = job.results()
+    assert [run.request.prompt for run in runs] == ["the same scene, winter", "the same scene, summer"]
+    assert [run.error for run in runs] == [None, None] and [sizes_of(run) for run in runs] == [[(1024, 1024)]] * 2
+
+
+async def _input_lines(url, job):
+    """The JSON lines of the job's uploaded input file, read back from the server's Files API."""
+    async with httpx.AsyncClient() as client:
+        part = job.parts[0]
+        batch_object = (await client.get(f"{url}/batches/{part['id']}")).json()
+        content = await client.get(f"{url}/files/{batch_object['input_file_id']}/content")
+    return [json.loads(line) for line in content.text.splitlines() if line.strip()]
