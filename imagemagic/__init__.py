@@ -27,6 +27,7 @@ _EXPORTS = {
     "ImagesClient": "client", "AsyncImagesClient": "client", "Endpoint": "endpoint",
     "HistoryStore": "store", "history": "store", "MODELS": "catalog", "DEFAULT_MODEL": "catalog",
     "panel": "controlpanel", "Panel": "controlpanel",
+    "sweep": "sweeps", "asweep": "sweeps", "Sweep": "sweeps", "Run": "sweeps", "expand": "expand",
     **dict.fromkeys(_ERRORS, "errors"),
 }  # fmt: skip
 __all__ = ["__version__", "load_ipython_extension", *_EXPORTS]

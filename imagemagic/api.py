@@ -28,8 +28,11 @@ from .store import HistoryStore, cache_key
 class Call:
     """One generation: plan → client → history store → result, with progress kept throughout."""
 
-    def __init__(self, plan: Plan, *, on_event=None, cache=False, notify=None, session=None, store=None, meta=None):
+    def __init__(
+        self, plan: Plan, *, on_event=None, cache=False, notify=None, session=None, store=None, meta=None, gate=None
+    ):
         self.plan = plan
+        self.gate = gate
         self.request = plan.request
         self.endpoint = plan.endpoint
         self.session = session or default()
@@ -68,6 +71,7 @@ class Call:
             timeout=settings.timeout,
             max_retries=settings.max_retries,
             max_concurrency=settings.max_concurrency,
+            **({"gate": self.gate} if self.gate else {}),
         )
         try:
             result = self._with_files(await client.generate(self.request, progress=self.progress))

@@ -58,6 +58,7 @@ class AsyncImagesClient:
         max_retries=2,
         retry_after_send=False,
         max_concurrency=4,
+        gate=None,
         transport=None,
         notify=None,
         sleep=asyncio.sleep,
@@ -71,6 +72,7 @@ class AsyncImagesClient:
         self.max_retries = max_retries
         self.retry_after_send = retry_after_send
         self.max_concurrency = max_concurrency
+        self.gate = gate  # a ratelimit.RateGate every request of one run consults (a 429 slows them all)
         self._transport = transport
         self._http = weakref.WeakKeyDictionary()  # event loop -> httpx.AsyncClient: a pool is bound to its loop
 
@@ -140,7 +142,11 @@ class AsyncImagesClient:
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
             try:
+                if self.gate:
+                    await self.gate.wait()
                 async with self._client().stream("POST", url, content=body, headers=headers, params=params) as resp:
+                    if self.gate:
+                        self.gate.observe(resp.status_code, resp.headers)
                     request_id = resp.headers.get("x-request-id")
                     if resp.status_code >= 400:
                         await resp.aread()

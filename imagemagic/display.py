@@ -1,8 +1,9 @@
 """Inline display: a placeholder per image, replaced in place by partials and the final image.
 
 Images go to the front end as the base64 text that came off the wire, under their own MIME type
-(image/png, image/jpeg, image/webp): never decoded and re-encoded. Each slot is one output,
-updated through its display_id, so a saved notebook holds each image once, in its final state.
+(image/png, image/jpeg, image/webp): never decoded and re-encoded, unless larger than the display
+bound (`display_max_side`): then a smaller copy is shown and the original stays on disk and in `--out`.
+Each slot is one output, updated through its display_id, so a saved notebook holds each image once, in its final state.
 A partial superseded before it was shown is skipped. Outside a notebook front end (terminal
 IPython, scripts) nothing is drawn: the images are on disk and their paths are printed.
 """
@@ -70,6 +71,26 @@ def thumbnail_strip(images, height=STRIP_HEIGHT, limit=STRIP_LIMIT):
     return out.getvalue()
 
 
+def display_copy(img, max_side):
+    """(mime, base64) to show a GeneratedImage inline: the wire's own text when its long side is within
+    `max_side` (0: no bound), else a copy scaled to it (PNG when it has transparency, else JPEG)."""
+    from PIL import Image
+
+    pil = img.pil
+    if not max_side or max(pil.size) <= max_side:
+        return img.mime, img.wire_b64
+    copy = pil.copy()
+    copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    if copy.mode in ("RGBA", "LA", "PA") or "transparency" in copy.info:
+        copy.save(out, "PNG", compress_level=6)
+        mime = "image/png"
+    else:
+        copy.convert("RGB").save(out, "JPEG", quality=85)
+        mime = "image/jpeg"
+    return mime, base64.b64encode(out.getvalue()).decode("ascii")
+
+
 def _dims(size):
     try:
         width, height = (int(x) for x in str(size).split("x"))
@@ -81,10 +102,11 @@ def _dims(size):
 class LiveDisplay:
     """The outputs of one call: one slot per image, updated in place until the final images."""
 
-    def __init__(self, request, *, publish=None, update=None):
+    def __init__(self, request, *, publish=None, update=None, max_side=0):
         from IPython.display import display, update_display
 
         self.request = request
+        self.max_side = max_side  # images larger than this show as bounded copies (see display_copy)
         self.count = request.count
         self._display = publish or display
         self._update = update or update_display
@@ -144,7 +166,8 @@ class LiveDisplay:
         for slot, img in enumerate(self._latest):
             if img is None or img is self._shown[slot]:
                 continue
-            self._update({img.mime: img.wire_b64, "text/plain": self._text(slot)}, raw=True, display_id=self._ids[slot])
+            mime, b64 = display_copy(img, self.max_side)
+            self._update({mime: b64, "text/plain": self._text(slot)}, raw=True, display_id=self._ids[slot])
             self._shown[slot] = img
 
     def _refresh_placeholders(self):

@@ -111,7 +111,22 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         action="store_true",
         help="Generate anew even when an identical request's images are stored (no cache).",
     )
-    @argument("--out", metavar="NAME", help="Variable to bind the images to (a list of PIL images).")
+    @argument(
+        "--out", metavar="NAME", help="Variable to bind the images to (a list of PIL images; a Sweep with --grid)."
+    )
+    @argument(
+        "--grid",
+        action="append",
+        metavar="NAME=V1,V2,…",
+        help="A grid axis: a request parameter or template variable and its values (or NAME=variable, a list in "
+        "the namespace); repeatable, the run is the product. Shows a contact sheet.",
+    )
+    @argument(
+        "--no-expand",
+        action="store_true",
+        help="Send the prompt as written: no {name}, {expression} or $name filled from the namespace.",
+    )
+    @argument("--limit", type=int, metavar="N", help="Allow a --grid run of up to N images (see sweep_limit).")
     @argument("--models", action="store_true", help="List the known models with their sizes and options, and stop.")
     @argument("prompt", nargs="*", help="Line magic only: the prompt. In a cell, the prompt is the cell body.")
     @line_cell_magic
@@ -143,8 +158,24 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         from .settings import prepare
 
         prompt = cell.strip() if cell is not None else " ".join(args.prompt)
+        from .expand import expand
+        from .sweeps import grid_axes
+
+        values = {k: v for k, v in request_values(args).items() if v is not None}
         try:
             extra = parse_extra(args.extra)
+            grid = grid_axes(args.grid, self.shell.user_ns)
+            variants = expand(
+                prompt, namespace=self.shell.user_ns, expand_template=not args.no_expand, **values, **grid
+            )
+        except (ValueError, ValidationError) as exc:
+            raise UsageError(str(exc)) from None
+        if args.grid:
+            from .sweeps import run_in_notebook as run_sweep
+
+            return run_sweep(self, variants, args, self.settings().but(offline=args.offline or None), extra)
+        prompt = variants[0].prompt
+        try:
             plan = prepare(
                 prompt,
                 request_values(args),

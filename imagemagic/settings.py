@@ -53,6 +53,15 @@ class Settings:
         "images instead of paying again; --fresh overrides.",
     )
     history_limit_mb: float = _option(1024.0, "Size cap of the image history in MiB; the oldest images go first.")
+    sweep_limit: int = _option(
+        24,
+        "A grid or table run of more images than this sends nothing until allowed with --limit N (limit= in Python).",
+    )
+    display_max_side: int = _option(
+        1024,
+        "Longest side in pixels of the images shown inline; larger ones are shown as smaller copies (JPEG, or PNG "
+        "with transparency) while the originals stay in the history and the namespace. 0 shows originals.",
+    )
     api_key: str | None = field(default=None, repr=False, metadata={"secret": True})
 
     @classmethod
@@ -85,11 +94,12 @@ class Plan:
     settings: Settings
     warnings: tuple[str, ...] = ()
 
-    def call(self, *, on_event=None, cache=False, notify=None, session=None, meta=None):
-        """The Call that carries out this plan (`meta`: extra history metadata, e.g. a run id)."""
+    def call(self, *, on_event=None, cache=False, notify=None, session=None, meta=None, gate=None):
+        """The Call that carries out this plan (`meta`: extra history metadata, e.g. a run id; `gate`: a
+        ratelimit.RateGate shared by the requests of one run)."""
         from .api import Call
 
-        return Call(self, on_event=on_event, cache=cache, notify=notify, session=session, meta=meta)
+        return Call(self, on_event=on_event, cache=cache, notify=notify, session=session, meta=meta, gate=gate)
 
 
 def request_for(prompt, params=None, *, settings, extra_body=None, operation="generate"):
