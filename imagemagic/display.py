@@ -72,14 +72,13 @@ def thumbnail_strip(images, height=STRIP_HEIGHT, limit=STRIP_LIMIT):
 
 
 def display_copy(img, max_side):
-    """(mime, base64) to show a GeneratedImage inline: the wire's own text when its long side is within
-    `max_side` (0: no bound), else a copy scaled to it (PNG when it has transparency, else JPEG)."""
+    """(mime, base64) to show a GeneratedImage inline: the wire's own text, never decoded, when its long side
+    is within `max_side` (0: no bound), else a copy scaled to it (PNG when it has transparency, else JPEG)."""
+    if not max_side or max(_wire_size(img)) <= max_side:
+        return img.mime, img.wire_b64
     from PIL import Image
 
-    pil = img.pil
-    if not max_side or max(pil.size) <= max_side:
-        return img.mime, img.wire_b64
-    copy = pil.copy()
+    copy = img.pil.copy()
     copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     if copy.mode in ("RGBA", "LA", "PA") or "transparency" in copy.info:
@@ -89,6 +88,18 @@ def display_copy(img, max_side):
         copy.convert("RGB").save(out, "JPEG", quality=85)
         mime = "image/jpeg"
     return mime, base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def _wire_size(img, head_chars=65536):
+    """(width, height) read from the start of the image's base64 text (its header), without decoding it all."""
+    from PIL import Image
+
+    if img.b64 is not None:
+        try:
+            return Image.open(io.BytesIO(base64.b64decode(img.b64[:head_chars]))).size
+        except Exception:  # the header lies further in (a large EXIF block): open the whole image
+            pass
+    return img.pil.size
 
 
 def _dims(size):
