@@ -72,8 +72,8 @@ def layout(cells) -> Layout:
     return Layout(axes, columns, rows, positions, [c.caption for c in cells])
 
 
-def render(cells, title="") -> bytes:
-    """PNG bytes of the contact sheet of `cells`, with `title` on top."""
+def render(cells, title="", compress_level=6) -> bytes:
+    """PNG bytes of the contact sheet of `cells`, with `title` on top (`compress_level` 1: faster, larger)."""
     from PIL import Image, ImageDraw, ImageFont
 
     grid = layout(cells)
@@ -99,16 +99,17 @@ def render(cells, title="") -> bytes:
             sheet.paste(thumb.convert("RGB"), (x + (THUMB - thumb.width) // 2, y + (THUMB - thumb.height) // 2))
         draw.text((x + THUMB // 2, y + THUMB + 2), caption, font=font, fill=_TEXT, anchor="ma")
     out = io.BytesIO()
-    sheet.save(out, "PNG", optimize=False, compress_level=6)
+    sheet.save(out, "PNG", compress_level=compress_level)
     return out.getvalue()
 
 
 def thumbnail(pil):
-    """A copy of a PIL image that fits the contact sheet's box (the original is left as it was)."""
+    """A small copy of a PIL image that fits the contact sheet's box (no full-size copy is made)."""
     from PIL import Image
 
-    small = pil.copy()
-    if hasattr(small, "draft") and small.format == "JPEG":
-        small.draft("RGB", (THUMB, THUMB))
-    small.thumbnail((THUMB, THUMB), Image.Resampling.BILINEAR)
+    scale = min(1.0, THUMB / max(pil.size))
+    size = (max(1, round(pil.width * scale)), max(1, round(pil.height * scale)))
+    small = pil.convert("RGB") if pil.mode not in ("RGB", "RGBA", "L") else pil
+    small = small.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    small.info = {}  # never a reference back to the original (its bytes and pixels)
     return small

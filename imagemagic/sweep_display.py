@@ -14,18 +14,19 @@ import math
 import time
 import uuid
 
-BAR_INTERVAL = 0.5  # seconds; a notebook bar's redraw is a few widget messages
-SHEET_INTERVAL = 1.0
+BAR_INTERVAL = 1.0  # seconds; a notebook bar's redraw is a few widget messages
+SHEET_INTERVAL = 2.0  # a live frame is rendered on the event loop: keep it rare and fast
 
 
 class Throttle:
-    """Calls `action` at most once per `interval` seconds; a call refused now happens when the interval ends."""
+    """Calls `action` at most once per `interval` seconds, counted from its creation (when the first state was
+    drawn); a call refused now happens when the interval ends."""
 
     def __init__(self, interval, action, clock=time.monotonic):
         self.interval = interval
         self.action = action
         self.clock = clock
-        self.last = -math.inf
+        self.last = clock()
         self.pending = None
 
     def __call__(self):
@@ -45,10 +46,15 @@ class Throttle:
         self.last = self.clock()
         self.action()
 
-    def flush(self):
-        """Carry out the pending call now (or a last one)."""
+    def cancel(self):
+        """Drop the pending call, if any."""
         if self.pending is not None:
             self.pending.cancel()
+            self.pending = None
+
+    def flush(self):
+        """Carry out the pending call now (or a last one)."""
+        self.cancel()
         self._fire()
 
 
@@ -109,24 +115,27 @@ class RunView:
         """One line: done, failed, cached, cost so far."""
         return f"failed {self.failed}, cached {self.cached}, {describe_spent(self.cost, self.offline)}"
 
-    def _draw_bar(self):
+    def _draw_bar(self, refresh=True):
         self.bar.n = self.done + self.failed
         self.bar.set_postfix_str(self.status(), refresh=False)
-        self.bar.refresh()
+        if refresh:
+            self.bar.refresh()
 
-    def sheet_bundle(self):
-        """The contact sheet as a display bundle (a PNG and one line of text)."""
+    def sheet_bundle(self, final=True):
+        """The contact sheet as a display bundle (a PNG and one line of text); a live frame compresses less."""
         from .contact import render
 
-        png = render(self.cells, f"{self.title} · {self.status()}")
+        png = render(self.cells, f"{self.title} · {self.status()}", compress_level=6 if final else 1)
         return {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": f"<contact sheet: {self.title}>"}
 
-    def _draw_sheet(self):
-        self._update(self.sheet_bundle(), raw=True, display_id=self.display_id)
+    def _draw_sheet(self, final=False):
+        self._update(self.sheet_bundle(final), raw=True, display_id=self.display_id)
 
     def close(self):
-        """Draw the end state once more and close the bar."""
-        self._bar_throttle.flush()
+        """Draw the end state once more and close the bar (closing draws it)."""
+        self._bar_throttle.cancel()
+        self._draw_bar(refresh=False)
         if self.display_id:
-            self._sheet_throttle.flush()
+            self._sheet_throttle.cancel()
+            self._draw_sheet(final=True)
         self.bar.close()

@@ -264,6 +264,7 @@ async def _one(plan, variant, *, gate, run_id, session, cache, semaphore):
             result = await call.run()
         except ImageMagicError as exc:
             return Run(variant.variables, plan.request, error=exc)
+        kept = result.unsaved is not None or len(result.files) != len(result)
         run = Run(
             variant.variables,
             plan.request,
@@ -273,9 +274,19 @@ async def _one(plan, variant, *, gate, run_id, session, cache, semaphore):
             request_ids=list(result.request_ids),
             cached=result.cached,
             thumbnails=await asyncio.to_thread(_thumbnails, result),
-            _kept=result if result.unsaved or len(result.files) != len(result) else None,
+            _kept=result if kept else None,
         )
+        if not kept:
+            _let_go(result)
         return run
+
+
+def _let_go(result):
+    """Break each image's PIL <-> GeneratedImage cycle, so its bytes and pixels are freed as soon as the result
+    is dropped (they are on disk) rather than whenever the cycle collector next runs."""
+    for img in result.images:
+        if img._pil is not None:
+            img._pil.info.pop("imagemagic", None)
 
 
 async def run_plans(plans, variants, *, settings, session=None, cache=True, on_run=None) -> Sweep:
