@@ -17,10 +17,11 @@ import csv
 import re
 import secrets
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ImageMagicError, ValidationError
+from .errors import ImageMagicError, ImageMagicWarning, ValidationError
 from .expand import Variant, expand
 from .request import Problem
 from .result import ImageResult, save_images
@@ -339,6 +340,8 @@ async def asweep(
     """The async twin of `sweep`."""
     settings = settings or Settings.current()
     variants, plans = _prepared(template, rows, limit, expand_template, namespace, settings, extra_body, params)
+    for note in dict.fromkeys(note for plan in plans for note in plan.warnings):
+        warnings.warn(note, ImageMagicWarning, stacklevel=3)
     view = None
     if progress:
         from .contact import Cell
@@ -441,19 +444,21 @@ def run_in_notebook(magics, variants, args, settings, extra_body) -> None:
         done.append(run)
         view.add(run, first)
 
+    for note in dict.fromkeys(note for plan in plans for note in plan.warnings):  # each advice once, not per image
+        print(f"warning: {note}")
     view.open()
     coro = run_plans(plans, variants, settings=settings, cache=settings.cache and not args.fresh, on_run=on_run)
     try:
         result = default().run_sync(coro)
     except KeyboardInterrupt:
-        view.close()
         partial = Sweep(done, offline=offline)
         if args.out:
             magics.shell.user_ns[args.out] = partial
         where = f" (kept in {args.out})" if args.out else ""
         print(f"interrupted: {len(done)} of {len(plans)} requests done{where}; run the cell again to finish the rest")
         return
-    view.close()
+    finally:
+        view.close()
     if args.out:
         magics.shell.user_ns[args.out] = result
     for run in result:
