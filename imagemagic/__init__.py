@@ -29,6 +29,7 @@ _EXPORTS = {
     "HistoryStore": "store", "history": "store", "MODELS": "catalog", "DEFAULT_MODEL": "catalog",
     "panel": "controlpanel", "Panel": "controlpanel",
     "submit_batch": "batchjob", "batches": "batchjob", "batch": "batchjob", "BatchJob": "batchjob",
+    "sweep": "sweeps", "asweep": "sweeps", "Sweep": "sweeps", "Run": "sweeps", "expand": "expand",
     **dict.fromkeys(_ERRORS, "errors"),
 }  # fmt: skip
 __all__ = ["__version__", "load_ipython_extension", *_EXPORTS]

@@ -29,8 +29,11 @@ from .store import HistoryStore, cache_key
 class Call:
     """One generation: plan → client → history store → result, with progress kept throughout."""
 
-    def __init__(self, plan: Plan, *, on_event=None, cache=False, notify=None, session=None, store=None, meta=None):
+    def __init__(
+        self, plan: Plan, *, on_event=None, cache=False, notify=None, session=None, store=None, meta=None, gate=None
+    ):
         self.plan = plan
+        self.gate = gate
         self.request = plan.request
         self.endpoint = plan.endpoint
         self.session = session or default()
@@ -75,6 +78,7 @@ class Call:
             max_retries=settings.max_retries,
             max_concurrency=settings.max_concurrency,
             max_answer_bytes=int(settings.max_answer_mb * 2**20),
+            **({"gate": self.gate} if self.gate else {}),
         )
         try:
             result = self._with_files(await client.generate(self.request, progress=self.progress))

@@ -76,6 +76,7 @@ class AsyncImagesClient:
         retry_after_send=False,
         max_concurrency=4,
         max_answer_bytes=MAX_ANSWER_BYTES,
+        gate=None,
         transport=None,
         notify=None,
         sleep=asyncio.sleep,
@@ -90,6 +91,7 @@ class AsyncImagesClient:
         self.retry_after_send = retry_after_send
         self.max_concurrency = max_concurrency
         self.max_answer_bytes = max_answer_bytes
+        self.gate = gate  # a ratelimit.RateGate every request of one run consults (a 429 slows them all)
         self._transport = transport
         self._http = weakref.WeakKeyDictionary()  # event loop -> httpx.AsyncClient: a pool is bound to its loop
 
@@ -169,11 +171,15 @@ class AsyncImagesClient:
             last = attempt == self.max_retries
             answered = []  # holds True once the answer's head arrived
             try:
+                if self.gate:
+                    await self.gate.wait()
                 async with (
                     asyncio.timeout(self.timeout) as deadline,
                     self._client().stream("POST", url, content=body, headers=headers, params=params) as resp,
                 ):
                     answered.append(True)
+                    if self.gate:
+                        self.gate.observe(resp.status_code, resp.headers)
                     request_id = self._masked(resp.headers.get("x-request-id"))
                     if resp.status_code >= 400:
                         content = await _read_capped(resp, ERROR_BODY_LIMIT) or b""

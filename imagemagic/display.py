@@ -1,10 +1,11 @@
 """Inline display: a placeholder per image, replaced in place by partials and the final image.
 
 Images go to the front end as the base64 text that came off the wire, under their own MIME type
-(image/png, image/jpeg, image/webp): never decoded and re-encoded. Each slot is one output,
-updated through its display_id, so a saved notebook holds each image once, in its final state.
-A partial superseded before it was shown is skipped; one that cannot be shown leaves the
-placeholder with a line saying so. `finish()` ends every slot: an image or "no image · reason".
+(image/png, image/jpeg, image/webp): never decoded and re-encoded, unless larger than the display
+bound (`display_max_side`): then a smaller copy is shown and the original stays on disk and in `--out`.
+Each slot is one output, updated through its display_id, so a saved notebook holds each image once, in
+its final state. A partial superseded before it was shown is skipped; one that cannot be shown leaves
+the placeholder with a line saying so. `finish()` ends every slot: an image or "no image · reason".
 An image beyond the requested count gets an output of its own. Outside a notebook front end (terminal
 IPython, scripts) nothing is drawn: the images are on disk and their paths are printed.
 """
@@ -72,6 +73,40 @@ def thumbnail_strip(images, height=STRIP_HEIGHT, limit=STRIP_LIMIT):
     return out.getvalue()
 
 
+def display_copy(img, max_side):
+    """(mime, data) to show a GeneratedImage inline: an SVG as its text; otherwise the wire's own base64,
+    never decoded, when its long side is within `max_side` (0: no bound), else a copy scaled to it (PNG
+    when it has transparency, else JPEG)."""
+    if img.format == "svg":
+        return img.mime, img.data.decode("utf-8")
+    if not max_side or max(_wire_size(img)) <= max_side:
+        return img.mime, img.wire_b64
+    from PIL import Image
+
+    copy = img.pil.copy()
+    copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    if copy.mode in ("RGBA", "LA", "PA") or "transparency" in copy.info:
+        copy.save(out, "PNG", compress_level=6)
+        mime = "image/png"
+    else:
+        copy.convert("RGB").save(out, "JPEG", quality=85)
+        mime = "image/jpeg"
+    return mime, base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def _wire_size(img, head_chars=65536):
+    """(width, height) read from the start of the image's base64 text (its header), without decoding it all."""
+    from PIL import Image
+
+    if img.b64 is not None:
+        try:
+            return Image.open(io.BytesIO(base64.b64decode(img.b64[:head_chars]))).size
+        except Exception:  # the header lies further in (a large EXIF block): open the whole image
+            pass
+    return img.pil.size
+
+
 def _dims(size):
     try:
         width, height = (int(x) for x in str(size).split("x"))
@@ -83,10 +118,11 @@ def _dims(size):
 class LiveDisplay:
     """The outputs of one call: one slot per image, updated in place until the final images."""
 
-    def __init__(self, request, *, publish=None, update=None):
+    def __init__(self, request, *, publish=None, update=None, max_side=0):
         from IPython.display import display, update_display
 
         self.request = request
+        self.max_side = max_side  # images larger than this show as bounded copies (see display_copy)
         self.count = request.count
         self._display = publish or display
         self._update = update or update_display
@@ -159,15 +195,14 @@ class LiveDisplay:
             if img is None or img is self._shown[slot]:
                 continue
             try:
-                shown = img.data.decode("utf-8") if img.format == "svg" else img.wire_b64  # SVG goes as text
-                bundle = {img.mime: shown, "text/plain": self._text(slot)}
+                mime, shown = display_copy(img, self.max_side)
             except ImageDataError as exc:
                 self._latest[slot] = self._shown[slot]
                 self._status = _short(f"skipped: {exc}")
                 if self._shown[slot] is None:
                     self._update(self._placeholder(slot), raw=True, display_id=self._ids[slot])
                 continue
-            self._update(bundle, raw=True, display_id=self._ids[slot])
+            self._update({mime: shown, "text/plain": self._text(slot)}, raw=True, display_id=self._ids[slot])
             self._shown[slot] = img
 
     def _refresh_placeholders(self):

@@ -146,7 +146,22 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         action="store_true",
         help="Generate anew even when an identical request's images are stored (no cache).",
     )
-    @argument("--out", metavar="NAME", help="Variable to bind the images to (a list of PIL images).")
+    @argument(
+        "--out", metavar="NAME", help="Variable to bind the images to (a list of PIL images; a Sweep with --grid)."
+    )
+    @argument(
+        "--grid",
+        action="append",
+        metavar="NAME=V1,V2,…",
+        help="A grid axis: a request parameter or template variable and its values (or NAME=variable, a list in "
+        "the namespace); repeatable, the run is the product. Shows a contact sheet.",
+    )
+    @argument(
+        "--no-expand",
+        action="store_true",
+        help="Send the prompt as written: no {name}, {expression} or $name filled from the namespace.",
+    )
+    @argument("--limit", type=int, metavar="N", help="Allow a --grid run of up to N images (see sweep_limit).")
     @argument("--models", action="store_true", help="List the known models with their sizes and options, and stop.")
     @argument(
         "--remote",
@@ -199,8 +214,26 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         elif args.mask or edit_only_given(args):
             flags = ", ".join((["--mask"] if args.mask else []) + edit_only_given(args))
             raise UsageError(f"{flags} applies to edits only: add --image NAME (the image to edit)")
+        from .expand import expand
+        from .sweeps import grid_axes
+
+        values = given_values(args)
         try:
             extra = parse_extra(args.extra)
+            grid = grid_axes(args.grid, self.shell.user_ns)
+            variants = expand(
+                prompt, namespace=self.shell.user_ns, expand_template=not args.no_expand, **values, **grid
+            )
+        except (ValueError, ValidationError) as exc:
+            raise UsageError(str(exc)) from None
+        if args.grid:
+            if edit:
+                raise UsageError("--grid runs generations, not edits: leave out --image, or edit in a loop")
+            from .sweeps import run_in_notebook as run_sweep
+
+            return run_sweep(self, variants, args, self.settings().but(offline=args.offline or None), extra)
+        prompt = variants[0].prompt
+        try:
             plan = prepare(
                 prompt,
                 given_values(args) if edit else request_values(args),

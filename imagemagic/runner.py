@@ -45,7 +45,7 @@ def run_in_notebook(magics, plan, args):
         print(f"warning: {note}")
     display = plan.settings.display
     inline = display == "inline" or (display == "auto" and is_notebook(magics.shell))
-    live = LiveDisplay(plan.request) if inline else None
+    live = LiveDisplay(plan.request, max_side=plan.settings.display_max_side) if inline else None
     call = plan.call(
         on_event=live.on_event if live else None, cache=plan.settings.cache and not args.fresh, notify=print
     )

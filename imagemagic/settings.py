@@ -64,6 +64,15 @@ class Settings:
     max_answer_mb: float = _option(
         256.0, "Largest answer (or stream event) accepted from a server, in MiB; a 4K PNG is 20-30 MB of base64."
     )
+    sweep_limit: int = _option(
+        24,
+        "A grid or table run of more images than this sends nothing until allowed with --limit N (limit= in Python).",
+    )
+    display_max_side: int = _option(
+        1024,
+        "Longest side in pixels of the images shown inline; larger ones are shown as smaller copies (JPEG, or PNG "
+        "with transparency) while the originals stay in the history and the namespace. 0 shows originals.",
+    )
     api_key: str | None = field(default=None, repr=False, metadata={"secret": True})
 
     @classmethod
@@ -96,11 +105,12 @@ class Plan:
     settings: Settings
     warnings: tuple[str, ...] = ()
 
-    def call(self, *, on_event=None, cache=False, notify=None, session=None, meta=None):
-        """The Call that carries out this plan (`meta`: extra history metadata, e.g. a run id)."""
+    def call(self, *, on_event=None, cache=False, notify=None, session=None, meta=None, gate=None):
+        """The Call that carries out this plan (`meta`: extra history metadata, e.g. a run id; `gate`: a
+        ratelimit.RateGate shared by the requests of one run)."""
         from .api import Call
 
-        return Call(self, on_event=on_event, cache=cache, notify=notify, session=session, meta=meta)
+        return Call(self, on_event=on_event, cache=cache, notify=notify, session=session, meta=meta, gate=gate)
 
 
 def request_for(prompt, params=None, *, settings, extra_body=None, operation="generate", image=None, mask=None):

@@ -60,6 +60,20 @@ def cost(usage, price, *, batch=False):
     return total * BATCH_DISCOUNT if batch else total
 
 
+# Output tokens of one 1024x1024 image by quality (OpenAI's figures for gpt-image-1); other sizes scale by area.
+OUTPUT_TOKENS_1024 = {"low": 272, "medium": 1056, "high": 4160}
+
+
+def estimate(model, size, quality, images, prices=None):
+    """Estimated USD for `images` images of a size and quality before sending, or None without a price."""
+    price = price_for(model, prices)
+    if not price:
+        return None
+    width, height = (int(x) for x in size.split("x")) if size and "x" in str(size) else (1024, 1024)
+    tokens = OUTPUT_TOKENS_1024.get(quality, OUTPUT_TOKENS_1024["medium"]) * width * height / 1024**2
+    return images * tokens * price["image_output"] / 1e6
+
+
 @dataclass
 class ModelTotals:
     """Running totals for one model."""

@@ -18,10 +18,12 @@ def _run(ip, line, cell=None):
 
 
 def test_cell_binds_pil_images_and_shows_each_inline(ip):
-    captured = _run(ip, "--size 1536x1024 -n 2 --out imgs", "A lighthouse on a cliff at dawn")
+    captured = _run(
+        ip, "--size 1024x1024 -n 2 --out imgs", "A lighthouse on a cliff at dawn"
+    )  # within display_max_side
     imgs = ip.user_ns["imgs"]
     assert all(isinstance(i, Image.Image) for i in imgs)
-    assert [i.size for i in imgs] == [(1536, 1024), (1536, 1024)]
+    assert [i.size for i in imgs] == [(1024, 1024), (1024, 1024)]
     assert imgs.usage["total_tokens"] > 0 and len(imgs.request_ids) == 1 and not imgs.partial
     slots = {}
     for output in captured.outputs:  # placeholders, then in-place updates of the same display ids
@@ -32,8 +34,8 @@ def test_cell_binds_pil_images_and_shows_each_inline(ip):
         assert sorted(history[-1].data) == ["image/png", "text/plain"]
     final = [h[-1] for h in slots.values()]
     assert [f.data["image/png"] for f in final] == [i.wire_b64 for i in imgs.images]  # the wire's bytes, untouched
-    assert final[0].data["text/plain"] == "<image 1 of 2 · gpt-image-2 · 1536x1024>"
-    assert captured.stdout.splitlines()[:2] == ["[1] 1536x1024 png", "[2] 1536x1024 png"]
+    assert final[0].data["text/plain"] == "<image 1 of 2 · gpt-image-2 · 1024x1024>"
+    assert captured.stdout.splitlines()[:2] == ["[1] 1024x1024 png", "[2] 1024x1024 png"]
 
 
 def test_line_magic_takes_the_prompt_on_the_line(ip):

@@ -14,7 +14,9 @@ from imagemagic.result import GeneratedImage, ImageResult, SVGDocument
 
 def test_the_magic_shows_an_svg_as_svg_text_and_binds_its_document(ip):
     with capture_output() as captured:
-        ip.run_cell_magic("imagegen", "--model gpt-image-2.6-flare --output-format svg --size 1024x1024 --out art", "a fox")
+        ip.run_cell_magic(
+            "imagegen", "--model gpt-image-2.6-flare --output-format svg --size 1024x1024 --out art", "a fox"
+        )
     art = ip.user_ns["art"]
     assert len(art) == 1 and isinstance(art[0], SVGDocument) and art[0].size == (1024, 1024)
     assert ET.fromstring(art[0].data).tag.endswith("svg")
