@@ -126,7 +126,7 @@ def test_the_magic_runs_a_grid_and_refuses_too_many_in_one_line(ip, recorder, mo
     with capture_output() as captured:
         ip.run_cell("%%imagegen --grid k=xs\ncard {k}")
     assert captured.stderr == (
-        "UsageError: this run makes 30 images, more than the sweep limit of 24 (est. cost price unknown); "
+        "UsageError: this run makes 30 images, more than the sweep limit of 24 (est. cost $0.95); "
         "nothing was sent. To go ahead: --limit 30 (limit=30 in Python)\n"
     )
     assert len(recorder.requests) == 6
