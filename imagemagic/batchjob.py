@@ -26,10 +26,10 @@ import secrets
 import sys
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 from .batch_io import GENERATIONS, OutputParser, request_line, split_files
+from .contact import thumbnail
 from .errors import ImageDataError, ImageMagicError, ImageMagicWarning, TransportError, ValidationError
 from .expand import expand
 from .request import EditRequest, ImageRequest, Problem
@@ -37,6 +37,7 @@ from .result import GeneratedImage, ImageResult, add_usage
 from .session import default
 from .settings import Settings, prepare
 from .store import HistoryStore, atomic_write
+from .sweeps import Run, Sweep
 from .usage import cost, describe_cost, price_for
 
 DONE = ("completed", "failed", "expired", "cancelled")
@@ -47,36 +48,6 @@ MAX_SHOWN_PROBLEMS = 20
 
 class BatchError(ImageMagicError):
     """A batch job cannot do what was asked: no such job, not done yet, or its server is unreachable."""
-
-
-@dataclass
-class BatchRun:
-    """One request of a batch: what made it, and what came back (`images`, or `error`, one line)."""
-
-    custom_id: str
-    variables: dict
-    request: ImageRequest
-    images: ImageResult | None
-    usage: dict
-    cost: float | None
-    error: str | None
-
-
-class BatchResults(list):
-    """The runs of a batch job in the order they were submitted; `.failed` lists those without images."""
-
-    def __init__(self, job_id, runs):
-        super().__init__(runs)
-        self.job_id = job_id
-
-    @property
-    def failed(self) -> list[BatchRun]:
-        """The runs that returned no images."""
-        return [run for run in self if run.error is not None]
-
-    def __repr__(self):
-        images = sum(len(run.images or ()) for run in self)
-        return f"<BatchResults {self.job_id}: {len(self)} requests, {images} images, {len(self.failed)} failed>"
 
 
 def _home(store):
@@ -378,7 +349,7 @@ class BatchJob:
 
     # -- results ------------------------------------------------------------------------------
 
-    def results(self) -> BatchResults:
+    def results(self) -> Sweep:
         """Every request's images (stored in the history first) or error, in the order submitted.
 
         The first call downloads the output and error files as streams; later calls read the history.
@@ -458,7 +429,7 @@ class BatchJob:
         paths += saver.paths
         return saver.failure
 
-    def _from_history(self) -> BatchResults:
+    def _from_history(self) -> Sweep:
         by_id = {}
         for entry in self._stored():
             by_id.setdefault(entry.meta.get("custom_id"), []).append(entry)
@@ -481,8 +452,22 @@ class BatchJob:
                 if self.record["offline"]
                 else cost(usage, price_for(request.model, self.settings.prices), batch=True)
             )
-            runs.append(BatchRun(custom_id, wanted["variables"], request, images, usage, spent, error))
-        return BatchResults(self.id, runs)
+            runs.append(
+                Run(
+                    wanted["variables"],
+                    request,
+                    files=[entry.path for entry in entries] if images is not None else [],
+                    usage=usage,
+                    cost=spent if error is None else None,
+                    request_ids=list(
+                        dict.fromkeys(e.meta.get("request_id") for e in entries if e.meta.get("request_id"))
+                    ),
+                    error=BatchError(error) if error is not None else None,
+                    thumbnails=[thumbnail(pil) for pil in images] if images is not None and error is None else [],
+                    custom_id=custom_id,
+                )
+            )
+        return Sweep(runs, id=self.id, offline=self.record["offline"])
 
     # -- display ------------------------------------------------------------------------------
 

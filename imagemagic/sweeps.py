@@ -55,6 +55,7 @@ class Run:
     error: ImageMagicError | None = None
     thumbnails: list = field(default_factory=list, repr=False)
     _kept: ImageResult | None = field(default=None, repr=False)  # only when the history could not store them
+    custom_id: str | None = None  # the request's line in a Batch API job (see batchjob.py)
 
     def __repr__(self):
         state = f"failed: {self.error}" if self.error else f"{len(self.thumbnails)} image(s)"
@@ -98,6 +99,11 @@ class Sweep(list):
     def images(self) -> list:
         """All images (PIL) of the runs that succeeded, in order."""
         return [pil for run in self for pil in run.images]
+
+    @property
+    def failed(self) -> list:
+        """The runs that ended with an error instead of images."""
+        return [run for run in self if run.error is not None]
 
     @property
     def cost(self) -> float | None:

@@ -103,12 +103,13 @@ def test_requests_the_server_refuses_fail_one_by_one(start_server):
         ("256x256", True),
         ("4000x4000", False),
     ]
-    assert runs[1].error == (
+    assert str(runs[1].error) == (
         "HTTP 400: size=4000x4000 is larger than this server renders: at most 3840 pixels a side "
         "and 8294400 pixels in all (3840x2160)"
     )
-    assert runs[1].images is None and len(runs.failed) == 2
-    assert repr(runs) == f"<BatchResults {job.id}: 4 requests, 2 images, 2 failed>"
+    assert len(runs[1].images) == 0 and len(runs.failed) == 2
+    assert isinstance(runs, imagemagic.Sweep) and runs.id == job.id  # the same type a sweep returns
+    assert runs.summary().startswith("2 images from 4 requests: 0 from the cache, 2 failed")
 
 
 def test_results_twice_read_the_history_not_the_server():
@@ -230,7 +231,7 @@ def test_cancel_stops_the_job_and_unanswered_requests_say_so(start_server):
     runs = job.results()
     done = [run for run in runs if run.error is None]
     assert 0 < len(done) < 30
-    assert {run.error for run in runs.failed} == {"no answer in the batch's files (the batch is cancelled)"}
+    assert {str(run.error) for run in runs.failed} == {"no answer in the batch's files (the batch is cancelled)"}
 
 
 def test_an_unknown_job_is_one_line():
