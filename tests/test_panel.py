@@ -319,3 +319,16 @@ def test_cancel_before_the_task_starts_still_returns_to_idle(served):
     run = asyncio.run(main())
     assert run.error == "cancelled: the connection was closed" and run.images == []
     assert not served.generate_button.disabled and served.cancel_button.disabled
+
+
+@pytest.mark.parametrize("index", [None, "first", 1.5])
+def test_a_partial_without_a_whole_number_index_is_shown_not_fatal(scripted, tmp_path, index):
+    from helpers.scripted import completed_event, event, png_b64, stream
+
+    fields = {} if index is None else {"partial_image_index": index}
+    odd = event("image_generation.partial_image", b64_json=png_b64(colour=(90, 90, 90)), **fields)
+    server = scripted(stream(odd, completed_event()))
+    p = panel(base_url=server.url, folder=tmp_path)
+    run = generate(p, prompt="a red kite", stream=True, partial_images=1)
+    assert run.error is None and len(run.images) == 1  # the same tolerance as the magic's
+    assert text(p.status).startswith("done: 1 image")
