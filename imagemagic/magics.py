@@ -116,11 +116,14 @@ class ImageGenMagics(Magics, ImageGenDefaults):
             raise TraitError("; ".join(messages))
         return value
 
-    @validate("timeout")
-    def _check_timeout(self, proposal):
-        if proposal["value"] <= 0:
-            raise TraitError("timeout must be a positive number of seconds")
-        return proposal["value"]
+    @validate("timeout", "max_answer_mb")
+    def _check_positive(self, proposal):
+        """Limits that refuse everything at zero or below."""
+        name, value = proposal["trait"].name, proposal["value"]
+        if value <= 0:
+            unit = "seconds" if name == "timeout" else "MiB"
+            raise TraitError(f"{name} must be a positive number of {unit}")
+        return value
 
     def update_config(self, config):
         """Apply `%config` values; a bad one is refused with one plain line and nothing changes.

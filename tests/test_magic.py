@@ -151,9 +151,11 @@ def test_config_rejects_invalid_defaults_with_one_plain_line(ip, capsys):
     capsys.readouterr()
     ip.run_line_magic("config", "ImageGenMagics.partial_images = 4")
     ip.run_line_magic("config", "ImageGenMagics.timeout = 0")
+    ip.run_line_magic("config", "ImageGenMagics.max_answer_mb = -1")
     assert capsys.readouterr().err.splitlines() == [
         "UsageError: partial_images=4 is out of range for gpt-image-2: use 0 to 3 (ImageGenMagics keeps its settings)",
         "UsageError: timeout must be a positive number of seconds (ImageGenMagics keeps its settings)",
+        "UsageError: max_answer_mb must be a positive number of MiB (ImageGenMagics keeps its settings)",
     ]  # no 'ERROR:root:' prefix, no traceback
     assert (magics.n, magics.output_format, magics.partial_images, magics.timeout) == (None, None, None, 600.0)
     magics.partial_images = 2  # fine as a default: it applies when a cell streams
