@@ -69,7 +69,7 @@ class Settings:
         "A grid or table run of more images than this sends nothing until allowed with --limit N (limit= in Python).",
     )
     display_max_side: int = _option(
-        1024,
+        2048,
         "Longest side in pixels of the images shown inline; larger ones are shown as smaller copies (JPEG, or PNG "
         "with transparency) while the originals stay in the history and the namespace. 0 shows originals.",
     )

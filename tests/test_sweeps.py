@@ -186,11 +186,16 @@ def test_a_dataframe_of_prompts_becomes_a_dataframe_with_images_and_saves_withou
 
 
 def test_a_large_single_image_shows_as_a_bounded_copy_and_keeps_its_original(ip):
-    with capture_output() as captured:
-        ip.run_cell("%%imagegen --size 1536x1024 --out big\nA harbour at noon")
-    final = captured.outputs[-1].data
-    shown = Image.open(io.BytesIO(base64.b64decode(final["image/jpeg"])))
-    assert shown.size == (1024, 683) and ip.user_ns["big"][0].size == (1536, 1024)
+    def final_output(cell):
+        with capture_output() as captured:
+            ip.run_cell(cell)
+        return captured.outputs[-1].data
+
+    big = final_output("%%imagegen --size 3840x2160 --out big\nA harbour at noon")
+    shown = Image.open(io.BytesIO(base64.b64decode(big["image/jpeg"])))
+    assert shown.size == (1920, 1080) and ip.user_ns["big"][0].size == (3840, 2160)
+    within = final_output("%%imagegen --size 1536x1024 --out within\nA harbour at dusk")
+    assert within["image/png"] == ip.user_ns["within"].images[0].wire_b64  # within the bound: the wire's own text
 
 
 def _display_messages(k, code):
