@@ -246,11 +246,13 @@ class AsyncImagesClient:
             raise TransportError(self._too_large("the answer"))
         deadline.reschedule(None)
         try:
-            payload = self._masked(json.loads(raw))
+            payload = json.loads(raw)
         except ValueError as exc:
             raise TransportError(
                 f"the server answered {content_type or 'without a content type'}, not JSON or an event stream"
             ) from exc
+        del raw  # from here only the parsed answer is needed: the bytes go while its images are handled
+        payload = self._masked(payload)
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
             raise TransportError("the server's JSON answer has no data list of images")
         if not payload["data"]:
@@ -413,13 +415,12 @@ async def _read_capped(resp, limit):
     declared = resp.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return None
-    chunks, size = [], 0
+    body = bytearray()
     async for chunk in resp.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
+        if len(body) + len(chunk) > limit:
             return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+        body += chunk  # grown in place: never the chunks and their join alive at once
+    return body
 
 
 async def _check_download(url, slot):
