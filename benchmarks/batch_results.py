@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from helpers.batch_files import best_time, parse_file, peak_growth, read_and_decode_floor, write_output  # noqa: E402
+from helpers.batch_files import parse_file, peak_growth, read_and_decode_floor, write_output  # noqa: E402
+from helpers.timing import best_time  # noqa: E402
 
 
 def main(count=200, megabytes=1.0):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from helpers.history import best_time, make_history, query_index, read_every_json  # noqa: E402
+from helpers.history import make_history, query_index, read_every_json  # noqa: E402
+from helpers.timing import best_time  # noqa: E402
 
 from imagemagic.store import history  # noqa: E402
 

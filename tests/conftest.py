@@ -6,22 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers.environment import ENDPOINT_VARIABLES, SERVER_VARIABLES
 
 from imagemagic.server import embedded
 
 pytest_plugins = ("helpers.scripted",)  # the `scripted` fixture
 
-_ENV = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENAI_ORG_ID",
-    "OPENAI_PROJECT_ID",
-    "AZURE_OPENAI_ENDPOINT",
-    "AZURE_OPENAI_API_KEY",
-    "OPENAI_API_VERSION",
-    "IMAGEMAGIC_PREVIEW_DELAY",
-    "IMAGEMAGIC_BATCH_DELAY",
-)
+_ENV = (*ENDPOINT_VARIABLES, *SERVER_VARIABLES)
 
 
 @pytest.fixture(autouse=True)

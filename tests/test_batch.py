@@ -205,7 +205,7 @@ def test_every_problem_of_every_request_is_listed_and_nothing_is_sent(clean_env)
 
 
 def test_the_key_is_sent_but_never_written_or_shown(start_server, clean_env):
-    key = "sk-batch-secret-0123456789"
+    key = "canary-key-batch-0123456789"
     url = start_server(batch_delay=0, api_key=key)
     with pytest.raises(imagemagic.AuthenticationError) as refused:
         submit_batch(["a kite"], settings=Settings(base_url=url, api_key="sk-wrong-key-987654321"))

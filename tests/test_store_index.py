@@ -9,7 +9,8 @@ import time
 from datetime import date, datetime, timedelta
 
 import pytest
-from helpers.history import PNG, best_time, make_history, query_index, read_every_json, save_calls
+from helpers.history import PNG, make_history, query_index, read_every_json, save_calls
+from helpers.timing import best_time
 
 from imagemagic.endpoint import Endpoint
 from imagemagic.errors import ValidationError

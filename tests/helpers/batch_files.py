@@ -8,7 +8,6 @@ import binascii
 import json
 import os
 import random
-import time
 import tracemalloc
 
 from imagemagic.batch_io import OutputParser
@@ -91,13 +90,3 @@ def peak_growth(work):
         return tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()
-
-
-def best_time(work, repeat):
-    """The least wall time of `repeat` runs of work()."""
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - began)
-    return min(times)

@@ -69,16 +69,6 @@ def query_index(home, prompt, model):
     return [e.path.name for e in history(20, home, prompt=prompt, model=model)]
 
 
-def best_time(work, repeat):
-    """The least wall time of `repeat` runs of work()."""
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - began)
-    return min(times)
-
-
 def save_calls(home, rounds, limit_mb=None, run=None, size=0, start_at=0.0):
     """In a worker process: from `start_at` (Unix time) on, store `rounds` one-image calls through a saver
     (with metadata {"run": run}), pruning after each when `limit_mb` is given, as a Call does. Returns the
