@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from .catalog import MODELS, lookup
-from .errors import APIConnectionError, error_from_response
+from .errors import APIConnectionError, TransportError, error_from_response
 from .store import atomic_write, default_home
 
 CACHE_FILE = "remote-models.json"
@@ -66,14 +66,15 @@ def shutdowns(base_url, *, home=None, now=None) -> dict:
 def fetch(endpoint, *, timeout=10.0, transport=None):
     """{model id: shutdown date or None} from the endpoint's GET /models, or NO_LIST on 404.
 
-    Raises the APIError for another error status, APIConnectionError when it cannot be reached."""
+    Raises the APIError for another error status, APIConnectionError when it cannot be reached,
+    TransportError when its answer is not a list of models."""
     import httpx
 
     try:
         with httpx.Client(timeout=timeout, transport=transport) as client:
             resp = client.get(f"{endpoint.base_url}/models", headers=endpoint.headers(), params=endpoint.params())
     except httpx.HTTPError as exc:
-        raise APIConnectionError(f"could not reach {endpoint.base_url}/models ({type(exc).__name__})") from None
+        raise APIConnectionError(f"could not reach {endpoint.base_url}/models ({type(exc).__name__})") from exc
     if resp.status_code == 404:
         return NO_LIST
     if resp.status_code >= 400:
@@ -81,8 +82,8 @@ def fetch(endpoint, *, timeout=10.0, transport=None):
     try:
         items = resp.json()["data"]
         return {item["id"]: _date(item.get("shutdown_date")) for item in items if isinstance(item.get("id"), str)}
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise APIConnectionError(f"{endpoint.base_url}/models did not answer with a list of models") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise TransportError(f"{endpoint.base_url}/models did not answer with a list of models") from exc
 
 
 def served(endpoint, *, home=None, now=None, transport=None):
