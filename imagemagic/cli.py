@@ -104,10 +104,8 @@ def _generate(args, parser):
         return 1
     if result.unsaved:
         print(f"warning: {result.unsaved}", file=sys.stderr)
-    for img in result.images:  # named as in the history, also those the history could not store
-        target = out / f"{call.saver.stem}-{img.index + 1}.{img.format}"
-        target.write_bytes(img.data)
-        print(target)
+    for path in result.save(out, stem=call.saver.stem):  # named as in the history, never overwriting
+        print(path)
     return 0
 
 
