@@ -88,7 +88,7 @@ def _input(shell, flag, text):
     """The value `--image`/`--mask` TEXT names: an expression in the user's namespace, else an existing file."""
     try:
         return shell.ev(text)
-    except Exception as exc:
+    except Exception as exc:  # whatever the user's expression raises: it may still be a file name
         from pathlib import Path
 
         if Path(text).expanduser().is_file():
