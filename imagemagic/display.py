@@ -19,8 +19,6 @@ import time
 import uuid
 
 PLACEHOLDER_WIDTH = 480
-STRIP_HEIGHT = 128  # pixels: the thumbnails an ImageResult shows as
-STRIP_LIMIT = 16
 TICK_SECONDS = 1.0
 
 
@@ -50,26 +48,6 @@ def placeholder_png(size, lines):
         draw.text((card[0] // 2, top + i * step), line, font=font, fill=(225, 228, 235), anchor="mm")
     out = io.BytesIO()
     img.save(out, "PNG", compress_level=1)
-    return out.getvalue()
-
-
-def thumbnail_strip(images, height=STRIP_HEIGHT, limit=STRIP_LIMIT):
-    """PNG bytes of the first `limit` PIL images side by side, each scaled to `height` pixels high."""
-    from PIL import Image
-
-    thumbs = []
-    for img in [img for img in images if hasattr(img, "thumbnail")][:limit]:  # rasters (an SVG has no pixels)
-        thumb = img.copy()
-        thumb.thumbnail((height * 4, height))
-        thumbs.append(thumb.convert("RGBA"))
-    gap = 4
-    strip = Image.new("RGBA", (sum(t.width for t in thumbs) + gap * (len(thumbs) - 1), height), (0, 0, 0, 0))
-    x = 0
-    for thumb in thumbs:
-        strip.paste(thumb, (x, (height - thumb.height) // 2))
-        x += thumb.width + gap
-    out = io.BytesIO()
-    strip.save(out, "PNG", compress_level=1)
     return out.getvalue()
 
 

@@ -15,7 +15,7 @@ import binascii
 import json
 import secrets
 
-from .inputs import InputImage
+from .inputimage import InputImage
 
 
 def _field_text(value):

@@ -19,6 +19,7 @@
 
     ImageMagicWarning               advice that did not stop the request
 
+A ValidationError lists `Problem`s: each names the parameter at fault and says what to change.
 The class names are those users of the official `openai` SDK already catch. Errors raised after
 images started to arrive carry them in `.partial` (an `ImageResult`), so nothing paid for is lost.
 """
@@ -26,6 +27,15 @@ images started to arrive carry them in `.partial` (an `ImageResult`), so nothing
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: the parameter at fault and a sentence saying what to change."""
+
+    param: str
+    message: str
 
 
 class ImageMagicError(Exception):
@@ -52,8 +62,6 @@ class CredentialError(ValidationError):
     where it came from, never the value."""
 
     def __init__(self, message):
-        from .request import Problem
-
         super().__init__([Problem("api_key", message)])
 
 

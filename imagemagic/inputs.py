@@ -3,78 +3,23 @@
 `collect(value)` accepts a PIL image, an `ImageResult` (all of its images, in order), one of its
 elements (or its GeneratedImage), a path (str or Path), `bytes`, a history entry, or a list of
 those. A PIL image is sent as its original bytes when it has them (a generated image, a file it was
-opened from), else encoded losslessly as PNG. `input_problems` lists what the API would refuse;
-`mask_from` makes a mask.
+opened from), else encoded losslessly as PNG. `mask_from` makes a mask. InputImage itself and the rules
+the API sets on inputs (`input_problems`) are in inputimage.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
-from .errors import ValidationError
-from .result import sniff_format
+from .errors import Problem, ValidationError
+from .imaging import sniff_format
+from .inputimage import FORMATS, InputImage
 
-MAX_IMAGES = 16
-MAX_BYTES = 50 * 1024 * 1024
-FORMATS = ("png", "webp", "jpeg")
-MIME = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg", "gif": "image/gif"}
 KINDS = "a PIL image, an ImageResult, a path, bytes or a history entry"
 
 
-@dataclass(frozen=True, eq=False)
-class InputImage:
-    """One input image: its bytes, a file name, and where it came from (`file`: a path or history file)."""
-
-    data: bytes = field(repr=False)
-    name: str = "image"
-    file: str | None = None
-
-    @cached_property
-    def format(self) -> str | None:
-        """png, jpeg, webp or gif from the bytes themselves; None when they are none of these."""
-        return sniff_format(self.data[:16])
-
-    @property
-    def mime(self) -> str:
-        """The MIME type the file part carries."""
-        return MIME.get(self.format, "application/octet-stream")
-
-    @property
-    def filename(self) -> str:
-        """The file name sent with it, with the extension of its real format."""
-        return f"{Path(self.name).stem or 'image'}.{'jpg' if self.format == 'jpeg' else self.format or 'bin'}"
-
-    @cached_property
-    def sha256(self) -> str:
-        """The hash identifying these bytes (cache key, history)."""
-        return hashlib.sha256(self.data).hexdigest()
-
-    @cached_property
-    def pil(self):
-        """The image opened lazily (None when PIL cannot read it)."""
-        from .errors import ImageDataError
-        from .result import open_image
-
-        try:
-            return open_image(self.data, label=self.name)
-        except ImageDataError:
-            return None
-
-    def identity(self) -> dict:
-        """What the history records of this input: its hash and, when known, its file."""
-        return {"sha256": self.sha256, "file": self.file}
-
-    def __repr__(self):
-        return f"<InputImage {self.filename} {len(self.data):,} bytes>"
-
-
 def _refused(what, line):
-    from .request import Problem
-
     return ValidationError([Problem(what, line)])
 
 
@@ -136,43 +81,6 @@ def _is_result(value):
     from .result import ImageResult
 
     return isinstance(value, ImageResult)
-
-
-def input_problems(images, mask) -> list:
-    """Every rule the inputs break: count, format, size of each image; the mask's format, alpha and size."""
-    from .request import Problem
-
-    found = []
-    if not images:
-        found.append(Problem("image", "an edit needs at least one input image: give image= (or --image NAME)"))
-    if len(images) > MAX_IMAGES:
-        found.append(Problem("image", f"{len(images)} input images; an edit takes at most {MAX_IMAGES}"))
-    for number, img in enumerate(images, 1):
-        label = f"image {number} ({img.filename})"
-        if img.format not in FORMATS:
-            kind = img.format or "not an image"
-            found.append(Problem("image", f"{label} is {kind}: each input image must be png, webp or jpeg"))
-        elif img.pil is None:
-            found.append(Problem("image", f"{label} could not be read as an image (damaged, or too many pixels)"))
-        if len(img.data) >= MAX_BYTES:
-            found.append(Problem("image", f"{label} is {len(img.data) / 2**20:.1f} MB: each must be under 50 MB"))
-    if mask is not None:
-        found += _mask_problems(mask, images[0] if images else None)
-    return found
-
-
-def _mask_problems(mask, first):
-    from .request import Problem
-
-    hint = "(imagemagic.mask_from makes one)"
-    if mask.format != "png" or mask.pil is None:
-        return [Problem("mask", f"the mask is {mask.format or 'not an image'}: it must be a PNG with alpha {hint}")]
-    if "A" not in mask.pil.getbands() and "transparency" not in mask.pil.info:
-        return [Problem("mask", f"the mask has no alpha channel: transparent pixels mark what to edit {hint}")]
-    if first is not None and first.pil is not None and mask.pil.size != first.pil.size:
-        (w, h), (fw, fh) = mask.pil.size, first.pil.size
-        return [Problem("mask", f"the mask is {w}x{h} but the first image is {fw}x{fh}: they must be the same size")]
-    return []
 
 
 def mask_from(image_or_box, size: tuple[int, int] | None = None) -> bytes:

@@ -8,23 +8,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from dataclasses import dataclass, field, make_dataclass, replace
+from dataclasses import field, make_dataclass, replace
 from urllib.parse import urlsplit
 
 from .catalog import DEFAULT_MODEL, lookup, series_taking
-from .errors import ValidationError
+from .errors import Problem, ValidationError
+from .inputimage import input_problems
 from .params import NAMES, PARAMS
 
 _SIZE = re.compile(r"([1-9]\d*)x([1-9]\d*)")
 _OPENAI_HOST = "api.openai.com"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One broken rule: the parameter at fault and a sentence saying what to change."""
-
-    param: str
-    message: str
 
 
 class _Rules:
@@ -347,8 +340,6 @@ class _EditRules(_Rules):
 
     def problems(self):
         """Every rule this edit breaks: the generation rules that apply, then the inputs'."""
-        from .inputs import input_problems
-
         found = super().problems() + input_problems(self.images, self.mask)
         if self.form not in EDIT_FORMS:
             found.append(Problem("form", f"form={self.form!r} is not a wire form of edits: use multipart or json"))

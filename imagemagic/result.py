@@ -9,32 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import itertools
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ImageDataError
-
-MAX_PIXELS = 8192 * 8192  # larger images are refused as decompression bombs
+from .imaging import open_image, sniff_format, thumbnail_strip
 
 _MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif", "svg": "image/svg+xml"}
-
-
-def sniff_format(head):
-    """The image format named by the first bytes of a file, or None."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"<svg", b"<?xml")):
-        return "svg"
-    return None
 
 
 @dataclass(eq=False)
@@ -150,25 +132,6 @@ def _length(text):
     return int(digits) if digits else 0
 
 
-def open_image(data, label="image"):
-    """Open bytes as a PIL image without decoding pixels; refuse non-images and decompression bombs."""
-    from PIL import Image, UnidentifiedImageError
-
-    bomb = f"{label}: refused as a possible decompression bomb"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            img = Image.open(io.BytesIO(data))
-        except UnidentifiedImageError as exc:
-            raise ImageDataError(f"{label}: the data is not an image PIL can read") from exc
-        except Image.DecompressionBombError as exc:
-            raise ImageDataError(f"{bomb} (more than {MAX_PIXELS:,} pixels)") from exc
-    width, height = img.size
-    if width * height > MAX_PIXELS:
-        raise ImageDataError(f"{bomb} ({width}x{height} is more than {MAX_PIXELS:,} pixels)")
-    return img
-
-
 class ImageResult(list):
     """The PIL images of one call, in order, with what the call returned besides.
 
@@ -216,8 +179,6 @@ class ImageResult(list):
         """In a notebook: a compact strip of thumbnails (one small PNG) and the one-line text form."""
         bundle = {"text/plain": repr(self)}
         if any(hasattr(shown, "thumbnail") for shown in self):  # PIL images (an SVG has no pixels to shrink)
-            from .display import thumbnail_strip
-
             bundle["image/png"] = base64.b64encode(thumbnail_strip(self)).decode("ascii")
         return bundle
 

@@ -32,9 +32,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from . import history_index
-from .errors import ImageDataError, ImageMagicError, ValidationError
+from .errors import ImageDataError, ImageMagicError, Problem, ValidationError
 from .history_index import HistoryIndex
-from .request import Problem
 from .result import GeneratedImage, ImageResult, add_usage, open_image
 
 HOME_ENV = "IMAGEMAGIC_HOME"

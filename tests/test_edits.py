@@ -79,7 +79,7 @@ def test_checked_before_anything_is_sent(recorder, kwargs, message):
 
 
 def test_too_large_an_input_is_refused_unsent(recorder, monkeypatch):
-    monkeypatch.setattr("imagemagic.inputs.MAX_BYTES", len(RED))
+    monkeypatch.setattr("imagemagic.inputimage.MAX_BYTES", len(RED))
     assert _refusal(recorder, image=RED) == "image 1 (image1.png) is 0.0 MB: each must be under 50 MB"
 
 
