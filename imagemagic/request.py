@@ -8,44 +8,82 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from dataclasses import field, make_dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, ClassVar, Self, get_type_hints
 from urllib.parse import urlsplit
 
-from .catalog import DEFAULT_MODEL, lookup, series_taking
+from .catalog import DEFAULT_MODEL, Model, lookup, series_taking
 from .errors import Problem, ValidationError
-from .inputimage import input_problems
-from .params import NAMES, PARAMS
+from .inputimage import InputImage, input_problems
+from .params import BY_NAME, NAMES, PARAMS, for_operation
 
 _SIZE = re.compile(r"([1-9]\d*)x([1-9]\d*)")
 _OPENAI_HOST = "api.openai.com"
 
 
-class _Rules:
-    """The behaviour of ImageRequest; its fields come from the parameter table (params.py)."""
+def _param(name: str, default: Any = None) -> Any:
+    """A request field for the parameter `name`: None unless given, its table row (params.py) as metadata."""
+    return field(default=default, metadata={"param": BY_NAME[name]})
+
+
+def _not_taken() -> Any:
+    """An EditRequest field for a parameter edits do not take: always None, not an argument, not shown."""
+    return field(default=None, init=False, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """One call of the Images API. Parameters left as None are not sent; `model` always is.
+
+    Its fields are `prompt`, every parameter of the table in params.py (each field carries its row as
+    metadata["param"]), and `extra_body` (parameters this release does not know, sent as given)."""
+
+    prompt: str
+    model: str | None = _param("model", DEFAULT_MODEL)
+    size: str | None = _param("size")
+    quality: str | None = _param("quality")
+    n: int | None = _param("n")
+    background: str | None = _param("background")
+    output_format: str | None = _param("output_format")
+    output_compression: int | None = _param("output_compression")
+    moderation: str | None = _param("moderation")
+    stream: bool | None = _param("stream")
+    partial_images: int | None = _param("partial_images")
+    style: str | None = _param("style")
+    response_format: str | None = _param("response_format")
+    user: str | None = _param("user")
+    input_fidelity: str | None = _param("input_fidelity")
+    complexity: str | None = _param("complexity")
+    frame_count: int | None = _param("frame_count")
+    frame_duration_ms: int | None = _param("frame_duration_ms")
+    extra_body: dict[str, Any] = field(default_factory=dict)
+
+    operation: ClassVar[str] = "generate"
 
     @classmethod
-    def from_body(cls, body):
+    def from_body(cls, body: dict[str, Any]) -> Self:
         """Build a request from a JSON body as a server receives it; unknown keys go to extra_body."""
         known = {k: v for k, v in body.items() if k in WIRE_NAMES}
         extra = {k: v for k, v in body.items() if k not in WIRE_NAMES}
         return cls(**{"model": None, **known}, extra_body=extra)
 
     @property
-    def rules(self):
+    def rules(self) -> Model | None:
         """The catalog row that judges this request, or None for a model we do not know."""
         return lookup(self.model) if isinstance(self.model, str) else None
 
     @property
-    def count(self):
+    def count(self) -> int:
         """How many images this request asks for."""
         return self.n if isinstance(self.n, int) and self.n > 0 else 1
 
-    def body(self):
+    def body(self) -> dict[str, Any]:
         """The JSON body as sent: the parameters that are set, then extra_body as given."""
         sent = {name: getattr(self, name) for name in WIRE_NAMES}
         return {**{k: v for k, v in sent.items() if v is not None}, **self.extra_body}
 
-    def problems(self):
+    def problems(self) -> list[Problem]:
         """Every rule this request breaks (an empty list when it may be sent)."""
         found = _type_problems(self)
         req = replace(self, **{p.param: None for p in found})  # judge the rest as if bad values were absent
@@ -57,7 +95,7 @@ class _Rules:
             found += _model_problems(req, req.rules)
         return found
 
-    def wire_problems(self):
+    def wire_problems(self) -> list[Problem]:
         """problems(), plus the per-request limit on n that the client's fan-out hides (for servers)."""
         found = self.problems()
         model = self.rules
@@ -65,14 +103,19 @@ class _Rules:
             found += _range("n", self.n, 1, model.max_n, model.name)
         return found
 
-    def validated(self):
+    def validated(self) -> Self:
         """Return self, or raise ValidationError listing every problem."""
         problems = self.problems()
         if problems:
             raise ValidationError(problems)
         return self
 
-    def warnings(self, base_url=None, today=None, shutdowns=None):
+    def warnings(
+        self,
+        base_url: str | None = None,
+        today: _dt.date | None = None,
+        shutdowns: dict[str, _dt.date] | None = None,
+    ) -> list[str]:
         """Advice that does not block sending: sizes outside the usual range, models that shut down.
 
         `shutdowns`: {model id: date} as the endpoint's /v1/models reported them (see remote.py); such a
@@ -92,7 +135,7 @@ class _Rules:
         note = self._shutdown_note(base_url, today or _dt.date.today(), shutdowns or {})
         return notes + ([note] if note else [])
 
-    def _shutdown_note(self, base_url, today, shutdowns):
+    def _shutdown_note(self, base_url: str | None, today: _dt.date, shutdowns: dict[str, _dt.date]) -> str | None:
         model, date, source = self.rules, shutdowns.get(self.model), "the endpoint's date"
         if date is None and model and model.shutdown and base_url and urlsplit(base_url).hostname == _OPENAI_HOST:
             date, source = model.shutdown, "OpenAI's date"
@@ -110,7 +153,7 @@ class _Rules:
         )
         return f"model {self.model} {state} on {date.isoformat()} ({source}); {advice} ({instead})"
 
-    def split(self):
+    def split(self) -> list[Self]:
         """The requests actually sent: one image per request when streaming, or as many as the model takes."""
         per = 1 if self.stream else (self.rules.max_n if self.rules else self.count)
         if self.count <= per:
@@ -295,57 +338,52 @@ def _animation_problems(req, model, reported):
 
 WIRE_NAMES = ("prompt", *NAMES)
 
-ImageRequest = make_dataclass(
-    "ImageRequest",
-    [
-        ("prompt", str),
-        *((p.name, p.type | None, field(default=DEFAULT_MODEL if p.name == "model" else None)) for p in PARAMS),
-        ("extra_body", dict, field(default_factory=dict)),
-    ],
-    bases=(_Rules,),
-    frozen=True,
-)
-ImageRequest.__module__ = __name__
-ImageRequest.__doc__ = """One call of the Images API. Parameters left as None are not sent; `model` always is.
 
-Its fields are `prompt`, every parameter of the table in params.py, and `extra_body` (parameters
-this release does not know, sent as given)."""
+# ---- Edits: the same rules, plus the input images (see inputimage.py) ------------------------------------------------
 
 
-# ---- Edits: the same rules, plus the input images (see inputs.py) ---------------------------------------------------
+@dataclass(frozen=True)
+class EditRequest(ImageRequest):
+    """One call of images.edit: `prompt`, the parameters edits take (params.py), `extra_body`, `images`
+    (InputImage, 1-16), `mask` (an InputImage or None) and `form` (the wire form: multipart or json).
 
+    The parameters edits do not take are always None (not arguments), so every generation rule judges an
+    edit unchanged; an edit is an ImageRequest with inputs."""
 
-class _EditRules(_Rules):
-    """The behaviour of EditRequest: ImageRequest's rules, plus those of the input images and the mask.
+    moderation: str | None = _not_taken()
+    style: str | None = _not_taken()
+    frame_count: int | None = _not_taken()
+    frame_duration_ms: int | None = _not_taken()
+    images: tuple[InputImage, ...] = ()
+    mask: InputImage | None = None
+    form: str = "multipart"
 
-    Parameters edits do not take read as None (set below), so every generation rule judges an edit unchanged."""
-
-    operation = "edit"
+    operation: ClassVar[str] = "edit"
 
     @classmethod
-    def from_body(cls, body, images=(), mask=None):
+    def from_body(cls, body: dict[str, Any], images: Iterable[InputImage] = (), mask: InputImage | None = None) -> Self:
         """Build an edit from a server's parsed fields and its inputs; unknown keys go to extra_body."""
         known = {k: v for k, v in body.items() if k in EDIT_WIRE_NAMES}
         extra = {k: v for k, v in body.items() if k not in EDIT_WIRE_NAMES}
         return cls(**{"model": None, **known}, images=tuple(images), mask=mask, extra_body=extra)
 
-    def body(self):
+    def body(self) -> dict[str, Any]:
         """The parameters that are set, and each input's sha256 in place of its bytes: this edit's identity
         (cache key, history). The wire forms, multipart or JSON, are written by edits.py."""
         sent = {name: getattr(self, name) for name in EDIT_WIRE_NAMES}
-        inputs = {"images": [{"sha256": img.sha256} for img in self.images]}
+        inputs: dict[str, Any] = {"images": [{"sha256": img.sha256} for img in self.images]}
         if self.mask is not None:
             inputs["mask"] = {"sha256": self.mask.sha256}
         return {**{k: v for k, v in sent.items() if v is not None}, **inputs, **self.extra_body}
 
-    def problems(self):
+    def problems(self) -> list[Problem]:
         """Every rule this edit breaks: the generation rules that apply, then the inputs'."""
         found = super().problems() + input_problems(self.images, self.mask)
         if self.form not in EDIT_FORMS:
             found.append(Problem("form", f"form={self.form!r} is not a wire form of edits: use multipart or json"))
         return found
 
-    def inputs_meta(self):
+    def inputs_meta(self) -> dict[str, Any]:
         """The history's record of the inputs: hash and file of each image, and of the mask."""
         return {
             "inputs": [img.identity() for img in self.images],
@@ -353,26 +391,22 @@ class _EditRules(_Rules):
         }
 
 
-for _name in set(NAMES) - {p.name for p in PARAMS if "edit" in p.operations}:
-    setattr(_EditRules, _name, None)
-
-EDIT_PARAMS = tuple(p for p in PARAMS if "edit" in p.operations)
+EDIT_PARAMS = for_operation("edit")
 EDIT_WIRE_NAMES = ("prompt", *(p.name for p in EDIT_PARAMS))
 EDIT_FORMS = ("multipart", "json")
 
-EditRequest = make_dataclass(
-    "EditRequest",
-    [
-        ("prompt", str),
-        *((p.name, p.type | None, field(default=DEFAULT_MODEL if p.name == "model" else None)) for p in EDIT_PARAMS),
-        ("images", tuple, field(default=())),
-        ("mask", object, field(default=None)),
-        ("form", str, field(default="multipart")),
-        ("extra_body", dict, field(default_factory=dict)),
-    ],
-    bases=(_EditRules,),
-    frozen=True,
-)
-EditRequest.__module__ = __name__
-EditRequest.__doc__ = """One call of images.edit: `prompt`, the parameters edits take (params.py), `images` (InputImage,
-1-16), `mask` (an InputImage or None), `form` (the wire form: multipart or json) and `extra_body`."""
+
+def _check_against_table() -> None:
+    """The request classes declare exactly the table's parameters, in its order, with its types: a row in
+    params.py without its field here (or the reverse) fails on import, not in a user's hands."""
+    for cls, operation in ((ImageRequest, None), (EditRequest, "edit")):
+        declared = [f for f in fields(cls) if "param" in f.metadata and f.init]
+        expected = for_operation(operation) if operation else PARAMS
+        hints = get_type_hints(cls)
+        if [f.metadata["param"] for f in declared] != list(expected) or any(
+            f.metadata["param"].name != f.name or hints[f.name] != f.metadata["param"].type | None for f in declared
+        ):
+            raise TypeError(f"{cls.__name__}'s fields do not match the parameter table in params.py")
+
+
+_check_against_table()

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from imagemagic.errors import APIError
-from imagemagic.server.app import MAX_BODY
+from imagemagic.server.shared import MAX_BODY
 
 KEY = "canary-key-0123456789abcdefABCDEF"
 

@@ -1,9 +1,9 @@
-"""The local OpenAI-compatible server: a Starlette app answering as the Images API does.
+"""The local OpenAI-compatible server's Images API: the routes that answer as the Images API does.
 
 POST /v1/images/generations (JSON, or `text/event-stream` when the body says `stream: true`),
 POST /v1/images/edits (multipart or JSON; the preview repaints the first input where the mask says),
 GET /v1/models (with `shutdown_date` where the catalog has one), GET /v1/images/files/{token} for
-`response_format: url` (valid 60 minutes), and the Files and Batch APIs (see batches.py).
+`response_format: url` (valid 60 minutes). The Files and Batch APIs are in batches.py; asgi.py makes the app.
 Requests are judged by the same catalog as the client, so offline work fails as production would.
 
 Whatever the model, this server has its own limits, so no request can exhaust it:
@@ -31,22 +31,18 @@ import time
 from collections import OrderedDict
 from dataclasses import replace
 
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
 
 from ..catalog import DEFAULT_MODEL, MODELS
 from ..edits import FormError, read_form, read_json
 from ..params import PARAMS
 from ..request import EditRequest, ImageRequest
 from . import preview
+from .shared import error, read_body
 
 URL_LIFETIME = 3600.0
-MAX_BODY = 1024 * 1024
 MAX_DEPTH = 32  # levels of JSON nesting
 MAX_PROMPT = 32000  # characters, for models the catalog does not know
 MAX_MODEL_NAME = 256  # characters
@@ -59,19 +55,12 @@ PIXEL_BUDGET = 4 * MAX_PIXELS  # rendered at once, across requests
 STASH_BYTES = 256 * 1024 * 1024
 MAX_EDIT_BODY = 64 * 1024 * 1024  # an edit's images and mask, in either form
 MAX_EDIT_IMAGES = 16
-READ_TIMEOUT = 10.0  # seconds for a request body to arrive
 INPUT_IMAGE_TOKENS = 194  # usage counted per input image of an edit (a 1024x1024 input at low fidelity)
 RETRY_AFTER = 1  # seconds, when the pixel budget is spent
 IMAGE_FILES = "/v1/images/files/"
 DELAY_ENV = "IMAGEMAGIC_PREVIEW_DELAY"
 _MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif", "svg": "image/svg+xml"}
 _EVICTED_MEMORY = 4096  # tokens remembered as evicted, so their 404 can say so
-
-
-def error(message, *, status=400, param=None, code=None, headers=None):
-    """An OpenAI-shaped error response (type invalid_request_error)."""
-    body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 class FileStash:
@@ -322,43 +311,9 @@ def _too_large(size):
     )
 
 
-async def _limited_body(request, timeout, limit=MAX_BODY):
-    """The body, or None once it is known to exceed `limit` bytes (reading stops there).
-
-    Raises TimeoutError when it takes longer than `timeout` seconds to arrive."""
-    try:
-        if int(request.headers.get("content-length", 0)) > limit:
-            return None
-    except ValueError:
-        return None
-    chunks, size = [], 0
-    async with asyncio.timeout(timeout):
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _read_body(request, limit=MAX_BODY):
-    """(raw body, None), or (None, the error response: 408 too slow, 413 too large, 400 client gone)."""
-    timeout = request.app.state.read_timeout
-    try:
-        raw = await _limited_body(request, timeout, limit)
-    except TimeoutError:
-        message = f"The request body did not arrive within {timeout:g} seconds."
-        return None, error(message, status=408, code="timeout", headers={"Connection": "close"})
-    except ClientDisconnect:
-        return None, Response(status_code=400)  # nobody is left to read it
-    if raw is None:
-        return None, error(f"Request body too large: the limit is {limit} bytes.", status=413, code="request_too_large")
-    return raw, None
-
-
 async def generations(request: Request):
     """POST /v1/images/generations: judge the request as the API does, then answer JSON or an event stream."""
-    raw, refused = await _read_body(request)
+    raw, refused = await read_body(request)
     if refused is not None:
         return refused
     body, why = _parse(raw)
@@ -387,7 +342,7 @@ async def answer_request(request, req):
         )
         return _Charged(stream, service.budget, pixels)
     try:
-        return JSONResponse(await _complete(service, req, request))
+        return JSONResponse(await complete(service, req, request))
     finally:
         service.budget.give(pixels)
 
@@ -422,7 +377,7 @@ def judge(service, body: dict, inputs=None) -> ImageRequest | Response:
     return req
 
 
-async def _complete(service, req, request, *, watch=True):
+async def complete(service, req, request, *, watch=True):
     """The JSON answer; `watch`: stop early once the asking client has gone (not for a batch's lines)."""
     data = []
     width, height = service.dims(req)
@@ -448,7 +403,7 @@ async def _complete(service, req, request, *, watch=True):
 
 async def edits(request: Request):
     """POST /v1/images/edits, multipart or JSON: judge the edit as the API does, then answer as generations do."""
-    raw, refused = await _read_body(request, MAX_EDIT_BODY)
+    raw, refused = await read_body(request, MAX_EDIT_BODY)
     if refused is not None:
         return refused
     multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
@@ -554,82 +509,3 @@ async def image_file(request: Request):
     else:
         message = "No such file, or its URL has expired (URLs are valid for 60 minutes)."
     return error(message, status=404, code="not_found")
-
-
-async def http_error(request: Request, exc: HTTPException):
-    """Starlette's own errors (unknown route, wrong method), OpenAI-shaped."""
-    message = f"{exc.detail} ({request.method} {request.url.path})"
-    return error(message, status=exc.status_code, headers=exc.headers)
-
-
-class RequestIdMiddleware:
-    """Give every response an `x-request-id` header, as the API does."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = f"req_{secrets.token_hex(12)}".encode()
-
-        async def send_with_id(message):
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id)]
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
-
-
-class KeyMiddleware:
-    """With an `api_key`, every route needs it as a Bearer token (401 otherwise), except the image URLs."""
-
-    def __init__(self, app, api_key=None):
-        self.app = app
-        self.expected = f"Bearer {api_key}".encode() if api_key else None
-
-    async def __call__(self, scope, receive, send):
-        if self.expected is None or scope["type"] != "http" or scope["path"].startswith(IMAGE_FILES):
-            await self.app(scope, receive, send)
-            return
-        given = dict(scope["headers"]).get(b"authorization", b"")
-        if secrets.compare_digest(given, self.expected):
-            await self.app(scope, receive, send)
-            return
-        refused = error("Incorrect API key provided.", status=401, code="invalid_api_key")
-        await refused(scope, receive, send)
-
-
-def create_app(
-    *,
-    delay=None,
-    api_key=None,
-    batch_delay=None,
-    read_timeout=READ_TIMEOUT,
-    pixel_budget=PIXEL_BUDGET,
-    stash_bytes=STASH_BYTES,
-):
-    """The Starlette app. `delay` is seconds per image (default: $IMAGEMAGIC_PREVIEW_DELAY or 0);
-    `read_timeout` seconds for a body to arrive, `pixel_budget` pixels rendered at once, `stash_bytes`
-    for URL images (see the module's limits); `batch_delay` seconds per batch request (default:
-    $IMAGEMAGIC_BATCH_DELAY or 0)."""
-    from .batches import ROUTES as BATCH_ROUTES
-    from .batches import Batches
-
-    routes = [
-        Route("/v1/images/generations", generations, methods=["POST"]),
-        Route("/v1/images/edits", edits, methods=["POST"]),
-        Route("/v1/models", models, methods=["GET"]),
-        Route(IMAGE_FILES + "{token}", image_file, methods=["GET"], name="image_file"),
-        *BATCH_ROUTES,
-    ]
-    app = Starlette(
-        middleware=[Middleware(RequestIdMiddleware), Middleware(KeyMiddleware, api_key=api_key)],
-        routes=routes,
-        exception_handlers={HTTPException: http_error},
-    )
-    app.state.service = PreviewService(delay=delay, pixel_budget=pixel_budget, stash_bytes=stash_bytes)
-    app.state.read_timeout = read_timeout
-    app.state.batches = Batches(delay=batch_delay)
-    return app

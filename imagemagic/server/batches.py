@@ -31,7 +31,8 @@ from starlette.routing import Route
 
 from ..catalog import DEFAULT_MODEL
 from ..edits import FormError, read_json
-from .app import MAX_BODY, _complete, _limited_body, error, judge
+from .app import complete, judge
+from .shared import MAX_BODY, error, limited_body
 
 DELAY_ENV = "IMAGEMAGIC_BATCH_DELAY"
 MAX_UPLOAD = 200 * 1024 * 1024  # bytes in one uploaded file
@@ -228,7 +229,7 @@ async def _generation(body, request, inputs=None):
         return req
     if req.stream:
         return error("stream is not supported in batch requests.", param="stream", code="invalid_value")
-    return await _complete(request.app.state.service, req, request, watch=False)
+    return await complete(request.app.state.service, req, request, watch=False)
 
 
 async def _edit(body, request):
@@ -385,7 +386,7 @@ def _metadata_ok(metadata):
 async def create_batch(request, batches):
     """POST /v1/batches: start a batch over an uploaded input file; it runs in the background."""
     try:
-        raw = await _limited_body(request, request.app.state.read_timeout)
+        raw = await limited_body(request, request.app.state.read_timeout)
     except (TimeoutError, ClientDisconnect):
         raw = b""
     if raw is None:
@@ -467,7 +468,7 @@ async def cancel_batch(request, batches):
 
 
 def _with_batches(handler):
-    """The route handler, given the app's Batches (the key is checked for every route by app.KeyMiddleware)."""
+    """The route handler, given the app's Batches (the key is checked for every route by asgi.KeyMiddleware)."""
 
     @functools.wraps(handler)
     async def route(request: Request):

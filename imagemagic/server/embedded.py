@@ -45,7 +45,7 @@ def _config(app, host, port, idle_timeout):
 
 
 def _app(*, delay, api_key, idle_timeout, **limits):
-    from .app import create_app
+    from .asgi import create_app
 
     return create_app(delay=delay, api_key=api_key, read_timeout=idle_timeout, **limits)
 

@@ -6,7 +6,7 @@ import threading
 
 import uvicorn
 
-from imagemagic.server.app import create_app
+from imagemagic.server.asgi import create_app
 
 
 class CountingServer:
