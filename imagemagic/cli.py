@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__, batch_cli
+from . import batch_cli
+from ._version import __version__
 from .flags import parse_extra, request_flags, request_values
 
 

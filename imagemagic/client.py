@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from . import __version__
+from ._version import __version__
 from .endpoint import resolve
 from .errors import (
     APIConnectionError,

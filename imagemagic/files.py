@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from . import __version__
+from ._version import __version__
 from .client import CONNECT_TIMEOUT, _backoff, _plain, _retry_delay, _should_retry
 from .errors import APIConnectionError, APITimeoutError, TransportError, error_from_response
 

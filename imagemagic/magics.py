@@ -47,11 +47,10 @@ def _config_traits():
     return traits
 
 
-ImageGenDefaults = type(
-    "ImageGenDefaults",
-    (Configurable,),
-    {"__doc__": "The configurable defaults of %%imagegen (see ImageGenMagics).", **_config_traits()},
-)
+class ImageGenDefaults(Configurable):
+    """The configurable defaults of %%imagegen (see ImageGenMagics)."""
+
+    locals().update(_config_traits())  # the traits, derived from the table and Settings, as class attributes
 
 
 def with_request_flags(func):
