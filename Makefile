@@ -1,7 +1,7 @@
 # make quickstart: run the quickstart notebook offline (build/quickstart.ipynb and .html); installs only
 #                  the package and a kernel runner (the `notebook` extra)
-# make test:       install the `test` extra, then lint (ruff) and run the whole test suite (unit, real
-#                  server, real IPython, notebooks, browser)
+# make test:       install the `test` extra, then lint (ruff), type-check the package (mypy) and run the
+#                  whole test suite (unit, real server, real IPython, notebooks, browser)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -34,4 +34,5 @@ quickstart: $(BIN)/.notebook
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy imagemagic
 	$(BIN)/python -m pytest

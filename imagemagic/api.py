@@ -20,6 +20,7 @@ from typing import Any
 
 from .errors import ImageMagicError, ImageMagicWarning
 from .progress import Progress
+from .request import EditRequest
 from .result import ImageResult
 from .session import Session, default
 from .settings import Plan, Settings, prepare
@@ -41,7 +42,7 @@ class Call:
         self.key = cache_key(self.request, self.endpoint)
         self.cache = cache
         self.notify = notify
-        if getattr(self.request, "operation", "generate") == "edit":  # an edit records what it came from
+        if isinstance(self.request, EditRequest):  # an edit records what it came from
             meta = {**(meta or {}), **self.request.inputs_meta()}
         self.saver = self.store.saver(self.request, self.endpoint, meta)
         self.on_event = on_event

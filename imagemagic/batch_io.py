@@ -34,12 +34,13 @@ def split_files(lines, max_lines: int | None = None, max_bytes: int | None = Non
     to the API's (MAX_LINES, MAX_BYTES).
     """
     max_lines, max_bytes = max_lines or MAX_LINES, max_bytes or MAX_BYTES
-    by_model = {}
+    by_model: dict[str, list[bytes]] = {}
     for model, line in lines:
         by_model.setdefault(model, []).append(line)
     files = []
     for model, group in by_model.items():
-        current, size = [], 0
+        current: list[bytes] = []
+        size = 0
         for line in group:
             if current and (len(current) >= max_lines or size + len(line) > max_bytes):
                 files.append((model, current))

@@ -281,7 +281,7 @@ class BatchJob:
     @property
     def usage(self) -> dict:
         """Token usage the server reported for the job so far."""
-        total = {}
+        total: dict = {}
         for part in self.parts:
             add_usage(total, part.get("usage"))
         return total
@@ -290,7 +290,7 @@ class BatchJob:
         """USD at batch price (half) for the usage reported so far; 0 offline, None when the price is unknown."""
         if self.record["offline"]:
             return 0.0
-        spent = 0.0
+        spent: float | None = 0.0
         for part in self.parts:
             model = (part.get("metadata") or {}).get("model") or part.get("model")
             amount = cost(part.get("usage"), price_for(model, self.settings.prices), batch=True)
@@ -430,14 +430,15 @@ class BatchJob:
         return saver.failure
 
     def _from_history(self) -> Sweep:
-        by_id = {}
+        by_id: dict[str, list] = {}
         for entry in self._stored():
             by_id.setdefault(entry.meta.get("custom_id"), []).append(entry)
         runs = []
         for custom_id, wanted in self.requests().items():
             entries = sorted(by_id.get(custom_id, ()), key=lambda e: e.meta["index"])
             error = self.record["failures"].get(custom_id)
-            images, usage = None, {}
+            images = None
+            usage: dict = {}
             try:
                 if entries:
                     images = ImageResult([e.generated() for e in entries], created=entries[0].meta.get("created"))

@@ -59,7 +59,8 @@ def layout(cells) -> Layout:
         ]
         return Layout(axes, [], [], positions, captions)
     column_axis, row_axes = axes[-1], axes[:-1]
-    columns, rows, positions, seen = [], [], [], {}
+    columns, rows, positions = [], [], []
+    seen: dict[tuple[str, str], int] = {}
     for cell in cells:
         column = f"{column_axis}={_text(cell.variables.get(column_axis))}"
         row = ", ".join(f"{n}={_text(cell.variables.get(n))}" for n in row_axes)

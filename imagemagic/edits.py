@@ -49,8 +49,8 @@ def multipart(req) -> tuple[bytes, str]:
         )
         parts.append((head.encode(), img.data))
     out = bytearray()
-    for head, data in parts:
-        out += f"--{boundary}\r\n".encode() + head + data + b"\r\n"
+    for headers, data in parts:
+        out += f"--{boundary}\r\n".encode() + headers + data + b"\r\n"
     out += f"--{boundary}--\r\n".encode()
     return bytes(out), f"multipart/form-data; boundary={boundary}"
 

@@ -22,7 +22,7 @@ _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 def reset_seconds(value: str | None) -> float | None:
     """Seconds in an `x-ratelimit-reset-requests` value such as '1s', '6m0s' or '250ms'; None if unreadable."""
     parts = _RESET.findall(value or "")
-    if not parts or _RESET.sub("", value.strip()):
+    if not value or not parts or _RESET.sub("", value.strip()):
         return None
     return sum(float(number) * _UNIT[unit] for number, unit in parts)
 

@@ -86,7 +86,8 @@ class ImageRequest:
     def problems(self) -> list[Problem]:
         """Every rule this request breaks (an empty list when it may be sent)."""
         found = _type_problems(self)
-        req = replace(self, **{p.param: None for p in found})  # judge the rest as if bad values were absent
+        cleared: dict[str, Any] = {p.param: None for p in found}
+        req = replace(self, **cleared)  # judge the rest as if bad values were absent
         found += _prompt_problems(req)
         found += _extra_problems(req)
         found += _range("n", req.n, 1, 10)
@@ -122,7 +123,7 @@ class ImageRequest:
         date wins over the catalog's, which applies to api.openai.com only."""
         model, notes = self.rules, []
         dims, free = _dims(self.size), model.free_sizes if model else None
-        if free and dims:
+        if model and free and dims:
             pixels = dims[0] * dims[1]
             if pixels > free.experimental_above[0] * free.experimental_above[1]:
                 above = "x".join(map(str, free.experimental_above))
@@ -136,7 +137,7 @@ class ImageRequest:
         return notes + ([note] if note else [])
 
     def _shutdown_note(self, base_url: str | None, today: _dt.date, shutdowns: dict[str, _dt.date]) -> str | None:
-        model, date, source = self.rules, shutdowns.get(self.model), "the endpoint's date"
+        model, date, source = self.rules, shutdowns.get(self.model or ""), "the endpoint's date"
         if date is None and model and model.shutdown and base_url and urlsplit(base_url).hostname == _OPENAI_HOST:
             date, source = model.shutdown, "OpenAI's date"
         if date is None:

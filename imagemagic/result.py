@@ -10,11 +10,19 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
 
 from .errors import ImageDataError
 from .imaging import open_image, sniff_format, thumbnail_strip
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from .request import ImageRequest
 
 _MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif", "svg": "image/svg+xml"}
 
@@ -30,40 +38,42 @@ class GeneratedImage:
     revised_prompt: str | None = None
     url: str | None = None
     request_id: str | None = None
-    usage: dict | None = None  # usage of the request this image came from
-    file: object = None  # its path in the history once stored (an edit's input records it)
+    usage: dict[str, Any] | None = None  # usage of the request this image came from
+    file: Path | None = None  # its path in the history once stored (an edit's input records it)
     _data: bytes | None = field(default=None, repr=False)
-    _pil: object = field(default=None, repr=False)
+    _pil: Image | None = field(default=None, repr=False)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         kind = "partial" if self.partial else "final"
         size = f" {len(self._data):,} bytes" if self._data is not None else ""
         return f"<GeneratedImage {self.index + 1} ({kind}){size} request {self.request_id or '-'}>"
 
     @classmethod
-    def from_bytes(cls, data, **meta):
+    def from_bytes(cls, data: bytes, **meta: Any) -> Self:
         """Wrap bytes that did not come as base64 (a downloaded URL, a file from history)."""
         return cls(_data=bytes(data), **meta)
 
     @property
-    def data(self):
+    def data(self) -> bytes:
         """The image file's bytes, decoded from base64 once, on first use."""
         if self._data is None:
             try:
+                if self.b64 is None:
+                    raise TypeError("there is none")
                 self._data = base64.b64decode(self.b64, validate=True)
             except (binascii.Error, ValueError, TypeError) as exc:
                 raise ImageDataError(f"image {self.index + 1}: the base64 data is invalid ({exc})") from exc
         return self._data
 
     @property
-    def format(self):
+    def format(self) -> str:
         """png, jpeg, webp, gif or svg, read from the bytes themselves (not from what the server declared)."""
         fmt = sniff_format(self._head())
         if fmt is None:
             raise ImageDataError(f"image {self.index + 1}: the data is not a PNG, JPEG, WebP, GIF or SVG image")
         return fmt
 
-    def _head(self):
+    def _head(self) -> bytes:
         if self._data is None and self.b64 is not None:
             try:
                 return base64.b64decode(self.b64[:24])
@@ -72,22 +82,22 @@ class GeneratedImage:
         return self.data[:16]
 
     @property
-    def mime(self):
+    def mime(self) -> str:
         """The MIME type of the bytes, e.g. image/png."""
         return _MIME[self.format]
 
     @property
-    def wire_b64(self):
+    def wire_b64(self) -> str:
         """The base64 text to hand a front end: the wire's own text when there was one."""
-        return self.b64 if self.b64 is not None else base64.b64encode(self._data).decode("ascii")
+        return self.b64 if self.b64 is not None else base64.b64encode(self.data).decode("ascii")
 
     @property
-    def image(self):
+    def image(self) -> Image | SVGDocument:
         """What the result lists for this image: a PIL image, or an SVGDocument for an SVG."""
         return SVGDocument(self.data, label=f"image {self.index + 1}") if self.format == "svg" else self.pil
 
     @property
-    def pil(self):
+    def pil(self) -> Image:
         """A PIL image opened lazily from the original bytes (pixels decode on first use)."""
         if self._pil is None and self.format == "svg":
             raise ImageDataError(f"image {self.index + 1}: an SVG has no pixels for PIL; its document is in .data")
@@ -103,7 +113,7 @@ class SVGDocument:
 
     format = "SVG"
 
-    def __init__(self, data, label="image"):
+    def __init__(self, data: bytes, label: str = "image") -> None:
         import xml.etree.ElementTree as ET
 
         try:
@@ -116,14 +126,14 @@ class SVGDocument:
         self.width, self.height = (_length(root.get(side)) for side in ("width", "height"))
 
     @property
-    def size(self):
+    def size(self) -> tuple[int, int]:
         """(width, height) as the document states them (0 where it does not)."""
         return self.width, self.height
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<SVGDocument {self.width}x{self.height}, {len(self.data):,} bytes>"
 
-    def _repr_svg_(self):
+    def _repr_svg_(self) -> str:
         return self.data.decode("utf-8", "replace")
 
 
@@ -132,7 +142,7 @@ def _length(text):
     return int(digits) if digits else 0
 
 
-class ImageResult(list):
+class ImageResult(list[Any]):
     """The PIL images of one call, in order, with what the call returned besides.
 
     Attributes: `images` (GeneratedImage records with the original bytes), `usage` (token
@@ -144,12 +154,21 @@ class ImageResult(list):
     the last four are set when the call went through `Call`/the magic.
     """
 
-    cached = False
-    files = ()
-    cost = None
-    unsaved = None  # one line when some images could not be written to the history
+    cached: bool = False
+    files: Sequence[Path] = ()
+    cost: float | None = None
+    unsaved: str | None = None  # one line when some images could not be written to the history
 
-    def __init__(self, images=(), *, usage=None, request_ids=(), created=None, elapsed=None, request=None):
+    def __init__(
+        self,
+        images: Iterable[GeneratedImage] = (),
+        *,
+        usage: dict[str, Any] | None = None,
+        request_ids: Iterable[str] = (),
+        created: int | None = None,
+        elapsed: float | None = None,
+        request: ImageRequest | None = None,
+    ) -> None:
         self.images = list(images)
         super().__init__(img.image for img in self.images)
         self.usage = usage or {}
@@ -159,23 +178,23 @@ class ImageResult(list):
         self.request = request
 
     @property
-    def partial(self):
+    def partial(self) -> bool:
         """True when any image is a partial (the call did not complete)."""
         return any(img.partial for img in self.images)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         sizes = sorted({f"{shown.width}x{shown.height} {img.format}" for img, shown in zip(self.images, self)})
         model = f", {self.request.model}" if self.request is not None else ""
         state = ", partial" if self.partial else ", cached" if self.cached else ""
         plural = "s" if len(self) != 1 else ""
         return f"<ImageResult: {len(self)} image{plural}{': ' if sizes else ''}{', '.join(sizes)}{model}{state}>"
 
-    def save(self, folder, stem="image"):
+    def save(self, folder: str | PathLike[str], stem: str = "image") -> list[Path]:
         """Write each image's original bytes into `folder` as `<stem>-<n>.<format>`, never overwriting;
         return the paths."""
         return save_images([(f"{stem}-{img.index + 1}", img) for img in self.images], folder)
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """In a notebook: a compact strip of thumbnails (one small PNG) and the one-line text form."""
         bundle = {"text/plain": repr(self)}
         if any(hasattr(shown, "thumbnail") for shown in self):  # PIL images (an SVG has no pixels to shrink)
@@ -183,7 +202,7 @@ class ImageResult(list):
         return bundle
 
 
-def save_images(named, folder):
+def save_images(named: Iterable[tuple[str, GeneratedImage]], folder: str | PathLike[str]) -> list[Path]:
     """Write each (stem, GeneratedImage) as its original bytes into `folder`, never overwriting; return the paths."""
     folder = Path(folder).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
@@ -201,7 +220,7 @@ def save_images(named, folder):
     return paths
 
 
-def add_usage(total, usage):
+def add_usage(total: dict[str, Any], usage: dict[str, Any] | None) -> dict[str, Any]:
     """Add one response's usage into a running total (nested token details included)."""
     for key, value in (usage or {}).items():
         if isinstance(value, dict):

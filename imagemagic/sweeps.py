@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .errors import ImageMagicError, ImageMagicWarning, ValidationError
 from .expand import Variant, expand
-from .request import Problem
+from .request import ImageRequest, Problem
 from .result import ImageResult, save_images
 from .settings import Settings, prepare
 
@@ -46,7 +46,7 @@ class Run:
     """One request of a sweep: its variables, request, files, usage, cost, and error if it failed."""
 
     variables: dict
-    request: object
+    request: ImageRequest
     files: list = field(default_factory=list)
     usage: dict = field(default_factory=dict)
     cost: float | None = None

@@ -54,9 +54,9 @@ class Batches:
         self.delay = float(os.environ.get(DELAY_ENV, "0") or 0) if delay is None else delay
         self.window = COMPLETION_WINDOW
         self._folder = tempfile.TemporaryDirectory(prefix="imagemagic-files-")
-        self.files = {}  # file id -> OpenAIFile object, oldest first
-        self.jobs = {}  # batch id -> Batch object, oldest first
-        self._tasks = set()
+        self.files: dict[str, dict] = {}  # file id -> OpenAIFile object, oldest first
+        self.jobs: dict[str, dict] = {}  # batch id -> Batch object, oldest first
+        self._tasks: set[asyncio.Task] = set()
 
     def path(self, file_id: str) -> Path:
         """Where the bytes of a file live."""
@@ -171,7 +171,9 @@ def _errors(problems):
 
 def read_input(path: Path, endpoint: str) -> tuple[list[int], str | None, list[dict]]:
     """Check a batch input file as the API does: (byte offset of each request line, the model, problems)."""
-    offsets, seen, model, problems = [], set(), None, []
+    offsets: list[int] = []
+    seen: set[str] = set()
+    model, problems = None, []
     with open(path, "rb") as lines:
         offset = 0
         for number, raw in enumerate(lines, 1):
@@ -250,7 +252,7 @@ async def answer(endpoint: str, body: dict, request: Request) -> tuple[int, dict
     except Exception as exc:  # one bad line must not stop the batch
         result = error(f"The server failed on this request ({type(exc).__name__}).", status=500, code="server_error")
     if isinstance(result, Response):
-        return result.status_code, json.loads(result.body)
+        return result.status_code, json.loads(bytes(result.body))
     return 200, result
 
 
