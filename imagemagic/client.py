@@ -322,8 +322,8 @@ class AsyncImagesClient:
                     done += self._stream_event(event, slot, progress, request_id)
             for event in decoder.close():
                 done += self._stream_event(event, slot, progress, request_id, at_end=True)
-        except EventTooLarge:
-            raise TransportError(self._too_large("a stream event")) from None
+        except EventTooLarge as exc:
+            raise TransportError(self._too_large("a stream event")) from exc
         if not done:
             raise TransportError("the stream ended without a completed image")
 

@@ -98,8 +98,8 @@ def from_data_url(ref, what) -> InputImage:
         raise FormError(f"'{what}' must be a base64 data: URL (this server fetches no external URLs).", what)
     try:
         return InputImage(base64.b64decode(payload, validate=True), name=what)
-    except (binascii.Error, ValueError):
-        raise FormError(f"'{what}' has invalid base64 data.", what) from None
+    except (binascii.Error, ValueError) as exc:
+        raise FormError(f"'{what}' has invalid base64 data.", what) from exc
 
 
 def read_json(body: dict) -> tuple[dict, list, InputImage | None]:
@@ -139,6 +139,6 @@ def _typed(name, text, kind):
     if kind is int:
         try:
             return int(text)
-        except ValueError:
-            raise FormError(f"Invalid value for '{name}': expected an integer.", name) from None
+        except ValueError as exc:
+            raise FormError(f"Invalid value for '{name}': expected an integer.", name) from exc
     return text

@@ -63,7 +63,7 @@ def _one(value, what, name):
         try:
             return [InputImage(path.read_bytes(), name=path.name, file=str(path))]
         except OSError as exc:
-            raise _refused(what, f"{what} {str(value)!r} could not be read: {exc.strerror or exc}") from None
+            raise _refused(what, f"{what} {str(value)!r} could not be read: {exc.strerror or exc}") from exc
     raise _refused(what, f"{what} is {type(value).__name__}, not an image: give {KINDS}")
 
 

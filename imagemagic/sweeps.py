@@ -183,8 +183,8 @@ class Sweep(list):
         tokens, cost, request id (and error for a failed request)."""
         try:
             import pandas
-        except ImportError:
-            raise ImportError("Sweep.to_pandas() needs pandas: pip install pandas") from None
+        except ImportError as exc:
+            raise ImportError("Sweep.to_pandas() needs pandas: pip install pandas") from exc
         return pandas.DataFrame(self.rows())
 
     def save(self, folder) -> list[Path]:
@@ -419,8 +419,8 @@ def grid_axes(specs, namespace, operation="generate") -> dict:
         if kind in (int, float):
             try:
                 values = [kind(v) for v in values]
-            except (TypeError, ValueError):
-                raise ValueError(f"--grid {name}: the values must be {kind.__name__} numbers (got {text!r})") from None
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"--grid {name}: the values must be {kind.__name__} numbers (got {text!r})") from exc
         axes[name] = values
     return axes
 
@@ -439,7 +439,7 @@ def run_in_notebook(magics, variants, args, settings, extra_body) -> None:
         plans = plan_all(variants, settings=settings, extra_body=extra_body)
         check_budget(plans, settings.sweep_limit if args.limit is None else args.limit)
     except ValidationError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from exc  # IPython shows a UsageError as its one line, whatever its cause
     offline = all(p.endpoint.offline for p in plans)
     inline = settings.display == "inline" or (settings.display == "auto" and is_notebook(magics.shell))
     cells = [Cell(v.variables) for v, p in zip(variants, plans) for _ in range(p.request.count)]

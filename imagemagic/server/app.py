@@ -436,7 +436,7 @@ async def _read_multipart(request, raw):
     try:
         form = await Request(request.scope, replay).form(max_files=MAX_EDIT_IMAGES + 1, max_fields=64)
     except MultiPartException as exc:
-        raise FormError(f"The multipart body could not be read: {exc.message}") from None
+        raise FormError(f"The multipart body could not be read: {exc.message}") from exc
     try:
         return await read_form(form, {p.name: p.type for p in PARAMS})
     finally:

@@ -66,7 +66,7 @@ def listen(host, port):
     try:
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as exc:
-        raise ListenError(f"cannot listen on {host}: {exc.strerror or exc}") from None
+        raise ListenError(f"cannot listen on {host}: {exc.strerror or exc}") from exc
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -76,8 +76,8 @@ def listen(host, port):
         if exc.errno == errno.EADDRINUSE:
             raise ListenError(
                 f"port {port} on {host} is in use: stop what uses it, or choose another with --port"
-            ) from None
-        raise ListenError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
+            ) from exc
+        raise ListenError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from exc
     return sock
 
 
