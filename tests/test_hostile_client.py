@@ -271,25 +271,40 @@ KEPT_OPEN = (
 )
 
 
+def ordinary_call_seconds(scripted, **options):
+    """The baseline: seconds the same client takes for an answer that comes at once, from the same kind of server."""
+    result, _, took = call(scripted(reply(body=ok_body())).url, **options)
+    assert len(result) == 1
+    return took
+
+
+def assert_cut_off_at(took, timeout, baseline):
+    """Cut off by the timeout: not before it, and after it by less than two ordinary calls take."""
+    assert 0.9 * timeout < took < timeout + 2 * baseline, f"{took:.2f} s (timeout {timeout} s, baseline {baseline:.2f})"
+
+
 def test_keep_alive_comments_forever_are_cut_off_at_the_timeout(scripted):
     timeout = 1.0
+    baseline = ordinary_call_seconds(scripted, timeout=timeout)
     server = scripted(keep_alive(0.1, head=partial_event()))
     error, _, took = call(server.url, stream_=True, timeout=timeout)
     assert type(error) is APITimeoutError and str(error) == KEPT_OPEN
     assert error.partial is not None and error.partial.partial  # the partial that came is kept
-    assert 0.9 < took / timeout < 3
+    assert_cut_off_at(took, timeout, baseline)
 
 
 def test_an_answer_trickling_in_is_cut_off_at_the_timeout(scripted):
     timeout = 1.0
+    baseline = ordinary_call_seconds(scripted, timeout=timeout)
     server = scripted(trickle(json.dumps(ok_body()).encode(), 0.1, "application/json"))
     error, _, took = call(server.url, timeout=timeout)
     assert type(error) is APITimeoutError and str(error) == KEPT_OPEN
-    assert 0.9 < took / timeout < 3
+    assert_cut_off_at(took, timeout, baseline)
 
 
 def test_a_download_trickling_in_is_cut_off_at_the_timeout(scripted):
     timeout = 1.0
+    baseline = ordinary_call_seconds(scripted, timeout=timeout)
     server = scripted()
     server.steps += [
         reply(body={"created": 1, "data": [{"url": f"http://127.0.0.1:{server.port}/files/a.png"}]}),
@@ -297,7 +312,7 @@ def test_a_download_trickling_in_is_cut_off_at_the_timeout(scripted):
     ]
     error, _, took = call(server.url, timeout=timeout)
     assert type(error) is APITimeoutError and str(error) == "image 1: download failed (not complete within 1 s)"
-    assert 0.9 < took / timeout < 3
+    assert_cut_off_at(took, timeout, baseline)
 
 
 # --- 5. answers are capped ------------------------------------------------------------------------

@@ -130,17 +130,21 @@ def test_notebook_sees_placeholders_then_updates_in_place(start_server, tmp_path
 
 
 def test_three_streams_run_concurrently_and_fill_their_slots_in_order(start_server):
-    result, bodies, seconds = fan_out(start_server(delay=1.0), n=3, stream=True, partial_images=1)
+    url = start_server(delay=1.0)
+    one = fan_out(url, n=1, stream=True, partial_images=1)[2]  # the baseline: one stream, same server
+    result, bodies, seconds = fan_out(url, n=3, stream=True, partial_images=1)
     assert bodies == [{"prompt": "a kite", "model": "gpt-image-2", "n": 1, "stream": True, "partial_images": 1}] * 3
-    assert seconds < 2.0
+    assert seconds < 2 * one, f"three streams took {seconds / one:.1f}x one stream: not concurrent (3x)"
     assert [img.index for img in result.images] == [0, 1, 2]
     assert not result.partial and len(result.request_ids) == 3
 
 
 def test_dall_e_3_fans_out_to_requests_of_one_image(start_server):
-    result, bodies, seconds = fan_out(start_server(delay=1.0), model="dall-e-3", n=4)
+    url = start_server(delay=1.0)
+    one = fan_out(url, model="dall-e-3", n=1)[2]  # the baseline: one request of one image, same server
+    result, bodies, seconds = fan_out(url, model="dall-e-3", n=4)
     assert [body["n"] for body in bodies] == [1, 1, 1, 1]
-    assert seconds < 2.0
+    assert seconds < 2 * one, f"four requests took {seconds / one:.1f}x one: not concurrent (4x)"
     assert [(img.index, img.revised_prompt) for img in result.images] == [(i, "a kite") for i in range(4)]
 
 
