@@ -11,8 +11,46 @@ a built-in offline preview server answers. Everything heavy loads on first use.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from ._version import __version__
+
+if TYPE_CHECKING:  # what `__getattr__` loads on first use, spelled out for type checkers and IDEs
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from .api import Call, aedit, agenerate, edit, generate
+    from .batchjob import BatchJob, batch, batches, submit_batch
+    from .catalog import DEFAULT_MODEL, MODELS
+    from .client import AsyncImagesClient, ImagesClient
+    from .controlpanel import Panel, panel
+    from .endpoint import Endpoint
+    from .errors import (
+        APIConnectionError,
+        APIError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ConflictError,
+        ImageDataError,
+        ImageMagicError,
+        ImageMagicWarning,
+        InternalServerError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        TransportError,
+        UnprocessableEntityError,
+        ValidationError,
+    )
+    from .expand import expand
+    from .inputs import InputImage, mask_from
+    from .params import PARAMS
+    from .request import EditRequest, ImageRequest
+    from .result import GeneratedImage, ImageResult
+    from .session import Session
+    from .settings import Settings, prepare
+    from .store import HistoryStore, history
+    from .sweeps import Run, Sweep, asweep, sweep
 
 _ERRORS = (
     "ImageMagicError", "ValidationError", "APIError", "BadRequestError", "AuthenticationError",
@@ -35,17 +73,17 @@ _EXPORTS = {
 __all__ = ["__version__", "load_ipython_extension", *_EXPORTS]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> object:
     if name in _EXPORTS:
         return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module 'imagemagic' has no attribute {name!r}")
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-def load_ipython_extension(ipython):
+def load_ipython_extension(ipython: InteractiveShell) -> None:
     """`%load_ext imagemagic`: register %%imagegen / %imagegen."""
     from .magics import ImageGenMagics
 

@@ -26,7 +26,9 @@ import secrets
 import sys
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from .batch_io import GENERATIONS, OutputParser, request_line, split_files
 from .contact import thumbnail
@@ -34,7 +36,7 @@ from .errors import ImageDataError, ImageMagicError, ImageMagicWarning, Transpor
 from .expand import expand
 from .request import EditRequest, ImageRequest, Problem
 from .result import GeneratedImage, ImageResult, add_usage
-from .session import default
+from .session import Session, default
 from .settings import Settings, prepare
 from .store import HistoryStore, atomic_write
 from .sweeps import Run, Sweep
@@ -96,15 +98,15 @@ def _line_body(request):
 
 
 def submit_batch(
-    template_or_prompts,
+    template_or_prompts: str | list[str],
     *,
-    rows=None,
-    namespace=None,
-    image=None,
-    mask=None,
+    rows: Any = None,
+    namespace: Mapping[str, Any] | None = None,
+    image: Any = None,
+    mask: Any = None,
     settings: Settings | None = None,
-    session=None,
-    **params,
+    session: Session | None = None,
+    **params: Any,
 ) -> BatchJob:
     """Send many requests to the provider's Batch API (half price, done within 24 h); return the BatchJob.
 
@@ -519,7 +521,9 @@ def _recorded(store, **options):
     return sorted(jobs, key=lambda job: job.record["created"], reverse=True)
 
 
-def batches(refresh: bool = True, *, settings: Settings | None = None, session=None) -> list[BatchJob]:
+def batches(
+    refresh: bool = True, *, settings: Settings | None = None, session: Session | None = None
+) -> list[BatchJob]:
     """Every batch job submitted from this machine, newest first, with its status.
 
     `refresh` asks the server about the jobs not yet done; a job whose server cannot be reached keeps
@@ -537,7 +541,7 @@ def batches(refresh: bool = True, *, settings: Settings | None = None, session=N
     return jobs
 
 
-def batch(job_id: str, *, settings: Settings | None = None, session=None) -> BatchJob:
+def batch(job_id: str, *, settings: Settings | None = None, session: Session | None = None) -> BatchJob:
     """The recorded batch job `job_id` (our id, or one of its provider batch ids); BatchError when none."""
     settings = settings or Settings.current()
     return BatchJob.load(

@@ -556,7 +556,14 @@ class Panel(W.VBox):
         return paths
 
 
-def panel(*, settings=None, api_key=None, base_url=None, offline=None, folder=None) -> Panel:
+def panel(
+    *,
+    settings: Settings | None = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    offline: bool | None = None,
+    folder: str | os.PathLike[str] | None = None,
+) -> Panel:
     """The control panel: set parameters, Generate without blocking the kernel, keep the good images.
 
     Defaults come from `%config ImageGenMagics` (or `settings`); without a key or base URL it uses

@@ -27,7 +27,12 @@ images started to arrive carry them in `.partial` (an `ImageResult`), so nothing
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from .result import ImageResult
 
 
 @dataclass(frozen=True)
@@ -41,9 +46,9 @@ class Problem:
 class ImageMagicError(Exception):
     """Base class of every imagemagic error."""
 
-    partial = None  # ImageResult of what arrived before the failure, if anything did
+    partial: ImageResult | None = None  # what arrived before the failure, if anything did
 
-    def with_partial(self, result):
+    def with_partial(self, result: ImageResult | None) -> Self:
         """Attach what arrived before the failure and return the error."""
         self.partial = result if result else None
         return self
@@ -52,7 +57,7 @@ class ImageMagicError(Exception):
 class ValidationError(ImageMagicError, ValueError):
     """The request breaks one or more rules; `.problems` lists them all."""
 
-    def __init__(self, problems):
+    def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(p.message for p in self.problems))
 
@@ -61,14 +66,23 @@ class CredentialError(ValidationError):
     """A key (or organisation/project id) holds whitespace or control characters; the message names
     where it came from, never the value."""
 
-    def __init__(self, message):
+    def __init__(self, message: str) -> None:
         super().__init__([Problem("api_key", message)])
 
 
 class APIError(ImageMagicError):
     """The server answered with an error: status_code, type, param, code, message, request_id."""
 
-    def __init__(self, message, *, status_code=None, type=None, param=None, code=None, request_id=None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        type: str | None = None,
+        param: str | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         self.message = message
         self.status_code = status_code
         self.type = type
@@ -77,7 +91,7 @@ class APIError(ImageMagicError):
         self.request_id = request_id
         super().__init__(self._line())
 
-    def _line(self):
+    def _line(self) -> str:
         head = f"HTTP {self.status_code}" if self.status_code else "error in stream"
         fields = (("type", self.type), ("param", self.param), ("code", self.code))
         kind = ", ".join(f"{k}={v}" for k, v in fields if v)
@@ -117,7 +131,7 @@ class InternalServerError(APIError):
     """500 and above: the server failed; retried before it is raised."""
 
 
-_BY_STATUS = {
+_BY_STATUS: dict[int | None, type[APIError]] = {
     400: BadRequestError,
     401: AuthenticationError,
     403: PermissionDeniedError,
@@ -128,7 +142,7 @@ _BY_STATUS = {
 }
 
 
-def api_error_class(status_code):
+def api_error_class(status_code: int | None) -> type[APIError]:
     """The APIError subclass for an HTTP status (APIError itself for a status without its own class)."""
     if status_code is not None and status_code >= 500:
         return InternalServerError
@@ -155,7 +169,9 @@ class ImageMagicWarning(UserWarning):
     """Advice that did not stop the request (an experimental size, a shut-down model)."""
 
 
-def error_from_response(status_code, headers, content, reason, api_key=None):
+def error_from_response(
+    status_code: int, headers: Mapping[str, str], content: bytes, reason: str | None, api_key: str | None = None
+) -> APIError:
     """The APIError for an error response: from its JSON error object, else one plain line (never raw JSON).
 
     The key is masked out of whatever the server said, should it echo it back.
@@ -171,7 +187,9 @@ def error_from_response(status_code, headers, content, reason, api_key=None):
     return api_error_class(status_code)(one_line(summary, api_key), status_code=status_code, request_id=request_id)
 
 
-def error_from_body(payload, status_code, request_id, api_key=None):
+def error_from_body(
+    payload: dict[str, Any], status_code: int | None, request_id: str | None, api_key: str | None = None
+) -> APIError:
     """The APIError for an OpenAI-shaped `{"error": {...}}` body (an answer or a stream event)."""
     err = masked(payload["error"], api_key)
     return api_error_class(status_code)(
@@ -184,12 +202,12 @@ def error_from_body(payload, status_code, request_id, api_key=None):
     )
 
 
-def _field(value):
+def _field(value: Any) -> Any:
     """An error field as the server sent it, or one short line when it is not a plain value."""
     return value if value is None or isinstance(value, (str, int, float)) else one_line(json.dumps(value))
 
 
-def _summary(headers, content, reason, payload):
+def _summary(headers: Mapping[str, str], content: bytes, reason: str | None, payload: Any) -> str:
     """A message from a body that is not OpenAI-shaped: a message field, short plain text, or the reason."""
     if isinstance(payload, dict):
         found = next((payload[k] for k in ("message", "detail", "error") if isinstance(payload.get(k), str)), None)
@@ -202,13 +220,13 @@ def _summary(headers, content, reason, payload):
     return reason or "no message"
 
 
-def one_line(text, api_key=None):
+def one_line(text: object, api_key: str | None = None) -> str:
     """Whitespace folded to single spaces, at most 300 characters, with the key masked."""
     line = masked(" ".join(str(text).split()), api_key)
     return line if len(line) <= 300 else line[:299] + "…"
 
 
-def masked(value, api_key):
+def masked(value: Any, api_key: str | None) -> Any:
     """`value` (a string, or JSON data: lists and dicts of them) with every occurrence of the key as `***`.
 
     Applied to every string a server sends where it enters the client, so nothing downstream

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 from .errors import Problem, ValidationError
 from .imaging import sniff_format
@@ -83,7 +84,7 @@ def _is_result(value):
     return isinstance(value, ImageResult)
 
 
-def mask_from(image_or_box, size: tuple[int, int] | None = None) -> bytes:
+def mask_from(image_or_box: Any, size: tuple[int, int] | None = None) -> bytes:
     """A PNG mask with alpha (transparent = the region to edit), from a black-and-white image (white = edit)
     or a box (x0, y0, x1, y1) within an image of `size` (width, height)."""
     from PIL import Image, ImageDraw

@@ -13,7 +13,9 @@ data, and the warnings to show.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .catalog import DEFAULT_MODEL
 from .endpoint import Endpoint
@@ -88,7 +90,7 @@ class Settings:
         magics = shell.magics_manager.registry.get("ImageGenMagics") if shell is not None else None
         return magics.settings() if magics is not None else cls()
 
-    def but(self, **changes) -> Settings:
+    def but(self, **changes: Any) -> Settings:
         """A copy with `changes`; None values change nothing."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -147,7 +149,14 @@ def request_for(prompt, params=None, *, settings, extra_body=None, operation="ge
 
 
 def prepare(
-    prompt, params=None, *, settings=None, extra_body=None, operation="generate", image=None, mask=None
+    prompt: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    settings: Settings | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+    operation: str = "generate",
+    image: Any = None,
+    mask: Any = None,
 ) -> Plan:
     """Defaults under `params` (None: not given) → a validated request, its endpoint and warnings.
 

@@ -278,6 +278,9 @@ class HistoryEntry:
         return f"<HistoryEntry {self.path.name}: {self.line()}>"
 
 
+Moment = datetime | date | str | float  # a point in time as history filters take it
+
+
 def _moment(name, value, end_of_day=False):
     """A Unix time from a datetime, a date (its start, or with `end_of_day` its end), ISO text or a number."""
     if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
@@ -305,7 +308,16 @@ def _filters(limit, prompt, model, since, until, run):
     return {"limit": limit, "prompt": prompt, "model": model, "since": since, "until": until, "run": run}
 
 
-def history(limit=20, home=None, *, prompt=None, model=None, since=None, until=None, run=None) -> list:
+def history(
+    limit: int | None = 20,
+    home: str | os.PathLike[str] | None = None,
+    *,
+    prompt: str | None = None,
+    model: str | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
+    run: str | None = None,
+) -> list[HistoryEntry]:
     """The `limit` most recent stored images (all when None), newest first, as HistoryEntry objects (lazy
     PIL `.image`). Filters: `prompt` text it contains (any case), `model`, `since`/`until` when it was
     saved (datetime, date, ISO text or Unix time; a date `until` includes that day), `run` the sweep or

@@ -20,12 +20,16 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import ImageMagicError, ImageMagicWarning, ValidationError
 from .expand import Variant, expand
 from .request import ImageRequest, Problem
 from .result import ImageResult, save_images
 from .settings import Settings, prepare
+
+if TYPE_CHECKING:
+    from .session import Session
 
 
 class SweepValidationError(ValidationError):
@@ -330,9 +334,9 @@ def _prepared(template, rows, limit, expand_template, namespace, settings, extra
 
 
 async def asweep(
-    template,
+    template: str | list[str] | None,
     *,
-    rows=None,
+    rows: Any = None,
     limit: int | None = None,
     expand_template: bool = True,
     namespace: dict | None = None,
@@ -340,8 +344,8 @@ async def asweep(
     fresh: bool = False,
     progress: bool = True,
     settings: Settings | None = None,
-    session=None,
-    **params,
+    session: Session | None = None,
+    **params: Any,
 ) -> Sweep:
     """The async twin of `sweep`."""
     settings = settings or Settings.current()
@@ -366,9 +370,9 @@ async def asweep(
 
 
 def sweep(
-    template,
+    template: str | list[str] | None,
     *,
-    rows=None,
+    rows: Any = None,
     limit: int | None = None,
     expand_template: bool = True,
     namespace: dict | None = None,
@@ -376,8 +380,8 @@ def sweep(
     fresh: bool = False,
     progress: bool = True,
     settings: Settings | None = None,
-    session=None,
-    **params,
+    session: Session | None = None,
+    **params: Any,
 ) -> Sweep:
     """Generate many images at once and return a Sweep (a list of runs; a contact sheet in a notebook).
 
