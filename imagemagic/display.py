@@ -18,6 +18,11 @@ import io
 import time
 import uuid
 
+from .errors import ImageDataError
+from .imaging import open_image
+from .progress import Status
+from .usage import describe_tokens
+
 PLACEHOLDER_WIDTH = 480
 TICK_SECONDS = 1.0
 
@@ -59,8 +64,6 @@ def display_copy(img, max_side):
         return img.mime, img.data.decode("utf-8")
     if not max_side or max(_wire_size(img)) <= max_side:
         return img.mime, img.wire_b64
-    from .result import open_image
-
     source = open_image(img.data)  # its own decode, dropped after: the result's PIL image stays lazy
     factor = -(-max(source.size) // max_side)  # the smallest whole factor that fits the bound
     source.draft(source.mode, (source.width // factor, source.height // factor))  # JPEG: decode already smaller
@@ -141,8 +144,6 @@ class LiveDisplay:
 
     def on_event(self, event):
         """Take a GeneratedImage or a Status from the client; showing is coalesced per loop turn."""
-        from .progress import Status
-
         if isinstance(event, Status):
             self._status = event.message
             self._refresh_placeholders()
@@ -170,8 +171,6 @@ class LiveDisplay:
     def flush(self):
         """Show the newest image of each slot that changed; older partials are dropped unseen, and one
         that cannot be shown leaves the slot as it was, with a status line."""
-        from .errors import ImageDataError
-
         self._flush_pending = False
         for slot, img in enumerate(self._latest):
             if img is None or img is self._shown[slot]:
@@ -224,8 +223,6 @@ def caption(result):
         if img.revised_prompt:
             line += f" · revised prompt: {img.revised_prompt}"
         lines.append(line)
-    from .usage import describe_tokens
-
     call = f"{len(result)} image{'s' if len(result) != 1 else ''} in {result.elapsed or 0:.1f} s"
     tokens = describe_tokens(result.usage)
     lines.append(call + (f" · {tokens}" if tokens else ""))

@@ -16,6 +16,8 @@ from typing import Any
 from .errors import Problem, ValidationError
 from .imaging import sniff_format
 from .inputimage import FORMATS, InputImage
+from .result import GeneratedImage, ImageResult
+from .store import HistoryEntry
 
 KINDS = "a PIL image, an ImageResult, a path, bytes or a history entry"
 
@@ -39,9 +41,6 @@ def _from_pil(pil, name):
 
 def _one(value, what, name):
     from PIL import Image
-
-    from .result import GeneratedImage, ImageResult
-    from .store import HistoryEntry
 
     if isinstance(value, InputImage):
         return [value]
@@ -79,8 +78,6 @@ def collect(value, what="image") -> tuple[InputImage, ...]:
 
 
 def _is_result(value):
-    from .result import ImageResult
-
     return isinstance(value, ImageResult)
 
 
