@@ -207,7 +207,8 @@ def annotations(package: Path = PACKAGE) -> tuple[int, int]:
 
 
 def figures(package: Path = PACKAGE) -> dict[str, object]:
-    """The structure's figures: modules, imports, deferred imports, cycles, levels, annotated functions."""
+    """The structure's figures: modules, imports, deferred imports, cycles (strongly connected groups of
+    modules, and the elementary cycles within them), levels, annotated functions."""
     all_edges = edges(package)
     g = graph(all_edges)
     annotated, total = annotations(package)
@@ -216,6 +217,7 @@ def figures(package: Path = PACKAGE) -> dict[str, object]:
         "internal imports": len(all_edges),
         "deferred into functions": sum(e.deferred for e in all_edges),
         "cycles": len(cycles(g)),
+        "elementary cycles": len(simple_cycles(g)),
         "levels": levels(g),
         "annotated functions": f"{annotated} of {total}",
     }
