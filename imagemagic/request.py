@@ -64,9 +64,9 @@ class ImageRequest:
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Self:
         """Build a request from a JSON body as a server receives it; unknown keys go to extra_body."""
-        known = {k: v for k, v in body.items() if k in WIRE_NAMES}
+        known: dict[str, Any] = {"model": None, **{k: v for k, v in body.items() if k in WIRE_NAMES}}
         extra = {k: v for k, v in body.items() if k not in WIRE_NAMES}
-        return cls(**{"model": None, **known}, extra_body=extra)
+        return cls(**known, extra_body=extra)
 
     @property
     def rules(self) -> Model | None:
@@ -364,9 +364,9 @@ class EditRequest(ImageRequest):
     @classmethod
     def from_body(cls, body: dict[str, Any], images: Iterable[InputImage] = (), mask: InputImage | None = None) -> Self:
         """Build an edit from a server's parsed fields and its inputs; unknown keys go to extra_body."""
-        known = {k: v for k, v in body.items() if k in EDIT_WIRE_NAMES}
+        known: dict[str, Any] = {"model": None, **{k: v for k, v in body.items() if k in EDIT_WIRE_NAMES}}
         extra = {k: v for k, v in body.items() if k not in EDIT_WIRE_NAMES}
-        return cls(**{"model": None, **known}, images=tuple(images), mask=mask, extra_body=extra)
+        return cls(**known, images=tuple(images), mask=mask, extra_body=extra)
 
     def body(self) -> dict[str, Any]:
         """The parameters that are set, and each input's sha256 in place of its bytes: this edit's identity

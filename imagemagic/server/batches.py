@@ -20,6 +20,7 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -242,7 +243,10 @@ async def _edit(body, request):
     return await _generation(fields, request, (images, mask))
 
 
-HANDLERS = {"/v1/images/generations": _generation, "/v1/images/edits": _edit}
+HANDLERS: dict[str, Callable[[dict, Request], Awaitable[dict | Response]]] = {
+    "/v1/images/generations": _generation,
+    "/v1/images/edits": _edit,
+}
 
 
 async def answer(endpoint: str, body: dict, request: Request) -> tuple[int, dict]:
