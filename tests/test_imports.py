@@ -5,6 +5,15 @@ from __future__ import annotations
 
 from helpers.imports import Edge, cycles, edges, figures, graph, simple_cycles
 
+# The pure-data layer (ARCHITECTURE.md): nothing here touches disk, display, the network or the session.
+PURE_DATA = {
+    f"imagemagic.{name}"
+    for name in (
+        "_version", "params", "catalog", "errors", "imaging", "inputimage", "request",
+        "sse", "expand", "usage", "endpoint", "batch_io", "edits",
+    )
+}  # fmt: skip
+
 # Cycles that other branches of this round remove: Plan.call (api ↔ settings) and session.default() in the
 # client (client ↔ session). Removed by the runpath/stream branches: delete this list when they are merged.
 KNOWN_CYCLES = {
@@ -27,6 +36,28 @@ def test_the_package_has_no_import_cycle():
     found = simple_cycles(graph(all_edges))
     unexpected = [_described(loop, all_edges) for loop in found if loop not in KNOWN_CYCLES]
     assert not unexpected, "import cycles:\n" + "\n".join(unexpected)
+
+
+def _reached(g: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for target in g[todo.pop()] - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+def test_pure_data_sits_below_everything_that_touches_disk_or_display():
+    g = graph(edges())
+    above = {m: sorted(_reached(g, m) - PURE_DATA) for m in sorted(PURE_DATA)}
+    assert {m: reached for m, reached in above.items() if reached} == {}
+
+
+def test_the_local_server_stands_on_pure_data_only():
+    g = graph(edges())
+    server = {m for m in g if m.startswith("imagemagic.server")}
+    reached = set().union(*(_reached(g, m) for m in server))
+    assert sorted(reached - server - PURE_DATA) == []
 
 
 def test_a_cycle_through_a_function_level_import_is_found(tmp_path):
