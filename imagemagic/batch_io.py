@@ -22,7 +22,7 @@ MAX_BYTES = 200 * 1024 * 1024  # bytes in one input file
 GENERATIONS = "/v1/images/generations"
 DONE = ("completed", "failed", "expired", "cancelled")
 STAGES = ("validating", "in_progress", "finalizing", "cancelling", *DONE)  # a job is at its least advanced part's
-_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")  # what a server's batch or file id may look like
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")  # what a server's batch or file id may look like
 
 _B64_KEY = re.compile(rb'"b64_json"\s*:\s*"')
 
@@ -86,6 +86,9 @@ def checked_batch(answer, batch_id: str | None = None) -> dict:
     for name in ("request_counts", "usage", "metadata", "errors"):
         if answer.get(name) is not None and not isinstance(answer[name], dict):
             raise BadAnswer(f"the server's Batch object {found} has a {name} that is not a JSON object")
+    for name in ("request_counts", "usage"):
+        if any(not isinstance(v, (int, float, dict)) or isinstance(v, bool) for v in (answer.get(name) or {}).values()):
+            raise BadAnswer(f"the server's Batch object {found} has a {name} that is not made of numbers")
     counts = answer.get("request_counts") or {}
     if any(
         not isinstance(counts.get(k, 0), int) or isinstance(counts.get(k), bool)
@@ -131,7 +134,7 @@ class OutputLine:
         return one_line(f"{head}: {found.get('message') or 'no message'}")
 
 
-_CUSTOM_ID = re.compile(rb'"custom_id"\s*:\s*"([A-Za-z0-9_.:-]{1,200})"')
+_CUSTOM_ID = re.compile(rb'"custom_id"\s*:\s*"([A-Za-z0-9][A-Za-z0-9_.:-]{0,199})"')
 
 
 class OutputParser:

@@ -163,14 +163,14 @@ def write_inputs(folder: Path, lines: Iterable[tuple[str, bytes]]) -> tuple[list
 
 
 def recorded(home: Path) -> list[JobRecord | Unreadable]:
-    """Every job recorded under `home`, newest first; an unusable record as Unreadable."""
+    """Every job recorded under `home`, newest first; then each unusable record, as Unreadable."""
     found: list[JobRecord | Unreadable] = []
     for path in home.glob("*/job.json"):
         try:
             found.append(JobRecord.load(path.parent))
         except (OSError, BadAnswer) as exc:
             found.append(Unreadable(path.parent, str(exc) if isinstance(exc, BadAnswer) else exc.strerror or str(exc)))
-    return sorted(found, key=lambda r: r.data["created"] if isinstance(r, JobRecord) else float("inf"), reverse=True)
+    return sorted(found, key=lambda r: r.data["created"] if isinstance(r, JobRecord) else -1.0, reverse=True)
 
 
 def find(home: Path, job_id: str) -> JobRecord | None:

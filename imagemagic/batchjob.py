@@ -242,9 +242,11 @@ class BatchJob:
         if self.record["offline"]:
             return 0.0
         spent: float | None = 0.0
-        for part in self.parts:
-            model = (part.get("metadata") or {}).get("model") or part.get("model")
-            amount = cost(part.get("usage"), price_for(model, self.settings.prices), batch=True)
+        models = [model for model, _ in self.record.get("inputs", ())]  # as submitted, whatever a server echoes
+        for number, part in enumerate(self.parts):
+            model = models[number] if number < len(models) else (part.get("metadata") or {}).get("model")
+            price = price_for(model, self.settings.prices) if isinstance(model, str) else None
+            amount = cost(part.get("usage"), price, batch=True)
             spent = None if amount is None or spent is None else spent + amount
         return spent
 
