@@ -316,7 +316,7 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, clean_env):
     unknown = _cli("status", "imb-nope", home=clean_env)
     assert (unknown.returncode, unknown.stdout) == (2, "")
     assert unknown.stderr == (
-        f"imagemagic: error: no batch job 'imb-nope' in {clean_env / 'batches'}: imagemagic.batches() lists them\n"
+        f"imagemagic: error: no batch job 'imb-nope' in {clean_env / 'batches'}: `imagemagic batch list` lists them\n"
     )
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
@@ -339,6 +339,12 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, clean_env):
         "imagemagic: error: request 1: quality='ultra' is not allowed for gpt-image-2: use low, medium, high, auto\n",
     )
     assert not (clean_env / "batches").exists()
+
+
+def test_submit_help_offers_only_what_a_batch_takes(clean_env):
+    shown = _cli("submit", "--help", home=clean_env)
+    assert shown.returncode == 0 and "--quality" in shown.stdout and "--force" in shown.stdout
+    assert "--stream" not in shown.stdout and "--partial-images" not in shown.stdout
 
 
 def test_a_batch_of_edits_goes_in_the_json_edit_form_and_comes_back_matched(start_server, clean_env):
