@@ -20,7 +20,7 @@ from typing import Any
 from .batch_io import BadAnswer, checked_batch, checked_file
 from .batch_record import BatchError
 from .endpoint import Endpoint, credentials_for, host_of
-from .errors import APITimeoutError, TransportError, masked
+from .errors import APITimeoutError, NotFoundError, TransportError, masked
 from .files import BatchAPI
 
 
@@ -103,11 +103,20 @@ class Remote:
         """Each batch as the server has it now (those already done as they are)."""
 
         async def work(api):
-            return [
-                p if p["status"] in done else self.checked(await api.retrieve(p["id"]), api, p["id"]) for p in parts
-            ]
+            return [part if part["status"] in done else await self._retrieve(api, part["id"]) for part in parts]
 
         return self.run(work)
+
+    async def _retrieve(self, api: BatchAPI, batch_id: str) -> dict:
+        try:
+            return self.checked(await api.retrieve(batch_id), api, batch_id)
+        except NotFoundError as exc:
+            if not self.data.get("offline"):
+                raise
+            folder = self.session.server_folder()
+            raise BatchError(
+                f"the offline server no longer has batch {batch_id}: its state in {folder} is gone"
+            ) from exc
 
     def cancel(self, parts: list[dict], done: tuple[str, ...]) -> list[dict]:
         """Cancel each batch still running; each batch as the server answers."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ import imagemagic
 from imagemagic.batch_preflight import preflight
 from imagemagic.batchjob import BatchError, batch, batches, submit_batch
 from imagemagic.errors import APITimeoutError, TransportError
+from imagemagic.session import Session
 from imagemagic.settings import Settings, prepare
 from imagemagic.store import history
 
@@ -290,3 +292,34 @@ def test_resubmitting_the_identical_batch_returns_the_job_force_submits_a_new_on
     assert forced.id != first.id and len(srv.requests) == 4
     other = submit(srv.url, ["a boat"])
     assert other.id not in (first.id, forced.id)
+
+
+# -- the offline server keeps its batches in the history folder ---------------------------------------------------
+
+
+def test_an_offline_job_outlives_its_server_and_a_lost_one_says_why(clean_env, monkeypatch):
+    monkeypatch.setenv("IMAGEMAGIC_BATCH_DELAY", "0.05")
+    first = Session()
+    job = submit_batch([f"kite {n}" for n in range(20)], size="256x256", session=first)
+    assert job.record["offline"] and job.wait(poll=0.05, timeout=0.3, progress=False) == "in_progress"
+    first.close()  # the kernel (and its server) is gone mid-job
+    second = Session()
+    try:
+        again = batch(job.id, session=second)
+        assert again.wait(poll=0.05, progress=False) == "completed"
+        runs = again.results()
+        assert len(runs) == 20 and not runs.failed
+        assert sorted(e.meta["custom_id"] for e in history(None, run=job.id)) == [f"r{n:02d}" for n in range(1, 21)]
+        lost = submit_batch(["a lost kite"], size="256x256", session=second)
+    finally:
+        second.close()
+    shutil.rmtree(clean_env / "server")
+    third = Session()
+    try:
+        [listed, done] = batches(session=third)
+        assert listed.id == lost.id and done.id == job.id
+        assert listed.problem == (
+            f"the offline server no longer has batch {lost.parts[0]['id']}: its state in {clean_env / 'server'} is gone"
+        )
+    finally:
+        third.close()

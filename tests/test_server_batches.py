@@ -275,6 +275,48 @@ def test_lists_page_as_the_sdk_expects(client):
     assert [f.id for f in client.files.list(purpose="batch")] == inputs[1:]
 
 
+def test_files_have_a_total_disk_cap(start_server, monkeypatch):
+    monkeypatch.setattr(batches, "MAX_STORED", 5000, raising=False)  # raising=False: absent before the cap
+    url = f"{start_server()}/files"
+
+    def upload(size):
+        return httpx.post(url, files={"file": ("a.jsonl", b"x" * size)}, data={"purpose": "batch"})
+
+    assert upload(3000).status_code == 200
+    refused = upload(3000)
+    assert (refused.status_code, refused.json()["error"]["message"]) == (
+        413,
+        "File storage is full: 2000 of 5000 bytes left; delete files (DELETE /v1/files/{file_id}) first.",
+    )
+    assert [f["bytes"] for f in httpx.get(url).json()["data"]] == [3000]
+
+
+def test_a_slow_upload_is_answered_408_once_it_falls_behind(start_server):
+    host, port = start_server(idle_timeout=0.5).split("/")[2].split(":")
+    head = (
+        f"POST /v1/files HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        "Content-Length: 100000\r\n\r\n--b\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(head)
+        sock.settimeout(0.05)
+        began, answer = time.monotonic(), b""
+        for _ in range(600):  # one byte every 0.05 s: 100000 bytes would take 5000 s
+            try:
+                sock.sendall(b"x")
+                answer += sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not answer or b"\r\n\r\n" in answer:
+                break
+        took = time.monotonic() - began
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert b"The upload fell behind 262144 bytes per second after the first 0.5 seconds." in answer
+    assert took < 600 * 0.05 / 4  # answered long before the trickle would have ended
+
+
 def test_uploads_are_bounded_and_refused_with_one_line(client, monkeypatch):
     url = f"{client.base_url}files"
     monkeypatch.setattr(batches, "MAX_UPLOAD", 1000)
