@@ -32,6 +32,7 @@ from .batch_record import BatchError, JobRecord, UnknownJob, Unreadable, find, r
 from .batch_remote import Remote, where
 from .errors import ImageMagicError, ImageMagicWarning, ValidationError
 from .expand import expand
+from .inputs import collect
 from .request import Problem
 from .result import add_usage
 from .session import default
@@ -104,7 +105,9 @@ def submit_batch(
     variants = expand(template_or_prompts, rows=rows, namespace=namespace, **params)
     if not variants:
         raise ValidationError([Problem("prompt", "nothing to submit: give at least one prompt or row")])
-    inputs = {"image": image, "mask": mask} if image is not None else {}
+    inputs = {}
+    if image is not None:  # read once: every request shares the same bytes (no copy per row)
+        inputs = {"image": collect(image), "mask": collect(mask, "mask") if mask is not None else None}
     operation = "edit" if inputs else "generate"
     plans = _plans(variants, settings, inputs)
     for note in dict.fromkeys(w for plan in plans for w in plan.warnings):

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
-from helpers.batch_files import output_line
+from helpers.batch_files import output_line, peak_growth
 from helpers.batch_server import BatchServer
 from helpers.images import image_bytes
 from helpers.scripted import trickle
@@ -323,3 +325,30 @@ def test_an_offline_job_outlives_its_server_and_a_lost_one_says_why(clean_env, m
         )
     finally:
         third.close()
+
+
+SERVER_PROCESS = (
+    "import sys, time; from helpers.batch_server import BatchServer; s = BatchServer(); print(s.url, flush=True); "
+    "time.sleep(300)"
+)
+
+
+def test_a_batch_of_edits_holds_no_copy_of_the_image_per_row(tmp_path):
+    photo = tmp_path / "photo.png"
+    Image.frombytes("RGB", (512, 512), random.Random(1).randbytes(512 * 512 * 3)).save(photo)
+    tests = str(Path(__file__).parent)
+    process = subprocess.Popen([sys.executable, "-c", SERVER_PROCESS], stdout=subprocess.PIPE, text=True, cwd=tests,
+                               env={**os.environ, "PYTHONPATH": tests})  # fmt: skip
+    try:
+        url = process.stdout.readline().strip()  # a server in its own process: its memory is not counted
+
+        def peak(rows):
+            settings = at(url)
+            return peak_growth(
+                lambda: submit_batch("the scene, {k}", k=list(range(rows)), image=photo, settings=settings)
+            )
+
+        few, many = peak(4), peak(16)
+    finally:
+        process.kill()
+    assert many < 1.3 * few, (few, many)  # before: 6 copies of the image per row
