@@ -385,6 +385,11 @@ class _Bounded:
         self.batches.inflight += size
         return message
 
+    def release(self) -> None:
+        """The upload is over: its bytes no longer count as arriving."""
+        self.batches.inflight -= self.seen
+        self.seen = 0
+
 
 def _too_large(batches):
     if batches.room() < MAX_UPLOAD:
@@ -427,6 +432,7 @@ async def upload_file(request, batches):
             file_id = _new_id("file-")
             size = await run_in_threadpool(_save, upload.file, batches.path(file_id))
     except _TooLarge:
+        receive.release()
         return _too_large(batches)
     except _TooSlow:
         message = (
@@ -437,7 +443,7 @@ async def upload_file(request, batches):
     except HTTPException as exc:
         return error(f"Could not read the multipart form: {exc.detail}", code="invalid_multipart")
     finally:
-        batches.inflight -= receive.seen
+        receive.release()
     if size > MAX_UPLOAD:
         batches.path(file_id).unlink()
         return _too_large(batches)
