@@ -11,6 +11,7 @@ import random
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -241,11 +242,15 @@ def test_a_kill_between_the_images_of_one_answer_loses_nothing_on_rerun(server):
 
 def test_a_repeated_line_or_a_second_collector_stores_each_image_once(server):
     srv = server(output_line("r1", [PNG]), output_line("r1", [PNG]))
+    srv.content = trickle(srv.output, every=0.001, content_type="application/octet-stream")  # both collect at once
     job = submit(srv.url)
-    again = batch(job.id, settings=at(srv.url))
-    job.results()
-    again.results()  # a second process that loaded the job before the first collected it
+    collectors = [threading.Thread(target=batch(job.id, settings=at(srv.url)).results) for _ in range(2)]
+    for thread in collectors:
+        thread.start()
+    for thread in collectors:
+        thread.join(60)
     assert len(history(None, run=job.id)) == 1
+    assert len(job.results()[0].images) == 1
 
 
 def test_an_output_line_larger_than_max_answer_mb_is_skipped_in_one_line(server):
