@@ -34,6 +34,10 @@ class BatchError(ImageMagicError):
     """A batch job cannot do what was asked: no such job, not done yet, or its server is unreachable."""
 
 
+class LostJob(BatchError):
+    """The server that ran the job no longer knows it (an offline job whose state is gone): it cannot finish."""
+
+
 class UnknownJob(BatchError):
     """No recorded job has this id; `hint` names where they are listed (the CLI says `imagemagic batch list`)."""
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .batch_io import BadAnswer, checked_batch, checked_file
-from .batch_record import BatchError
+from .batch_record import BatchError, LostJob
 from .endpoint import Endpoint, credentials_for, host_of
 from .errors import APITimeoutError, NotFoundError, TransportError, masked
 from .files import BatchAPI
@@ -114,9 +114,7 @@ class Remote:
             if not self.data.get("offline"):
                 raise
             folder = self.session.server_folder()
-            raise BatchError(
-                f"the offline server no longer has batch {batch_id}: its state in {folder} is gone"
-            ) from exc
+            raise LostJob(f"the offline server no longer has batch {batch_id}: its state in {folder} is gone") from exc
 
     def cancel(self, parts: list[dict], done: tuple[str, ...]) -> list[dict]:
         """Cancel each batch still running; each batch as the server answers."""

@@ -28,7 +28,7 @@ from pathlib import Path
 from . import batch_collect
 from .batch_io import DONE, STAGES
 from .batch_preflight import URLS, capped, line, numbered, preflight
-from .batch_record import BatchError, JobRecord, UnknownJob, Unreadable, find, recorded, write_inputs
+from .batch_record import BatchError, JobRecord, LostJob, UnknownJob, Unreadable, find, recorded, write_inputs
 from .batch_remote import Remote, where
 from .errors import ImageMagicError, ImageMagicWarning, ValidationError
 from .expand import expand
@@ -254,10 +254,19 @@ class BatchJob:
         return spent
 
     def status(self) -> str:
-        """Ask the server for every batch of the job; record and return the job's status."""
+        """Ask the server for every batch of the job; record and return the job's status.
+
+        A job its server no longer knows (LostJob) is recorded as lost and never asked about again."""
+        if self.record.get("lost"):
+            raise LostJob(self.record["lost"])
         if self.state in DONE or not self.parts:
             return self.state
-        self.record["parts"] = self.remote.refresh(self.parts, DONE)
+        try:
+            self.record["parts"] = self.remote.refresh(self.parts, DONE)
+        except LostJob as exc:
+            self.record["lost"] = str(exc)
+            self.job.save()
+            raise
         self.job.save()
         return self.state
 
