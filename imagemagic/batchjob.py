@@ -147,6 +147,13 @@ def submit_batch(
     return job
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Whether `exc` is Ctrl-C, alone or inside an exception group (as a task group in the HTTP stack raises it)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.subgroup(KeyboardInterrupt) is not None
+    return isinstance(exc, KeyboardInterrupt)
+
+
 def _submitted(home: Path, fingerprint: str) -> JobRecord | None:
     """The newest sent job with this input fingerprint, if any."""
     for record in recorded(home):
@@ -284,7 +291,9 @@ class BatchJob:
             while self.status() not in DONE and (timeout is None or time.monotonic() - began < timeout):
                 self._show(bar)
                 time.sleep(poll)
-        except KeyboardInterrupt:
+        except BaseException as exc:
+            if not _interrupted(exc):
+                raise
             print(f"stopped waiting; {self.id} goes on: imagemagic.batch({self.id!r})", file=sys.stderr)
         finally:
             self._show(bar)
