@@ -36,7 +36,8 @@ def collect(record: JobRecord, remote: Remote, store: HistoryStore, state: str) 
         if data["collected"]:
             return  # another process collected it while this one waited
         requests = record.requests()
-        failures, paths = data["failures"], []
+        failures: dict = data["failures"]
+        paths: list = []
         endpoint = remote.endpoint()
         key = endpoint.api_key
         stored = _stored(store, data["id"])
@@ -127,7 +128,8 @@ def from_history(record: JobRecord, store: HistoryStore, prices: dict | None) ->
     for custom_id, wanted in record.requests().items():
         entries = [e for _, e in sorted(by_id.get(custom_id, {}).items())]
         error = data["failures"].get(custom_id)
-        images, usage = None, {}
+        images: ImageResult | None = None
+        usage: dict = {}
         try:
             if entries:
                 images = ImageResult([e.generated() for e in entries], created=entries[0].meta.get("created"))

@@ -1,6 +1,6 @@
-"""Batch API files and objects as data: the JSONL input lines (split where the API's limits require), a
-streaming parser of output and error files, and the check every Batch object passes before it is kept.
-Pure: no I/O.
+"""Batch API files and objects as data: the JSONL input lines and their limits (batch_record writes the
+files, one model each), a streaming parser of output and error files, and the check every Batch object
+passes before it is kept. Pure: no I/O.
 
 An output line carries its images inline as base64 (a 1 MB image is a 1.4 MB line), and a file
 holds hundreds of them, so `OutputParser` is fed the download chunk by chunk and answers each line
@@ -31,29 +31,6 @@ def request_line(custom_id: str, body: dict, url: str = GENERATIONS) -> bytes:
     """One input line: `{custom_id, method: POST, url, body}` and its newline."""
     line = {"custom_id": custom_id, "method": "POST", "url": url, "body": body}
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-
-
-def split_files(lines, max_lines: int | None = None, max_bytes: int | None = None) -> list[tuple[str, list[bytes]]]:
-    """(model, lines) per input file: one model per file, at most `max_lines` lines and `max_bytes` bytes each.
-
-    `lines` are (model, line bytes) pairs; models keep the order they first appear in. The limits default
-    to the API's (MAX_LINES, MAX_BYTES).
-    """
-    max_lines, max_bytes = max_lines or MAX_LINES, max_bytes or MAX_BYTES
-    by_model = {}
-    for model, line in lines:
-        by_model.setdefault(model, []).append(line)
-    files = []
-    for model, group in by_model.items():
-        current, size = [], 0
-        for line in group:
-            if current and (len(current) >= max_lines or size + len(line) > max_bytes):
-                files.append((model, current))
-                current, size = [], 0
-            current.append(line)
-            size += len(line)
-        files.append((model, current))
-    return files
 
 
 def safe_id(text: object) -> bool:

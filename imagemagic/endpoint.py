@@ -126,7 +126,7 @@ def credentials_for(url: str, *, azure: bool = False, **configuration) -> Endpoi
     environ= as for `resolve`. The one rule for reaching a stored URL again (a batch job's server, its
     files, a remote model cache, an image URL): a key goes only to the endpoint it was configured for."""
     for endpoint in configured(**configuration):
-        if bool(endpoint.azure_api_version) == azure and under(url, endpoint.base_url):
+        if endpoint.base_url and bool(endpoint.azure_api_version) == azure and under(url, endpoint.base_url):
             return endpoint
     return None
 

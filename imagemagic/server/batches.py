@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -62,14 +63,14 @@ class Batches:
         self.window = COMPLETION_WINDOW
         self.max_stored = MAX_STORED if max_stored is None else max_stored
         self._temporary = tempfile.TemporaryDirectory(prefix="imagemagic-files-") if folder is None else None
-        self.folder = Path(self._temporary.name if self._temporary else folder)
+        self.folder = Path(self._temporary.name) if self._temporary else Path(folder or ".")
         (self.folder / "batches").mkdir(parents=True, exist_ok=True)
         (self.folder / "files").mkdir(exist_ok=True)
         self.files = _load(self.folder / "files")  # file id -> OpenAIFile object, oldest first
         self.jobs = _load(self.folder / "batches")  # batch id -> Batch object, oldest first
         self.inflight = 0  # bytes of uploads still arriving
-        self._tasks = set()
-        self._running = {}  # batch id -> the open lock file of a batch this server runs
+        self._tasks: set[asyncio.Task] = set()
+        self._running: dict[str, Any] = {}  # batch id -> the open lock file of a batch this server runs
         self._resumed = False
 
     def path(self, file_id: str) -> Path:
@@ -270,7 +271,9 @@ def _errors(problems):
 
 def read_input(path: Path, endpoint: str) -> tuple[list[int], str | None, list[dict]]:
     """Check a batch input file as the API does: (byte offset of each request line, the model, problems)."""
-    offsets, seen, model, problems = [], set(), None, []
+    offsets: list[int] = []
+    seen: set[str] = set()
+    model, problems = None, []
     with open(path, "rb") as lines:
         offset = 0
         for number, raw in enumerate(lines, 1):
@@ -349,7 +352,7 @@ async def answer(endpoint: str, body: dict, request: Request) -> tuple[int, dict
     except Exception as exc:  # one bad line must not stop the batch
         result = error(f"The server failed on this request ({type(exc).__name__}).", status=500, code="server_error")
     if isinstance(result, Response):
-        return result.status_code, json.loads(result.body)
+        return result.status_code, json.loads(bytes(result.body))
     return 200, result
 
 
