@@ -20,7 +20,7 @@ import pytest
 from helpers.schemas import schema_errors
 from PIL import Image
 
-from imagemagic.server import batches
+from imagemagic.server import batches, embedded
 
 GENERATIONS = "/v1/images/generations"
 DONE = ("completed", "failed", "cancelled", "expired")
@@ -422,3 +422,32 @@ def test_serve_paces_batches_by_flag_or_environment(how):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_two_servers_on_one_folder_share_batches_and_the_survivor_finishes_them(tmp_path):
+    lines = [json.dumps({"custom_id": f"r{n}", "method": "POST", "url": GENERATIONS,
+                         "body": {"prompt": f"kite {n}", "size": "256x256"}}) for n in range(12)]  # fmt: skip
+    first_url, first, first_thread = embedded.start(batch_folder=tmp_path, batch_delay=0.1)
+    second_url, second, second_thread = embedded.start(batch_folder=tmp_path, batch_delay=0)
+    try:
+        uploaded = httpx.post(f"{first_url}/files", files={"file": ("in.jsonl", "\n".join(lines).encode())},
+                              data={"purpose": "batch"}).json()  # fmt: skip
+        body = {"input_file_id": uploaded["id"], "endpoint": GENERATIONS, "completion_window": "24h"}
+        made = httpx.post(f"{first_url}/batches", json=body).json()
+        time.sleep(0.3)
+        seen = httpx.get(f"{second_url}/batches/{made['id']}").json()  # written by the first, read by the second
+        assert seen["status"] == "in_progress" and 0 < seen["request_counts"]["completed"] < 12
+        first.should_exit = True
+        first_thread.join(5)
+        for _ in range(200):
+            done = httpx.get(f"{second_url}/batches/{made['id']}").json()
+            if done["status"] == "completed":
+                break
+            time.sleep(0.05)
+        assert done["status"] == "completed" and done["request_counts"] == {"total": 12, "completed": 12, "failed": 0}
+        output = httpx.get(f"{second_url}/files/{done['output_file_id']}/content").content.splitlines()
+        assert sorted(json.loads(line)["custom_id"] for line in output) == sorted(f"r{n}" for n in range(12))
+    finally:
+        for server, thread in ((first, first_thread), (second, second_thread)):
+            server.should_exit = True
+            thread.join(5)

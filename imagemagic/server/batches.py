@@ -22,6 +22,7 @@ import functools
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import tempfile
@@ -51,6 +52,9 @@ SHUFFLE_SEED = 20240415  # output order is shuffled, the same way every run
 _MULTIPART_SLACK = 64 * 1024  # bytes of form framing allowed beyond MAX_UPLOAD
 
 
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")  # an id that may name a file in the folder
+
+
 def _new_id(prefix):
     return f"{prefix}{secrets.token_hex(12)}"
 
@@ -71,7 +75,6 @@ class Batches:
         self.inflight = 0  # bytes of uploads still arriving
         self._tasks: set[asyncio.Task] = set()
         self._running: dict[str, Any] = {}  # batch id -> the open lock file of a batch this server runs
-        self._resumed = False
 
     def path(self, file_id: str) -> Path:
         """Where the bytes of a file live."""
@@ -108,19 +111,25 @@ class Batches:
         _keep(self.folder / "batches" / f"{batch['id']}.json", batch)
 
     def current(self, batch_id: str) -> dict | None:
-        """A batch as it stands: from memory when this server runs it, else as last written by its runner."""
-        if batch_id not in self._running and batch_id in self.jobs:
+        """A batch as it stands: from memory when this server runs it, else as last written by its runner
+        (another server on the same folder may have created it)."""
+        if batch_id not in self._running and _SAFE_ID.fullmatch(batch_id):
             with contextlib.suppress(OSError, ValueError):
                 self.jobs[batch_id] = json.loads((self.folder / "batches" / f"{batch_id}.json").read_bytes())
         return self.jobs.get(batch_id)
 
+    def file(self, file_id: str) -> dict | None:
+        """A file's OpenAIFile object (another server on the same folder may have written it)."""
+        if file_id not in self.files and _SAFE_ID.fullmatch(file_id):
+            with contextlib.suppress(OSError, ValueError):
+                self.files[file_id] = json.loads((self.folder / "files" / f"{file_id}.json").read_bytes())
+        return self.files.get(file_id)
+
     def resume(self, request: Request) -> None:
-        """Once: carry on every unfinished batch found in the folder that no live server runs."""
-        if self._resumed:
-            return
-        self._resumed = True
-        for batch in list(self.jobs.values()):
-            if batch["status"] not in ("completed", "failed", "expired", "cancelled"):
+        """Carry on every unfinished batch of the folder that no live server runs (its runner may have died)."""
+        for batch_id in [b for b in self.jobs if b not in self._running]:
+            batch = self.current(batch_id)
+            if batch is not None and batch["status"] not in ("completed", "failed", "expired", "cancelled"):
                 self.start(batch, request)
 
     def start(self, batch: dict, request: Request) -> None:
@@ -247,12 +256,12 @@ def _answered(paths, counts, usage) -> set:
     for path in paths:
         if not path.exists():
             continue
-        with open(path, "rb") as lines:
-            for raw in lines:
-                try:
-                    record = json.loads(raw)
-                except ValueError:
-                    continue  # a line cut short by the stop: answered again
+        with open(path, "r+b") as lines:
+            for raw in iter(lines.readline, b""):
+                if not raw.endswith(b"\n"):  # cut short by a kill: dropped, and answered again
+                    lines.truncate(lines.tell() - len(raw))
+                    break
+                record = json.loads(raw)
                 done.add(record["custom_id"])
                 ok = (record.get("response") or {}).get("status_code") == 200
                 counts["completed" if ok else "failed"] += 1
@@ -485,7 +494,7 @@ async def list_files(request, batches):
 
 def _file_or_404(request, batches):
     file_id = request.path_params["file_id"]
-    info = batches.files.get(file_id)
+    info = batches.file(file_id)
     return info or error(f"No such File object: {file_id}", status=404, param="id", code="not_found")
 
 
