@@ -6,9 +6,13 @@ Exit status: 0 done, 1 the server failed (or some requests of `results` did), 2 
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
+from .batch_preflight import REFUSED
 from .params import flag_arguments
+
+LISTED = "`imagemagic batch list` lists them"  # where a job id that is not found can be looked up
 
 
 def add_parser(commands):
@@ -18,8 +22,12 @@ def add_parser(commands):
     submit = actions.add_parser("submit", help="Submit one request per line of a prompts file; print the job id.")
     submit.add_argument("prompts_file", help="A text file with one prompt per line (blank lines are skipped).")
     for names, options in flag_arguments("generate"):
-        submit.add_argument(*names, **options)
+        if options.get("dest", names[-1].lstrip("-").replace("-", "_")) not in REFUSED:  # what a batch takes
+            submit.add_argument(*names, **options)
     submit.add_argument("--base-url", default=None, help="Base URL of an OpenAI-compatible API, including /v1.")
+    submit.add_argument(
+        "--force", action="store_true", help="Submit even when the identical batch was submitted before."
+    )
     for name, text in (
         ("status", "Ask the server and print the job's status line."),
         ("wait", "Follow the job with a progress bar until it is done."),
@@ -53,7 +61,7 @@ def run(args, parser) -> int:
                 print(job.line() + (f"  ({job.problem})" if job.problem else ""))
             return 0
         else:
-            job = batch(args.job, settings=settings)
+            job = batch(args.job, settings=settings, hint=LISTED)
         if args.action == "status":
             job.status()
         elif args.action == "wait":
@@ -76,6 +84,7 @@ def run(args, parser) -> int:
 def _submit(args, settings, fail):
     from .batchjob import submit_batch
     from .endpoint import resolve
+    from .errors import ImageMagicWarning
     from .flags import request_values
 
     try:
@@ -91,7 +100,12 @@ def _submit(args, settings, fail):
             "--base-url http://127.0.0.1:8000/v1, or set OPENAI_API_KEY; nothing was sent"
         )
     given = {k: v for k, v in request_values(args).items() if v is not None}
-    return submit_batch(prompts, settings=settings, **given)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", ImageMagicWarning)
+        job = submit_batch(prompts, settings=settings, force=args.force, **given)
+    for note in dict.fromkeys(str(w.message) for w in said):
+        print(f"warning: {note}", file=sys.stderr)
+    return job
 
 
 def _results(job, folder) -> int:

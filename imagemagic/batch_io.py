@@ -1,5 +1,6 @@
-"""Batch API files as bytes: the JSONL input lines (split where the API's limits require) and a
-streaming parser of output and error files. Pure: no I/O.
+"""Batch API files and objects as data: the JSONL input lines and their limits (batch_record writes the
+files, one model each), a streaming parser of output and error files, and the check every Batch object
+passes before it is kept. Pure: no I/O.
 
 An output line carries its images inline as base64 (a 1 MB image is a 1.4 MB line), and a file
 holds hundreds of them, so `OutputParser` is fed the download chunk by chunk and answers each line
@@ -14,9 +15,14 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from .errors import one_line
+
 MAX_LINES = 50_000  # requests in one input file
 MAX_BYTES = 200 * 1024 * 1024  # bytes in one input file
 GENERATIONS = "/v1/images/generations"
+DONE = ("completed", "failed", "expired", "cancelled")
+STAGES = ("validating", "in_progress", "finalizing", "cancelling", *DONE)  # a job is at its least advanced part's
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")  # what a server's batch or file id may look like
 
 _B64_KEY = re.compile(rb'"b64_json"\s*:\s*"')
 
@@ -27,28 +33,56 @@ def request_line(custom_id: str, body: dict, url: str = GENERATIONS) -> bytes:
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
-def split_files(lines, max_lines: int | None = None, max_bytes: int | None = None) -> list[tuple[str, list[bytes]]]:
-    """(model, lines) per input file: one model per file, at most `max_lines` lines and `max_bytes` bytes each.
+def safe_id(text: object) -> bool:
+    """Whether `text` is an id as servers and this package make them (letters, digits, `_ . : -`)."""
+    return isinstance(text, str) and _ID.fullmatch(text) is not None
 
-    `lines` are (model, line bytes) pairs; models keep the order they first appear in. The limits default
-    to the API's (MAX_LINES, MAX_BYTES).
-    """
-    max_lines, max_bytes = max_lines or MAX_LINES, max_bytes or MAX_BYTES
-    by_model: dict[str, list[bytes]] = {}
-    for model, line in lines:
-        by_model.setdefault(model, []).append(line)
-    files = []
-    for model, group in by_model.items():
-        current: list[bytes] = []
-        size = 0
-        for line in group:
-            if current and (len(current) >= max_lines or size + len(line) > max_bytes):
-                files.append((model, current))
-                current, size = [], 0
-            current.append(line)
-            size += len(line)
-        files.append((model, current))
-    return files
+
+class BadAnswer(ValueError):
+    """A server's answer that is not what the API defines; the message says what, in one line."""
+
+
+def checked_batch(answer, batch_id: str | None = None) -> dict:
+    """`answer` if it is a Batch object (of batch `batch_id`, when given) whose fields are what the API
+    defines; else BadAnswer saying in one line what is wrong. Every Batch object is checked before it is kept."""
+    what = f"batch {batch_id}" if batch_id else "a new batch"
+    if not isinstance(answer, dict):
+        raise BadAnswer(f"the server answered {what} with a JSON {type(answer).__name__}, not a Batch object")
+    found = answer.get("id")
+    if not isinstance(found, str) or not _ID.fullmatch(found):
+        raise BadAnswer(f"the server's Batch object for {what} has no usable id")
+    if batch_id is not None and found != batch_id:
+        raise BadAnswer(f"the server answered {what} with another batch's object ({found[:60]})")
+    if answer.get("status") not in STAGES:
+        status = str(answer.get("status"))[:40]
+        raise BadAnswer(f"the server's Batch object {found} has status {status!r}: not one of {', '.join(STAGES)}")
+    for name in ("output_file_id", "error_file_id", "input_file_id"):
+        value = answer.get(name)
+        if value is not None and not (isinstance(value, str) and _ID.fullmatch(value)):
+            raise BadAnswer(f"the server's Batch object {found} has an unusable {name}")
+    for name in ("request_counts", "usage", "metadata", "errors"):
+        if answer.get(name) is not None and not isinstance(answer[name], dict):
+            raise BadAnswer(f"the server's Batch object {found} has a {name} that is not a JSON object")
+    for name in ("request_counts", "usage"):
+        if any(not isinstance(v, (int, float, dict)) or isinstance(v, bool) for v in (answer.get(name) or {}).values()):
+            raise BadAnswer(f"the server's Batch object {found} has a {name} that is not made of numbers")
+    counts = answer.get("request_counts") or {}
+    if any(
+        not isinstance(counts.get(k, 0), int) or isinstance(counts.get(k), bool)
+        for k in ("total", "completed", "failed")
+    ):
+        raise BadAnswer(f"the server's Batch object {found} has request_counts that are not whole numbers")
+    for name in ("created_at", "expires_at"):
+        if answer.get(name) is not None and not isinstance(answer[name], (int, float)):
+            raise BadAnswer(f"the server's Batch object {found} has a {name} that is not a time")
+    return answer
+
+
+def checked_file(answer) -> dict:
+    """`answer` if it is a File object with a usable id; else BadAnswer in one line."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("id"), str) or not _ID.fullmatch(answer["id"]):
+        raise BadAnswer("the server's answer to the upload is not a File object with a usable id")
+    return answer
 
 
 @dataclass
@@ -71,21 +105,30 @@ class OutputLine:
         if self.status_code == 200 and self.error is None:
             return None
         found = self.error or (self.body or {}).get("error") or {}
-        text = found.get("message") if isinstance(found, dict) else None
+        if not isinstance(found, dict):
+            found = {"message": found}
         head = f"HTTP {self.status_code}" if self.status_code else found.get("code") or "error"
-        return f"{head}: {text or 'no message'}"
+        return one_line(f"{head}: {found.get('message') or 'no message'}")
+
+
+_CUSTOM_ID = re.compile(rb'"custom_id"\s*:\s*"([A-Za-z0-9][A-Za-z0-9_.:-]{0,199})"')
 
 
 class OutputParser:
     """Incremental parser of a Batch API output or error file: `feed(chunk)` hands each line it completes
-    to `on_line(OutputLine)` and keeps no reference to it. Malformed lines raise ValueError naming the line.
+    to `on_line(OutputLine)` and keeps no reference to it. A line that is no output record raises BadAnswer
+    naming the line. A line longer than `max_line` bytes is skipped as it streams by (never held): its
+    custom_id, when its head names one, goes to `oversized` (None when it does not).
 
     The buffer is allocated once at the longest line's size (plus a quarter) and reused: lines are
     never copied out of it, and it is never reallocated line after line.
     """
 
-    def __init__(self, on_line):
+    def __init__(self, on_line, max_line: int | None = None):
         self.on_line = on_line
+        self.max_line = max_line
+        self.oversized: list[str | None] = []
+        self._skipping = False  # inside a line longer than max_line: drop bytes up to its newline
         self._buffer = bytearray()
         self._end = 0  # bytes of the buffer in use
         self._scanned = 0  # bytes of the buffer known to hold no newline
@@ -93,6 +136,13 @@ class OutputParser:
 
     def feed(self, chunk: bytes) -> None:
         """Add bytes; parse every line they complete."""
+        if self._skipping:
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                return
+            self._skipping, chunk = False, chunk[newline + 1 :]
+        if self.max_line and self._end + len(chunk) > self.max_line + 1 and b"\n" not in chunk:
+            return self._skip(chunk)
         buffer, end = self._buffer, self._end
         if end + len(chunk) > len(buffer):
             buffer += bytes(max(end + len(chunk) - len(buffer), len(buffer) // 4))
@@ -100,13 +150,31 @@ class OutputParser:
         end += len(chunk)
         start = 0
         while (newline := buffer.find(b"\n", max(start, self._scanned), end)) >= 0:
-            if newline > start:
+            if self.max_line and newline - start > self.max_line:
+                self.number += 1
+                found = _CUSTOM_ID.search(buffer, start, min(newline, start + 4096))
+                self.oversized.append(found.group(1).decode() if found else None)
+            elif newline > start:
                 self.on_line(self._line(buffer, start, newline))
             start = newline + 1
         if start:
             buffer[: end - start] = buffer[start:end]  # the same length: moved in place, never reallocated
             end -= start
         self._end = self._scanned = end
+        if self.max_line and end > self.max_line:
+            self._skip(b"")
+
+    def _skip(self, chunk):
+        """Give up the line in the buffer (longer than max_line): note its custom_id, drop it to its newline."""
+        self.number += 1
+        head = bytes(self._buffer[: min(self._end, 4096)]) + chunk[:4096]
+        found = _CUSTOM_ID.search(head)
+        self.oversized.append(found.group(1).decode() if found else None)
+        self._end = self._scanned = 0
+        self._skipping = True
+        if b"\n" in chunk:
+            self._skipping = False
+            self.feed(chunk[chunk.find(b"\n") + 1 :])
 
     def close(self) -> None:
         """Parse the last line, if the file did not end with a newline."""
@@ -142,7 +210,30 @@ class OutputParser:
                 line["custom_id"], response.get("status_code"), response.get("request_id"), body, line.get("error")
             )
         except (ValueError, AttributeError, KeyError, TypeError) as exc:
-            raise ValueError(f"line {self.number} of the batch file is not a batch output record") from exc
+            raise BadAnswer(f"line {self.number} of the batch file is not a batch output record") from exc
+        if not isinstance(record.custom_id, str) or not _ID.fullmatch(record.custom_id):
+            raise BadAnswer(f"line {self.number} of the batch file has no usable custom_id")
+        odd = next(
+            (
+                name
+                for name, value, kind in (
+                    ("response", response, dict),
+                    ("body", body, dict),
+                    ("error", record.error, dict),
+                    ("status_code", record.status_code, int),
+                    ("request_id", record.request_id, str),
+                )
+                if value is not None and not isinstance(value, kind)
+            ),
+            None,
+        )
+        if odd is not None or not isinstance((body or {}).get("data", []), (list, type(None))):
+            record.body, record.images, record.request_id = None, [], None
+            record.status_code, record.error = (
+                None,
+                {"code": "invalid_answer", "message": f"its {odd or 'data'} is not what the API answers"},
+            )
+            return record
         items = [item for item in (body or {}).get("data") or () if isinstance(item, dict) and "b64_json" in item]
         try:
             if images is None:  # the slow path: the JSON parser decoded the strings
@@ -150,7 +241,7 @@ class OutputParser:
         except (binascii.Error, TypeError, ValueError):
             record.error, images = {"code": "invalid_image", "message": "the image is not valid base64"}, []
         if len(images) != len(items) and record.error is None:
-            raise ValueError(f"line {self.number} of the batch file has images outside its answer's data")
+            raise BadAnswer(f"line {self.number} of the batch file has images outside its answer's data")
         for item in items:
             item["b64_json"] = ""
         record.images = images

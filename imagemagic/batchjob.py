@@ -6,23 +6,20 @@
     runs = job.results()
 
 `submit_batch` takes what a sweep takes (expand.py), validates every request through
-settings.prepare (all problems at once, nothing sent), writes the JSONL input (batch_io: one model
-per file, within the API's limits), uploads it and creates one provider batch per file (files.py).
-Each job is recorded at once in `<home>/batches/<job id>/` (job.json: its provider batches and
-last known status; requests.json: custom_id → request body and variables), so `batches()` lists
-every job submitted from this machine after any restart, and `batch(job_id)` brings one back.
+settings.prepare and every Batch API rule through batch_preflight (all problems at once, nothing
+sent), writes the JSONL input files into the job's folder (batch_record: one model per file, within
+the API's limits), uploads them and creates one provider batch per file (batch_remote). Submitting
+the identical batch again returns the job already submitted (`force=True` submits a new one).
 
-`results()` streams the output and error files, matches lines to requests by custom_id, stores
-every image in the history (run = the job id) before returning, and records each failure; a
-second call reads the history, not the network. (The module is `batchjob`: `imagemagic.batch` is
-the function that brings a job back.)
+The parts, one job each: batch_record (the record on disk), batch_remote (the provider calls, with
+the credentials bound to the job's endpoint), batch_collect (results into the history and back);
+BatchJob ties them together for the user. (The module is `batchjob`: `imagemagic.batch` is the
+function that brings a job back.)
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import secrets
 import sys
 import time
 import warnings
@@ -30,29 +27,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .batch_io import GENERATIONS, OutputParser, request_line, split_files
-from .contact import thumbnail
-from .errors import ImageDataError, ImageMagicError, ImageMagicWarning, TransportError, ValidationError
+from . import batch_collect
+from .batch_io import DONE, STAGES
+from .batch_preflight import URLS, capped, line, numbered, preflight
+from .batch_record import BatchError, JobRecord, LostJob, UnknownJob, Unreadable, find, recorded, write_inputs
+from .batch_remote import Remote, where
+from .errors import ImageMagicError, ImageMagicWarning, ValidationError
 from .expand import expand
-from .request import EditRequest, ImageRequest, Problem
-from .result import GeneratedImage, ImageResult, add_usage
+from .inputs import collect
+from .request import Problem
+from .result import add_usage
 from .session import Session, default
 from .settings import Settings, prepare
-from .store import HistoryStore, atomic_write
-from .sweeps import Run, Sweep
+from .store import HistoryStore
+from .sweeps import Sweep
 from .usage import cost, describe_cost, price_for
 
-DONE = ("completed", "failed", "expired", "cancelled")
-STAGES = ("validating", "in_progress", "finalizing", "cancelling", *DONE)  # a job is at its least advanced part's
-URLS = {"generate": GENERATIONS, "edit": "/v1/images/edits"}  # operation → batch endpoint
-MAX_SHOWN_PROBLEMS = 20
+__all__ = ["BatchError", "BatchJob", "batch", "batches", "submit_batch"]
 
 
-class BatchError(ImageMagicError):
-    """A batch job cannot do what was asked: no such job, not done yet, or its server is unreachable."""
-
-
-def _home(store):
+def _home(store: HistoryStore) -> Path:
     return store.home / "batches"
 
 
@@ -61,40 +55,29 @@ def _jsonable(value):
     return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
 
 
-def _write(path, data):
-    atomic_write(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
-
-
-def _plans(variants, settings, inputs):
-    """One Plan per variant; ValidationError listing every problem of every request (numbered from 1).
-
-    `inputs` ({"image": ..., "mask": ...} for edits, else empty) go with every request."""
+def _plans(variants, settings, inputs) -> list:
+    """One Plan per variant; ValidationError listing every problem of every request (numbered from 1),
+    then every Batch API rule they break (batch_preflight)."""
     operation = "edit" if inputs else "generate"
     plans, problems = [], []
     for number, variant in enumerate(variants, 1):
         try:
-            plan = prepare(variant.prompt, variant.params, settings=settings, operation=operation, **inputs)
-            found = plan.request.wire_problems()  # a batch line is sent as is: no fan-out of n
+            plans.append(prepare(variant.prompt, variant.params, settings=settings, operation=operation, **inputs))
         except ValidationError as exc:
-            found = exc.problems
-        else:
-            plans.append(plan)
-        problems += [Problem(p.param, f"request {number}: {p.message}") for p in found]
-    if len(problems) > MAX_SHOWN_PROBLEMS:
-        hidden = len(problems) - MAX_SHOWN_PROBLEMS
-        problems = [*problems[:MAX_SHOWN_PROBLEMS], Problem("batch", f"and {hidden} more problems")]
+            problems += numbered(number, exc.problems)
+    if problems:
+        raise ValidationError(capped(problems))
+    problems = preflight(plans, operation)
     if problems:
         raise ValidationError(problems)
     return plans
 
 
-def _line_body(request):
-    """The body a batch line sends: the request's JSON body; an edit's in the JSON edit form."""
-    if isinstance(request, EditRequest):
-        from .edits import json_body
-
-        return json_body(request)
-    return request.body()
+def _unusable(home: Path, exc: OSError) -> BatchError:
+    return BatchError(
+        f"the history folder {home} cannot be used ({exc.strerror or exc}): a batch job is recorded there before "
+        "anything is sent; set IMAGEMAGIC_HOME to a folder you can write; nothing was sent"
+    )
 
 
 def submit_batch(
@@ -104,6 +87,7 @@ def submit_batch(
     namespace: Mapping[str, Any] | None = None,
     image: Any = None,
     mask: Any = None,
+    force: bool = False,
     settings: Settings | None = None,
     session: Session | None = None,
     **params: Any,
@@ -114,31 +98,70 @@ def submit_batch(
     list of prompts, `rows` (dicts or a DataFrame), and parameters where a list or tuple is a grid axis.
     With `image` (and `mask`: what imagemagic.edit takes) every request is an edit of those images,
     sent in the JSON edit form (images as data URLs), as the Batch API needs.
-    Every request is validated first (ValidationError lists all problems; nothing is sent). Without a
-    key, the offline preview server runs the batch (in this process: it ends with the process).
+    Every request and every Batch API rule is checked first (ValidationError lists all problems; nothing
+    is sent). The identical batch submitted again returns the earlier job (`force=True`: a new one).
+    Without a key, the offline preview server runs the batch, keeping it in the history folder.
     """
     settings = settings or Settings.current()
     session = session or default()
     variants = expand(template_or_prompts, rows=rows, namespace=namespace, **params)
     if not variants:
         raise ValidationError([Problem("prompt", "nothing to submit: give at least one prompt or row")])
-    inputs = {"image": image, "mask": mask} if image is not None else {}
+    inputs = {}
+    if image is not None:  # read once: every request shares the same bytes (no copy per row)
+        inputs = {"image": collect(image), "mask": collect(mask, "mask") if mask is not None else None}
     operation = "edit" if inputs else "generate"
     plans = _plans(variants, settings, inputs)
     for note in dict.fromkeys(w for plan in plans for w in plan.warnings):
         warnings.warn(note, ImageMagicWarning, stacklevel=2)
-    endpoint = session.run_sync(session.connect(plans[0].endpoint, lambda line: print(line, file=sys.stderr)))
+    store = HistoryStore(limit_mb=settings.history_limit_mb)
+    home = _home(store)
+    endpoint = session.run_sync(session.connect(plans[0].endpoint, lambda text: print(text, file=sys.stderr)))
     ids = [f"r{n:0{len(str(len(plans)))}d}" for n in range(1, len(plans) + 1)]
-    job = BatchJob.new(endpoint, operation, settings=settings, session=session)
-    job.write_requests(
+    try:
+        record = JobRecord.create(home, where(endpoint), URLS[operation])
+        lines = ((p.request.model, line(cid, p.request, operation)) for cid, p in zip(ids, plans))
+        names, digest = write_inputs(record.folder, lines)
+    except OSError as exc:
+        raise _unusable(store.home, exc) from exc
+    fingerprint = f"{'offline' if endpoint.offline else endpoint.base_url} {URLS[operation]} {digest}"
+    earlier = None if force else _submitted(home, fingerprint)
+    if earlier is not None:
+        record.remove()
+        job = BatchJob(earlier, store=store, settings=settings, session=session)
+        warnings.warn(
+            f"this batch was submitted before as {job.id} ({job.state}): returning that job; "
+            "force=True (--force) submits a new one",
+            ImageMagicWarning,
+            stacklevel=2,
+        )
+        return job
+    record.data.update(inputs=names, fingerprint=fingerprint)
+    record.write_requests(
         {
             cid: {"body": p.request.body(), "variables": _jsonable(v.variables)}
             for cid, p, v in zip(ids, plans, variants)
         }
     )
-    lines = [(p.request.model, request_line(cid, _line_body(p.request), URLS[operation])) for cid, p in zip(ids, plans)]
-    job.send(split_files(lines))
+    record.save()
+    job = BatchJob(record, store=store, settings=settings, session=session)
+    job.send()
     return job
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether `exc` is Ctrl-C, alone or inside an exception group (as a task group in the HTTP stack raises it)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.subgroup(KeyboardInterrupt) is not None
+    return isinstance(exc, KeyboardInterrupt)
+
+
+def _submitted(home: Path, fingerprint: str) -> JobRecord | None:
+    """The newest sent job with this input fingerprint, if any."""
+    for record in recorded(home):
+        if isinstance(record, JobRecord) and record.data.get("fingerprint") == fingerprint and record.data["parts"]:
+            return record
+    return None
 
 
 class BatchJob:
@@ -149,42 +172,18 @@ class BatchJob:
     small status table.
     """
 
-    def __init__(self, record: dict, *, store=None, settings=None, session=None):
-        self.record = record
+    def __init__(self, record: JobRecord, *, store=None, settings=None, session=None):
+        self.job = record
         self.settings = settings or Settings.current()
         self.store = store or HistoryStore(limit_mb=self.settings.history_limit_mb)
         self.session = session or default()
-        self.problem = None  # the one line saying why the last refresh failed
+        self.remote = Remote(record.data, self.settings, self.session)
+        self.problem: str | None = None  # the one line saying why the last refresh failed
 
-    @classmethod
-    def new(cls, endpoint, operation, **options) -> BatchJob:
-        """A job recorded (with no provider batch yet) before anything is uploaded."""
-        job_id = f"imb-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-        record = {
-            "id": job_id,
-            "created": time.time(),
-            "base_url": endpoint.base_url,
-            "offline": endpoint.offline,
-            "url": URLS[operation],
-            "parts": [],
-            "collected": False,
-            "failures": {},
-        }
-        job = cls(record, **options)
-        job.save()
-        return job
-
-    @classmethod
-    def load(cls, job_id: str, *, store=None, **options) -> BatchJob:
-        """The recorded job `job_id` (or the one holding provider batch `job_id`); BatchError when none."""
-        store = store or HistoryStore()
-        path = _home(store) / job_id / "job.json"
-        if path.is_file():
-            return cls(json.loads(path.read_bytes()), store=store, **options)
-        for job in _recorded(store, **options):
-            if any(part["id"] == job_id for part in job.parts):
-                return job
-        raise BatchError(f"no batch job {job_id!r} in {_home(store)}: imagemagic.batches() lists them")
+    @property
+    def record(self) -> dict:
+        """The job's record (job.json) as last written."""
+        return self.job.data
 
     @property
     def id(self) -> str:
@@ -198,66 +197,28 @@ class BatchJob:
 
     @property
     def folder(self) -> Path:
-        return _home(self.store) / self.id
-
-    def save(self):
-        """Write the job's record (atomically)."""
-        _write(self.folder / "job.json", self.record)
-
-    def write_requests(self, requests: dict):
-        """Record custom_id → {"body", "variables"} for every request of the job."""
-        _write(self.folder / "requests.json", requests)
+        return self.job.folder
 
     def requests(self) -> dict:
         """custom_id → {"body", "variables"} of every request, in the order submitted."""
-        return json.loads((self.folder / "requests.json").read_bytes())
+        return self.job.requests()
 
-    def endpoint(self):
-        """Where the job runs: its recorded base URL, with today's credentials for it."""
-        from .endpoint import Endpoint, resolve
+    def send(self) -> None:
+        """Upload each input file not sent yet and create its batch, recording each batch as it is created."""
+        total = len(self.record["inputs"])
 
-        if self.record["offline"]:
-            return Endpoint(self.record["base_url"], offline=True, reason="offline")
-        return resolve(api_key=self.settings.api_key, base_url=self.record["base_url"])
-
-    def _api(self):
-        from .files import BatchAPI
-
-        return BatchAPI(
-            self.endpoint(),
-            timeout=self.settings.timeout,
-            max_retries=self.settings.max_retries,
-            sleep=self.session.sleep,
-            transport=self.session.transport,
-        )
-
-    def _run(self, work):
-        """Run `work(api)` (a coroutine function) with a fresh Files/Batch client."""
-
-        async def go():
-            async with self._api() as api:
-                return await work(api)
-
-        return self.session.run_sync(go())
-
-    def send(self, files: list[tuple[str, list[bytes]]]):
-        """Upload each (model, lines) input file and create its batch, recording each batch as it is created."""
-        total = len(files)
-
-        async def work(api):
-            for number, (model, lines) in enumerate(files, 1):
-                name = f"{self.id}-{number}.jsonl"
-                uploaded = await api.upload(b"".join(lines), name)
-                metadata = {"imagemagic_job": self.id, "part": f"{number}/{total}", "model": str(model)}
-                self.parts.append(await api.create(uploaded["id"], self.record["url"], metadata))
-                self.save()
+        def on_part(part):
+            self.parts.append(part)
+            self.job.save()
 
         try:
-            self._run(work)
+            self.remote.send(self.job.inputs(), on_part)
         except ImageMagicError as exc:
             self.record["unsent"] = f"{total - len(self.parts)} of {total} batches not sent: {exc}"
-            self.save()
+            self.job.save()
             raise
+        for _, name in self.record["inputs"]:
+            (self.folder / name).unlink(missing_ok=True)  # the provider holds them now
 
     # -- status -------------------------------------------------------------------------------
 
@@ -293,22 +254,29 @@ class BatchJob:
         if self.record["offline"]:
             return 0.0
         spent: float | None = 0.0
-        for part in self.parts:
-            model = (part.get("metadata") or {}).get("model") or part.get("model")
-            amount = cost(part.get("usage"), price_for(model, self.settings.prices), batch=True)
+        models = [model for model, _ in self.record.get("inputs", ())]  # as submitted, whatever a server echoes
+        for number, part in enumerate(self.parts):
+            model = models[number] if number < len(models) else (part.get("metadata") or {}).get("model")
+            price = price_for(model, self.settings.prices) if isinstance(model, str) else None
+            amount = cost(part.get("usage"), price, batch=True)
             spent = None if amount is None or spent is None else spent + amount
         return spent
 
     def status(self) -> str:
-        """Ask the server for every batch of the job; record and return the job's status."""
-        if self.state in DONE:
+        """Ask the server for every batch of the job; record and return the job's status.
+
+        A job its server no longer knows (LostJob) is recorded as lost and never asked about again."""
+        if self.record.get("lost"):
+            raise LostJob(self.record["lost"])
+        if self.state in DONE or not self.parts:
             return self.state
-
-        async def work(api):
-            return [part if part["status"] in DONE else await api.retrieve(part["id"]) for part in self.parts]
-
-        self.record["parts"] = self._run(work)
-        self.save()
+        try:
+            self.record["parts"] = self.remote.refresh(self.parts, DONE)
+        except LostJob as exc:
+            self.record["lost"] = str(exc)
+            self.job.save()
+            raise
+        self.job.save()
         return self.state
 
     def wait(self, poll: float = 5.0, timeout: float | None = None, progress: bool = True) -> str:
@@ -325,14 +293,16 @@ class BatchJob:
             while self.status() not in DONE and (timeout is None or time.monotonic() - began < timeout):
                 self._show(bar)
                 time.sleep(poll)
-        except KeyboardInterrupt:
+        except BaseException as exc:
+            if not _interrupted(exc):
+                raise
             print(f"stopped waiting; {self.id} goes on: imagemagic.batch({self.id!r})", file=sys.stderr)
         finally:
             self._show(bar)
             bar.close()
         return self.state
 
-    def _show(self, bar):
+    def _show(self, bar) -> None:
         counts = self.counts
         bar.total = counts["total"] or None
         bar.n = counts["completed"] + counts["failed"]
@@ -341,15 +311,9 @@ class BatchJob:
 
     def cancel(self) -> str:
         """Cancel every batch of the job that is still running; return the job's status."""
-
-        async def work(api):
-            return [part if part["status"] in DONE else await api.cancel(part["id"]) for part in self.parts]
-
-        self.record["parts"] = self._run(work)
-        self.save()
+        self.record["parts"] = self.remote.cancel(self.parts, DONE)
+        self.job.save()
         return self.state
-
-    # -- results ------------------------------------------------------------------------------
 
     def results(self) -> Sweep:
         """Every request's images (stored in the history first) or error, in the order submitted.
@@ -361,120 +325,12 @@ class BatchJob:
             status = self.status()
             if status not in DONE:
                 raise BatchError(f"batch job {self.id} is {status}: its results come when it is done (job.wait())")
-            self._collect()
-        return self._from_history()
-
-    def _stored(self):
-        return self.store.entries(None, run=self.id)
-
-    def _collect(self):
-        requests = self.requests()
-        stored = {entry.meta.get("custom_id") for entry in self._stored()}
-        failures, paths = self.record["failures"], []
-        endpoint = self.endpoint()
-
-        def take(line):
-            wanted = requests.get(line.custom_id)
-            if wanted is None or line.custom_id in stored:
-                return  # not ours, or stored by an earlier, interrupted collection
-            failures.pop(line.custom_id, None)
-            if line.message is not None:
-                failures[line.custom_id] = line.message
-                return
-            problem = self._store(line, wanted, endpoint, paths)
-            if problem:
-                failures[line.custom_id] = problem
-
-        async def work(api):
-            for part in self.parts:
-                for key in ("output_file_id", "error_file_id"):
-                    if part.get(key):
-                        parser = OutputParser(take)
-                        try:
-                            async with api.content(part[key]) as chunks:
-                                async for chunk in chunks:
-                                    parser.feed(chunk)
-                            parser.close()
-                        except ValueError as exc:
-                            raise TransportError(f"{part[key]} of batch {part['id']}: {exc}") from exc
-
-        try:
-            self._run(work)
-        finally:
-            if paths:
-                self.store.prune(keep=paths)
-            self.save()
-        stored = {entry.meta.get("custom_id") for entry in self._stored()}
-        for custom_id in requests:
-            if custom_id not in stored and custom_id not in failures:
-                failures[custom_id] = f"no answer in the batch's files (the batch is {self.state})"
-        self.record["collected"] = True
-        self.save()
-
-    def _store(self, line, wanted, endpoint, paths):
-        """Store one answer's images with their request; return None, or the line saying what went wrong."""
-        request = ImageRequest.from_body(wanted["body"])
-        meta = {"run": self.id, "custom_id": line.custom_id, "variables": wanted["variables"]}
-        saver = self.store.saver(request, endpoint, meta=meta)
-        saver.meta["count"] = len(line.images)
-        items = [item for item in (line.body or {}).get("data") or () if isinstance(item, dict)]
-        usage = (line.body or {}).get("usage")
-        for index, (data, item) in enumerate(zip(line.images, items)):
-            image = GeneratedImage.from_bytes(
-                data, index=index, request_id=line.request_id, usage=usage, revised_prompt=item.get("revised_prompt")
-            )
-            try:
-                image.format  # noqa: B018 - refuse what is not an image before storing it
-            except ImageDataError as exc:
-                return str(exc)
-            saver(image)
-        paths += saver.paths
-        return saver.failure
-
-    def _from_history(self) -> Sweep:
-        by_id: dict[str, list] = {}
-        for entry in self._stored():
-            by_id.setdefault(entry.meta.get("custom_id"), []).append(entry)
-        runs = []
-        for custom_id, wanted in self.requests().items():
-            entries = sorted(by_id.get(custom_id, ()), key=lambda e: e.meta["index"])
-            error = self.record["failures"].get(custom_id)
-            images = None
-            usage: dict = {}
-            try:
-                if entries:
-                    images = ImageResult([e.generated() for e in entries], created=entries[0].meta.get("created"))
-                    usage = entries[0].meta.get("usage") or {}
-            except (OSError, ImageMagicError) as exc:
-                error = f"the stored images cannot be read: {exc}"
-            if images is None and error is None:
-                error = "no stored images (pruned from the history?)"
-            request = ImageRequest.from_body(wanted["body"])
-            spent = (
-                0.0
-                if self.record["offline"]
-                else cost(usage, price_for(request.model, self.settings.prices), batch=True)
-            )
-            runs.append(
-                Run(
-                    wanted["variables"],
-                    request,
-                    files=[entry.path for entry in entries] if images is not None else [],
-                    usage=usage,
-                    cost=spent if error is None else None,
-                    request_ids=list(
-                        dict.fromkeys(e.meta.get("request_id") for e in entries if e.meta.get("request_id"))
-                    ),
-                    error=BatchError(error) if error is not None else None,
-                    thumbnails=[thumbnail(pil) for pil in images] if images is not None and error is None else [],
-                    custom_id=custom_id,
-                )
-            )
-        return Sweep(runs, id=self.id, offline=self.record["offline"])
+            batch_collect.collect(self.job, self.remote, self.store, status)
+        return batch_collect.from_history(self.job, self.store, self.settings.prices)
 
     # -- display ------------------------------------------------------------------------------
 
-    def _times(self):
+    def _times(self) -> tuple[str, str]:
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.record["created"]))
         due = max((part.get("expires_at") or 0 for part in self.parts), default=0)
         return created, time.strftime("%Y-%m-%d %H:%M", time.localtime(due)) if due else "—"
@@ -492,10 +348,10 @@ class BatchJob:
             f"created {created}, due by {due}"
         )
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<BatchJob {self.line()}>"
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         import html
 
         counts = self.counts
@@ -513,27 +369,21 @@ class BatchJob:
         return {"text/plain": repr(self), "text/html": f"<table>{cells}</table>"}
 
 
-def _recorded(store, **options):
-    jobs = []
-    for path in _home(store).glob("*/job.json"):
-        with contextlib.suppress(OSError, ValueError):
-            jobs.append(BatchJob(json.loads(path.read_bytes()), store=store, **options))
-    return sorted(jobs, key=lambda job: job.record["created"], reverse=True)
-
-
-def batches(
-    refresh: bool = True, *, settings: Settings | None = None, session: Session | None = None
-) -> list[BatchJob]:
+def batches(refresh: bool = True, *, settings: Settings | None = None, session=None) -> list[BatchJob | Unreadable]:
     """Every batch job submitted from this machine, newest first, with its status.
 
-    `refresh` asks the server about the jobs not yet done; a job whose server cannot be reached keeps
-    its last known status, and its `.problem` says why.
+    `refresh` asks the server about the jobs not yet done, each with the credentials configured for its
+    endpoint only; a job that cannot be asked keeps its last known status, and its `.problem` says why
+    ("needs the key for <host>"). A record that cannot be read is listed as one line (Unreadable).
     """
     settings = settings or Settings.current()
     store = HistoryStore(limit_mb=settings.history_limit_mb)
-    jobs = _recorded(store, settings=settings, session=session)
+    jobs: list[BatchJob | Unreadable] = [
+        BatchJob(r, store=store, settings=settings, session=session) if isinstance(r, JobRecord) else r
+        for r in recorded(_home(store))
+    ]
     for job in jobs:
-        if refresh and job.state not in DONE:
+        if refresh and isinstance(job, BatchJob) and job.state not in DONE:
             try:
                 job.status()
             except ImageMagicError as exc:
@@ -541,9 +391,17 @@ def batches(
     return jobs
 
 
-def batch(job_id: str, *, settings: Settings | None = None, session: Session | None = None) -> BatchJob:
-    """The recorded batch job `job_id` (our id, or one of its provider batch ids); BatchError when none."""
+def batch(job_id: str, *, settings: Settings | None = None, session=None, hint: str | None = None) -> BatchJob:
+    """The recorded batch job `job_id` (our id, or one of its provider batch ids); BatchError when none.
+
+    `hint`: where the jobs are listed, said when there is no such job (the CLI names its own command)."""
     settings = settings or Settings.current()
-    return BatchJob.load(
-        job_id, store=HistoryStore(limit_mb=settings.history_limit_mb), settings=settings, session=session
-    )
+    store = HistoryStore(limit_mb=settings.history_limit_mb)
+    home = _home(store)
+    try:
+        record = find(home, job_id)
+    except ValueError as exc:
+        raise BatchError(f"the record of batch job {job_id!r} cannot be read: {exc}") from exc
+    if record is None:
+        raise UnknownJob(job_id, home, *([hint] if hint else []))
+    return BatchJob(record, store=store, settings=settings, session=session)

@@ -5,7 +5,9 @@ Resolution, first match wins: `offline=True` → the built-in server; an explici
 `OPENAI_API_KEY` → https://api.openai.com/v1; nothing → the built-in server. Resolving is plain
 data and starts nothing: the built-in server's endpoint has no address until `Session.connect`
 starts the server (off the event loop). Keys come from arguments or the environment only, and
-never appear in a repr. Surrounding whitespace is stripped from keys and ids (a trailing newline from
+never appear in a repr. A credential is bound to the endpoint it was configured for: a stored URL
+is reached again only with `credentials_for(url)` — the key configured for that URL's endpoint, or
+none (see there). Surrounding whitespace is stripped from keys and ids (a trailing newline from
 `$(cat key.txt)` is common); one with whitespace or control characters inside is refused by name.
 """
 
@@ -96,6 +98,61 @@ def resolve(*, api_key=None, base_url=None, offline=False, environ=None):
         if openai_key:
             return Endpoint(OPENAI_BASE_URL, openai_key, org, project)
     return Endpoint(None, offline=True, reason="offline" if offline else "no OPENAI_API_KEY")
+
+
+def configured(*, api_key=None, base_url=None, environ=None) -> list[Endpoint]:
+    """Every endpoint a credential is configured for: the one these arguments (and the environment) resolve
+    to, then OPENAI_API_KEY's (OPENAI_BASE_URL, else api.openai.com), then Azure's."""
+    env = os.environ if environ is None else environ
+    found = [resolve(api_key=api_key, base_url=base_url, environ=env)]
+    openai_key = _credential(env.get("OPENAI_API_KEY"), "OPENAI_API_KEY")
+    if openai_key:
+        base = (env.get("OPENAI_BASE_URL") or OPENAI_BASE_URL).rstrip("/")
+        org = _credential(env.get("OPENAI_ORG_ID"), "OPENAI_ORG_ID")
+        found.append(Endpoint(base, openai_key, org, _credential(env.get("OPENAI_PROJECT_ID"), "OPENAI_PROJECT_ID")))
+    azure, azure_key = (
+        env.get("AZURE_OPENAI_ENDPOINT"),
+        _credential(env.get("AZURE_OPENAI_API_KEY"), "AZURE_OPENAI_API_KEY"),
+    )
+    if azure and azure_key:
+        version = env.get("OPENAI_API_VERSION") or AZURE_API_VERSION
+        found.append(Endpoint(azure.rstrip("/"), azure_key, azure_api_version=version))
+    return [e for e in found if e.base_url]
+
+
+def credentials_for(url: str, *, azure: bool = False, **configuration) -> Endpoint | None:
+    """The configured endpoint (with its credentials) whose base URL `url` is or lies under, of the same kind
+    (Azure or not); None when no credential is configured for it. `configuration`: api_key=, base_url=,
+    environ= as for `resolve`. The one rule for reaching a stored URL again (a batch job's server, its
+    files, a remote model cache, an image URL): a key goes only to the endpoint it was configured for."""
+    for endpoint in configured(**configuration):
+        if endpoint.base_url and bool(endpoint.azure_api_version) == azure and under(url, endpoint.base_url):
+            return endpoint
+    return None
+
+
+def under(url: str, base: str) -> bool:
+    """Whether `url` is `base` or lies below it: same scheme, host and port, and a path under base's path."""
+
+    def parts(text):
+        split = urlsplit(text.strip())
+        scheme = split.scheme.lower()
+        try:
+            port = split.port or {"http": 80, "https": 443}.get(scheme)
+        except ValueError:
+            return None
+        return scheme, (split.hostname or "").lower(), port, split.path.rstrip("/")
+
+    got, want = parts(url), parts(base)
+    if got is None or want is None or got[:3] != want[:3] or not want[1]:
+        return False
+    return got[3] == want[3] or got[3].startswith(want[3] + "/")
+
+
+def host_of(url: str | None) -> str:
+    """The host (and port, if any) of `url`, as a message names it."""
+    split = urlsplit(url or "")
+    return split.netloc.rpartition("@")[2] or "localhost"
 
 
 def _credential(value, source):

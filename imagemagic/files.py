@@ -1,6 +1,7 @@
 """A small async client of the Files and Batch APIs over httpx: upload, create, retrieve, cancel, and
 file contents as a stream of chunks (output files hold base64 images and reach hundreds of MB).
 
+Ids from a server are escaped where they go into a URL path.
 Same authentication as the images client (`Endpoint.headers()`), same retry rules (client.py):
 rate limits, server errors and failed connections are retried; a request the server may have
 received is not retried after a read timeout.
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 import httpx
 
@@ -54,16 +56,16 @@ class BatchAPI:
 
     async def retrieve(self, batch_id: str) -> dict:
         """GET /batches/{id}: the Batch object as it stands."""
-        return await self._json("GET", f"/batches/{batch_id}")
+        return await self._json("GET", f"/batches/{quote(batch_id, safe='')}")
 
     async def cancel(self, batch_id: str) -> dict:
         """POST /batches/{id}/cancel: the Batch object (cancelling)."""
-        return await self._json("POST", f"/batches/{batch_id}/cancel")
+        return await self._json("POST", f"/batches/{quote(batch_id, safe='')}/cancel")
 
     @contextlib.asynccontextmanager
     async def content(self, file_id: str) -> AsyncIterator[AsyncIterator[bytes]]:
         """GET /files/{id}/content as a stream: yields an async iterator of byte chunks."""
-        async with self._send("GET", f"/files/{file_id}/content") as response:
+        async with self._send("GET", f"/files/{quote(file_id, safe='')}/content") as response:
             try:
                 yield response.aiter_bytes()
             except httpx.TimeoutException as exc:

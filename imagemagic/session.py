@@ -14,6 +14,7 @@ import threading
 import time
 
 from .loop import run_sync
+from .store import default_home
 from .usage import Ledger
 
 
@@ -53,8 +54,13 @@ class Session:
                 return self._server[0], False
             from .server.embedded import start
 
-            self._server = start()
+            self._server = start(batch_folder=self.server_folder())
             return self._server[0], True
+
+    def server_folder(self):
+        """Where the local server keeps its Files and Batches (the history folder's `server/`): a job it runs
+        outlives the kernel, and the next kernel's server finishes it."""
+        return default_home() / "server"
 
     async def connect(self, endpoint, notify=None):
         """The endpoint with an address: the local server is started off the event loop when it is the answer.

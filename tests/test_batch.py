@@ -16,7 +16,8 @@ from helpers.schemas import schema_errors
 
 import imagemagic
 from imagemagic import batch_io
-from imagemagic.batch_io import OutputParser, request_line, split_files
+from imagemagic.batch_io import OutputParser, request_line
+from imagemagic.batch_record import write_inputs
 from imagemagic.batchjob import BatchError, batch, batches, submit_batch
 from imagemagic.server import embedded
 from imagemagic.session import Session
@@ -182,11 +183,18 @@ def test_what_is_sent_follows_the_official_schemas(start_server):
         assert schema_errors(json.loads(line), "BatchRequestInput") == []
 
 
-def test_split_files_keeps_each_file_within_the_byte_limit():
-    lines = [("m", request_line(f"r{n}", {"model": "m", "prompt": "x" * 50})) for n in range(10)]
-    files = split_files(lines, max_bytes=3 * len(lines[0][1]))
-    assert [len(group) for _, group in files] == [3, 3, 3, 1]
-    assert b"".join(b"".join(group) for _, group in files) == b"".join(line for _, line in lines)
+def test_input_files_keep_within_the_byte_limit_one_model_each(tmp_path, monkeypatch):
+    lines = [
+        (model, request_line(f"r{n}", {"model": model, "prompt": "x" * 50})) for n, model in enumerate("mkmmmmmmmm")
+    ]
+    monkeypatch.setattr(batch_io, "MAX_BYTES", 3 * len(lines[0][1]))
+    names, _ = write_inputs(tmp_path, iter(lines))
+    files = [(model, (tmp_path / name).read_bytes().splitlines(keepends=True)) for model, name in names]
+    assert [(model, len(group)) for model, group in files] == [("m", 3), ("m", 3), ("m", 3), ("k", 1)]
+    for wanted in "mk":
+        assert b"".join(b"".join(group) for model, group in files if model == wanted) == b"".join(
+            line for model, line in lines if model == wanted
+        )
 
 
 def test_every_problem_of_every_request_is_listed_and_nothing_is_sent(clean_env):
@@ -316,7 +324,7 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, clean_env):
     unknown = _cli("status", "imb-nope", home=clean_env)
     assert (unknown.returncode, unknown.stdout) == (2, "")
     assert unknown.stderr == (
-        f"imagemagic: error: no batch job 'imb-nope' in {clean_env / 'batches'}: imagemagic.batches() lists them\n"
+        f"imagemagic: error: no batch job 'imb-nope' in {clean_env / 'batches'}: `imagemagic batch list` lists them\n"
     )
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
@@ -339,6 +347,12 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, clean_env):
         "imagemagic: error: request 1: quality='ultra' is not allowed for gpt-image-2: use low, medium, high, auto\n",
     )
     assert not (clean_env / "batches").exists()
+
+
+def test_submit_help_offers_only_what_a_batch_takes(clean_env):
+    shown = _cli("submit", "--help", home=clean_env)
+    assert shown.returncode == 0 and "--quality" in shown.stdout and "--force" in shown.stdout
+    assert "--stream" not in shown.stdout and "--partial-images" not in shown.stdout
 
 
 def test_a_batch_of_edits_goes_in_the_json_edit_form_and_comes_back_matched(start_server, clean_env):

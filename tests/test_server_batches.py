@@ -20,7 +20,7 @@ import pytest
 from helpers.schemas import schema_errors
 from PIL import Image
 
-from imagemagic.server import batches
+from imagemagic.server import batches, embedded
 
 GENERATIONS = "/v1/images/generations"
 DONE = ("completed", "failed", "cancelled", "expired")
@@ -275,6 +275,48 @@ def test_lists_page_as_the_sdk_expects(client):
     assert [f.id for f in client.files.list(purpose="batch")] == inputs[1:]
 
 
+def test_files_have_a_total_disk_cap(start_server, monkeypatch):
+    monkeypatch.setattr(batches, "MAX_STORED", 5000, raising=False)  # raising=False: absent before the cap
+    url = f"{start_server()}/files"
+
+    def upload(size):
+        return httpx.post(url, files={"file": ("a.jsonl", b"x" * size)}, data={"purpose": "batch"})
+
+    assert upload(3000).status_code == 200
+    refused = upload(3000)
+    assert (refused.status_code, refused.json()["error"]["message"]) == (
+        413,
+        "File storage is full: 2000 of 5000 bytes left; delete files (DELETE /v1/files/{file_id}) first.",
+    )
+    assert [f["bytes"] for f in httpx.get(url).json()["data"]] == [3000]
+
+
+def test_a_slow_upload_is_answered_408_once_it_falls_behind(start_server):
+    host, port = start_server(idle_timeout=0.5).split("/")[2].split(":")
+    head = (
+        f"POST /v1/files HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        "Content-Length: 100000\r\n\r\n--b\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(head)
+        sock.settimeout(0.05)
+        began, answer = time.monotonic(), b""
+        for _ in range(600):  # one byte every 0.05 s: 100000 bytes would take 5000 s
+            try:
+                sock.sendall(b"x")
+                answer += sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not answer or b"\r\n\r\n" in answer:
+                break
+        took = time.monotonic() - began
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert b"The upload fell behind 262144 bytes per second after the first 0.5 seconds." in answer
+    assert took < 600 * 0.05 / 4  # answered long before the trickle would have ended
+
+
 def test_uploads_are_bounded_and_refused_with_one_line(client, monkeypatch):
     url = f"{client.base_url}files"
     monkeypatch.setattr(batches, "MAX_UPLOAD", 1000)
@@ -380,3 +422,32 @@ def test_serve_paces_batches_by_flag_or_environment(how):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_two_servers_on_one_folder_share_batches_and_the_survivor_finishes_them(tmp_path):
+    lines = [json.dumps({"custom_id": f"r{n}", "method": "POST", "url": GENERATIONS,
+                         "body": {"prompt": f"kite {n}", "size": "256x256"}}) for n in range(12)]  # fmt: skip
+    first_url, first, first_thread = embedded.start(batch_folder=tmp_path, batch_delay=0.1)
+    second_url, second, second_thread = embedded.start(batch_folder=tmp_path, batch_delay=0)
+    try:
+        uploaded = httpx.post(f"{first_url}/files", files={"file": ("in.jsonl", "\n".join(lines).encode())},
+                              data={"purpose": "batch"}).json()  # fmt: skip
+        body = {"input_file_id": uploaded["id"], "endpoint": GENERATIONS, "completion_window": "24h"}
+        made = httpx.post(f"{first_url}/batches", json=body).json()
+        time.sleep(0.3)
+        seen = httpx.get(f"{second_url}/batches/{made['id']}").json()  # written by the first, read by the second
+        assert seen["status"] == "in_progress" and 0 < seen["request_counts"]["completed"] < 12
+        first.should_exit = True
+        first_thread.join(5)
+        for _ in range(200):
+            done = httpx.get(f"{second_url}/batches/{made['id']}").json()
+            if done["status"] == "completed":
+                break
+            time.sleep(0.05)
+        assert done["status"] == "completed" and done["request_counts"] == {"total": 12, "completed": 12, "failed": 0}
+        output = httpx.get(f"{second_url}/files/{done['output_file_id']}/content").content.splitlines()
+        assert sorted(json.loads(line)["custom_id"] for line in output) == sorted(f"r{n}" for n in range(12))
+    finally:
+        for server, thread in ((first, first_thread), (second, second_thread)):
+            server.should_exit = True
+            thread.join(5)

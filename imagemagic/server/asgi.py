@@ -67,6 +67,7 @@ def create_app(
     delay=None,
     api_key=None,
     batch_delay=None,
+    batch_folder=None,
     read_timeout=READ_TIMEOUT,
     pixel_budget=PIXEL_BUDGET,
     stash_bytes=STASH_BYTES,
@@ -74,7 +75,7 @@ def create_app(
     """The Starlette app. `delay` is seconds per image (default: $IMAGEMAGIC_PREVIEW_DELAY or 0);
     `read_timeout` seconds for a body to arrive, `pixel_budget` pixels rendered at once, `stash_bytes`
     for URL images (see the module's limits); `batch_delay` seconds per batch request (default:
-    $IMAGEMAGIC_BATCH_DELAY or 0)."""
+    $IMAGEMAGIC_BATCH_DELAY or 0); `batch_folder` keeps the Files and Batches (default: a temporary folder)."""
     routes = [
         Route("/v1/images/generations", generations, methods=["POST"]),
         Route("/v1/images/edits", edits, methods=["POST"]),
@@ -89,5 +90,5 @@ def create_app(
     )
     app.state.service = PreviewService(delay=delay, pixel_budget=pixel_budget, stash_bytes=stash_bytes)
     app.state.read_timeout = read_timeout
-    app.state.batches = Batches(delay=batch_delay)
+    app.state.batches = Batches(delay=batch_delay, folder=batch_folder)
     return app

@@ -2,26 +2,34 @@
 
 POST/GET /v1/files, GET/DELETE /v1/files/{file_id}, GET /v1/files/{file_id}/content;
 POST/GET /v1/batches, GET /v1/batches/{batch_id}, POST /v1/batches/{batch_id}/cancel.
-Files live in a temporary folder (uploads up to 200 MiB). A batch checks its input file as the API
-does (status `failed` with `errors` when a line is wrong), then answers its lines one at a time in
-the background, through the same judgement and preview engine as /v1/images/generations, paced at
-`batch_delay` seconds per request, in a seeded shuffled order (clients match lines by custom_id).
-Each answer goes straight to the output or error file on disk; contents are served as streams.
+Files and batches live in `folder` (the history folder's `server/` for the kernel's own server, so
+the next kernel's server finishes a job this one started; a temporary folder otherwise): uploads up
+to 200 MiB each, arriving at MIN_UPLOAD_RATE on average after the read timeout, and MAX_STORED bytes
+in all. A batch checks its input file as the API does (status `failed` with `errors` when a line is
+wrong), then answers its lines one at a time in the background, through the same judgement and
+preview engine as /v1/images/generations, paced at `batch_delay` seconds per request, in a seeded
+shuffled order (clients match lines by custom_id). Each answer goes straight to the output or error
+file on disk, and the batch's state is written after each one: a server started on the same folder
+resumes it where it stopped (a lock keeps two live servers from running one batch).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import functools
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -37,6 +45,8 @@ from .shared import MAX_BODY, error, limited_body
 
 DELAY_ENV = "IMAGEMAGIC_BATCH_DELAY"
 MAX_UPLOAD = 200 * 1024 * 1024  # bytes in one uploaded file
+MAX_STORED = 2 * 1024 * 1024 * 1024  # bytes of all files kept at once
+MIN_UPLOAD_RATE = 256 * 1024  # bytes per second an upload must average once the read timeout has passed
 MAX_LINES = 50_000  # requests in one batch
 MAX_ERRORS = 100  # validation errors reported for one input file
 COMPLETION_WINDOW = 24 * 3600  # seconds: "24h", the only window the API offers
@@ -44,24 +54,37 @@ SHUFFLE_SEED = 20240415  # output order is shuffled, the same way every run
 _MULTIPART_SLACK = 64 * 1024  # bytes of form framing allowed beyond MAX_UPLOAD
 
 
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")  # an id that may name a file in the folder
+
+
 def _new_id(prefix):
     return f"{prefix}{secrets.token_hex(12)}"
 
 
 class Batches:
-    """The server's files (in a temporary folder) and batch jobs (in memory, run as asyncio tasks)."""
+    """The server's files and batch jobs, kept in `folder` (None: a temporary one), run as asyncio tasks."""
 
-    def __init__(self, delay: float | None = None):
+    def __init__(self, delay: float | None = None, folder: Path | None = None, max_stored: int | None = None):
         self.delay = float(os.environ.get(DELAY_ENV, "0") or 0) if delay is None else delay
         self.window = COMPLETION_WINDOW
-        self._folder = tempfile.TemporaryDirectory(prefix="imagemagic-files-")
-        self.files: dict[str, dict] = {}  # file id -> OpenAIFile object, oldest first
-        self.jobs: dict[str, dict] = {}  # batch id -> Batch object, oldest first
+        self.max_stored = MAX_STORED if max_stored is None else max_stored
+        self._temporary = tempfile.TemporaryDirectory(prefix="imagemagic-files-") if folder is None else None
+        self.folder = Path(self._temporary.name) if self._temporary else Path(folder or ".")
+        (self.folder / "batches").mkdir(parents=True, exist_ok=True)
+        (self.folder / "files").mkdir(exist_ok=True)
+        self.files = _load(self.folder / "files")  # file id -> OpenAIFile object, oldest first
+        self.jobs = _load(self.folder / "batches")  # batch id -> Batch object, oldest first
+        self.inflight = 0  # bytes of uploads still arriving
         self._tasks: set[asyncio.Task] = set()
+        self._running: dict[str, Any] = {}  # batch id -> the open lock file of a batch this server runs
 
     def path(self, file_id: str) -> Path:
         """Where the bytes of a file live."""
-        return Path(self._folder.name) / file_id
+        return self.folder / "files" / file_id
+
+    def room(self) -> int:
+        """Bytes that may still be stored."""
+        return self.max_stored - self.inflight - sum(f["bytes"] for f in self.files.values())
 
     def add_file(self, file_id: str, filename: str, purpose: str) -> dict:
         """Register a file already written at `path(file_id)`; return its OpenAIFile object."""
@@ -75,10 +98,52 @@ class Batches:
             "status": "processed",
         }
         self.files[file_id] = info
+        _keep(self.folder / "files" / f"{file_id}.json", info)
         return info
 
+    def forget_file(self, file_id: str) -> None:
+        """Remove a file and its record."""
+        del self.files[file_id]
+        self.path(file_id).unlink(missing_ok=True)
+        (self.folder / "files" / f"{file_id}.json").unlink(missing_ok=True)
+
+    def save(self, batch: dict) -> None:
+        """Write a batch's state (after each change: a server started later reads it)."""
+        self.jobs[batch["id"]] = batch
+        _keep(self.folder / "batches" / f"{batch['id']}.json", batch)
+
+    def current(self, batch_id: str) -> dict | None:
+        """A batch as it stands: from memory when this server runs it, else as last written by its runner
+        (another server on the same folder may have created it)."""
+        if batch_id not in self._running and _SAFE_ID.fullmatch(batch_id):
+            with contextlib.suppress(OSError, ValueError):
+                self.jobs[batch_id] = json.loads((self.folder / "batches" / f"{batch_id}.json").read_bytes())
+        return self.jobs.get(batch_id)
+
+    def file(self, file_id: str) -> dict | None:
+        """A file's OpenAIFile object (another server on the same folder may have written it)."""
+        if file_id not in self.files and _SAFE_ID.fullmatch(file_id):
+            with contextlib.suppress(OSError, ValueError):
+                self.files[file_id] = json.loads((self.folder / "files" / f"{file_id}.json").read_bytes())
+        return self.files.get(file_id)
+
+    def resume(self, request: Request) -> None:
+        """Carry on every unfinished batch of the folder that no live server runs (its runner may have died)."""
+        for batch_id in [b for b in self.jobs if b not in self._running]:
+            batch = self.current(batch_id)
+            if batch is not None and batch["status"] not in ("completed", "failed", "expired", "cancelled"):
+                self.start(batch, request)
+
     def start(self, batch: dict, request: Request) -> None:
-        """Run a batch in the background on the server's loop."""
+        """Run a batch in the background on the server's loop (unless a live server already runs it)."""
+        lock = open(self.folder / "batches" / f"{batch['id']}.lock", "a")  # noqa: SIM115 - held while it runs
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            return
+        self._running[batch["id"]] = lock
+        self.save(batch)
         task = asyncio.get_running_loop().create_task(self._run(batch, request))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -91,6 +156,9 @@ class Batches:
             batch.update(
                 status="failed", failed_at=int(time.time()), errors=_errors([_problem("server_error", message)])
             )
+        finally:
+            self.save(batch)
+            self._running.pop(batch["id"]).close()
 
     async def _process(self, batch, request):
         source = self.path(batch["input_file_id"])
@@ -104,23 +172,29 @@ class Batches:
         if batch["status"] == "validating":
             batch.update(status="in_progress", in_progress_at=int(time.time()))
         random.Random(SHUFFLE_SEED).shuffle(offsets)
-        names = {"output": _new_id("file-"), "error": _new_id("file-")}
+        names = {"output": f"file-out-{batch['id']}", "error": f"file-err-{batch['id']}"}
         usage = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+        answered = _answered([self.path(names[kind]) for kind in ("output", "error")], counts, usage)
         with (
             open(source, "rb") as lines,
-            open(self.path(names["output"]), "wb") as out,
-            open(self.path(names["error"]), "wb") as err,
+            open(self.path(names["output"]), "ab") as out,
+            open(self.path(names["error"]), "ab") as err,
         ):
             for offset in offsets:
                 if batch["status"] == "cancelling":
                     break
                 lines.seek(offset)
-                record = await self._answer_line(batch, json.loads(lines.readline()), request)
+                line = json.loads(lines.readline())
+                if line["custom_id"] in answered:
+                    continue  # answered before this server (re)started
+                record = await self._answer_line(batch, line, request)
                 ok = record["response"] is not None and record["response"]["status_code"] == 200
                 (out if ok else err).write(_jsonl(record))
+                (out if ok else err).flush()
                 counts["completed" if ok else "failed"] += 1
                 for key in usage if ok else ():
                     usage[key] += record["response"]["body"].get("usage", {}).get(key, 0)
+                self.save(batch)
         self._finish(batch, names, counts, usage)
 
     async def _answer_line(self, batch, line, request):
@@ -160,6 +234,42 @@ _EXPIRED = "This request could not be executed before the completion window expi
 
 def _jsonl(record):
     return json.dumps(record, separators=(",", ":")).encode() + b"\n"
+
+
+def _keep(path: Path, data: dict) -> None:
+    """Write JSON `data` to `path` atomically."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp.write_bytes(json.dumps(data, separators=(",", ":")).encode())
+    os.replace(tmp, path)
+
+
+def _load(folder: Path) -> dict:
+    """id -> object of every `<id>.json` kept in `folder`, oldest first (an unreadable one is skipped)."""
+    found = []
+    for path in folder.glob("*.json"):
+        with contextlib.suppress(OSError, ValueError):
+            found.append(json.loads(path.read_bytes()))
+    return {item["id"]: item for item in sorted(found, key=lambda item: item.get("created_at", 0))}
+
+
+def _answered(paths, counts, usage) -> set:
+    """custom_ids already answered in these output/error files (a resumed batch), counted into `counts`/`usage`."""
+    done = set()
+    for path in paths:
+        if not path.exists():
+            continue
+        with open(path, "r+b") as lines:
+            for raw in iter(lines.readline, b""):
+                if not raw.endswith(b"\n"):  # cut short by a kill: dropped, and answered again
+                    lines.truncate(lines.tell() - len(raw))
+                    break
+                record = json.loads(raw)
+                done.add(record["custom_id"])
+                ok = (record.get("response") or {}).get("status_code") == 200
+                counts["completed" if ok else "failed"] += 1
+                for key in usage if ok else ():
+                    usage[key] += record["response"]["body"].get("usage", {}).get(key, 0)
+    return done
 
 
 def _problem(code, message, line=None, param=None):
@@ -264,22 +374,47 @@ class _TooLarge(Exception):
     pass
 
 
-def _bounded(receive, limit):
-    """An ASGI receive that raises _TooLarge once more than `limit` body bytes have arrived."""
-    seen = 0
+class _TooSlow(Exception):
+    pass
 
-    async def bounded():
-        nonlocal seen
-        message = await receive()
-        seen += len(message.get("body", b""))
-        if seen > limit:
+
+class _Bounded:
+    """An ASGI receive that raises _TooLarge once more than `limit` body bytes (or more than the storage's
+    room) have arrived, and _TooSlow once the body falls behind MIN_UPLOAD_RATE after `grace` seconds.
+    `seen` bytes count against the storage's room while the upload lasts."""
+
+    def __init__(self, receive, limit: int, batches: Batches, grace: float):
+        self.receive, self.limit, self.batches = receive, limit, batches
+        self.deadline = time.monotonic() + grace
+        self.seen = 0
+
+    async def __call__(self):
+        left = self.deadline + self.seen / MIN_UPLOAD_RATE - time.monotonic()
+        try:
+            async with asyncio.timeout(max(left, 0.001)):
+                message = await self.receive()
+        except TimeoutError:
+            raise _TooSlow from None
+        size = len(message.get("body", b""))
+        if self.seen + size > self.limit or size > self.batches.room():
             raise _TooLarge
+        self.seen += size
+        self.batches.inflight += size
         return message
 
-    return bounded
+    def release(self) -> None:
+        """The upload is over: its bytes no longer count as arriving."""
+        self.batches.inflight -= self.seen
+        self.seen = 0
 
 
-def _too_large():
+def _too_large(batches):
+    if batches.room() < MAX_UPLOAD:
+        message = (
+            f"File storage is full: {max(batches.room(), 0)} of {batches.max_stored} bytes left; "
+            "delete files (DELETE /v1/files/{file_id}) first."
+        )
+        return error(message, status=413, param="file", code="storage_full")
     return error(f"File too large: the limit is {MAX_UPLOAD} bytes.", status=413, param="file", code="file_too_large")
 
 
@@ -295,9 +430,11 @@ async def upload_file(request, batches):
         declared = int(request.headers.get("content-length", 0))
     except ValueError:
         declared = 0
-    if declared > MAX_UPLOAD + _MULTIPART_SLACK:
-        return _too_large()
-    bounded = Request(request.scope, _bounded(request.receive, MAX_UPLOAD + _MULTIPART_SLACK))
+    limit = MAX_UPLOAD + _MULTIPART_SLACK
+    if declared > limit or declared > batches.room() + _MULTIPART_SLACK:
+        return _too_large(batches)
+    receive = _Bounded(request.receive, limit, batches, request.app.state.read_timeout)
+    bounded = Request(request.scope, receive)
     try:
         async with bounded.form(max_files=1, max_fields=8) as form:
             purpose, upload = form.get("purpose"), form.get("file")
@@ -312,12 +449,21 @@ async def upload_file(request, batches):
             file_id = _new_id("file-")
             size = await run_in_threadpool(_save, upload.file, batches.path(file_id))
     except _TooLarge:
-        return _too_large()
+        receive.release()
+        return _too_large(batches)
+    except _TooSlow:
+        message = (
+            f"The upload fell behind {MIN_UPLOAD_RATE} bytes per second after the first "
+            f"{request.app.state.read_timeout:g} seconds."
+        )
+        return error(message, status=408, code="timeout", headers={"Connection": "close"})
     except HTTPException as exc:
         return error(f"Could not read the multipart form: {exc.detail}", code="invalid_multipart")
+    finally:
+        receive.release()
     if size > MAX_UPLOAD:
         batches.path(file_id).unlink()
-        return _too_large()
+        return _too_large(batches)
     return JSONResponse(batches.add_file(file_id, upload.filename or "upload.jsonl", purpose))
 
 
@@ -353,7 +499,7 @@ async def list_files(request, batches):
 
 def _file_or_404(request, batches):
     file_id = request.path_params["file_id"]
-    info = batches.files.get(file_id)
+    info = batches.file(file_id)
     return info or error(f"No such File object: {file_id}", status=404, param="id", code="not_found")
 
 
@@ -376,8 +522,7 @@ async def delete_file(request, batches):
     found = _file_or_404(request, batches)
     if isinstance(found, Response):
         return found
-    del batches.files[found["id"]]
-    batches.path(found["id"]).unlink()
+    batches.forget_file(found["id"])
     return JSONResponse({"id": found["id"], "object": "file", "deleted": True})
 
 
@@ -439,14 +584,13 @@ async def create_batch(request, batches):
         "request_counts": {"total": 0, "completed": 0, "failed": 0},
         "metadata": body.get("metadata"),
     }
-    batches.jobs[batch["id"]] = batch
     batches.start(batch, request)
     return JSONResponse(batch)
 
 
 def _batch_or_404(request, batches):
     batch_id = request.path_params["batch_id"]
-    batch = batches.jobs.get(batch_id)
+    batch = batches.current(batch_id)
     return batch or error(f"No batch found with id '{batch_id}'.", status=404, param="batch_id", code="not_found")
 
 
@@ -468,6 +612,7 @@ async def cancel_batch(request, batches):
         return found
     if found["status"] in ("validating", "in_progress"):
         found.update(status="cancelling", cancelling_at=int(time.time()))
+        batches.save(found)
     elif found["status"] not in ("cancelling", "cancelled"):
         return error(f"Cannot cancel a batch with status '{found['status']}'.", code="invalid_state")
     return JSONResponse(found)
@@ -478,7 +623,9 @@ def _with_batches(handler):
 
     @functools.wraps(handler)
     async def route(request: Request):
-        return await handler(request, request.app.state.batches)
+        batches = request.app.state.batches
+        batches.resume(request)
+        return await handler(request, batches)
 
     return route
 
