@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import live
 from .errors import ImageDataError
 
 MAX_PIXELS = 8192 * 8192  # larger images are refused as decompression bombs
@@ -225,7 +226,6 @@ class ImageResult(list):
     """
 
     cached = False
-    files = ()
     cost = None
     unsaved = None  # one line when some images could not be written to the history
 
@@ -237,6 +237,16 @@ class ImageResult(list):
         self.created = created
         self.elapsed = elapsed
         self.request = request
+
+    @property
+    def files(self) -> list:
+        """The images' paths in the history; held (see live.py) while this result lives, so pruning spares them."""
+        return getattr(self, "_files", [])
+
+    @files.setter
+    def files(self, paths) -> None:
+        self._files = list(paths)
+        live.hold(self, self._files)
 
     @property
     def partial(self):

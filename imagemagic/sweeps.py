@@ -21,6 +21,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import live
 from .errors import ImageMagicError, ImageMagicWarning, ValidationError
 from .expand import Variant, expand
 from .request import Problem
@@ -56,6 +57,9 @@ class Run:
     thumbnails: list = field(default_factory=list, repr=False)
     _kept: ImageResult | None = field(default=None, repr=False)  # only when the history could not store them
     custom_id: str | None = None  # the request's line in a Batch API job (see batchjob.py)
+
+    def __post_init__(self):
+        live.hold(self, self.files)  # the history cap spares this run's files while it lives
 
     def __repr__(self):
         state = f"failed: {self.error}" if self.error else f"{len(self.thumbnails)} image(s)"
