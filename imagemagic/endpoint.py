@@ -74,6 +74,27 @@ class Endpoint:
         return headers
 
 
+def origin(url: str | None) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of `url`, the default port made explicit; None when it has no host."""
+    try:
+        parts = urlsplit(url or "")
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    return parts.scheme.lower(), parts.hostname.lower(), port
+
+
+def credentials_for(url: str, endpoint: Endpoint) -> dict[str, str]:
+    """The headers to send to a stored `url` (a download, a file, a cached look-up): the endpoint's own
+    credentials when `url` is on the endpoint's origin (scheme, host and port), else none. A key is
+    bound to the host it was configured for."""
+    if endpoint.base_url is None or origin(url) is None or origin(url) != origin(endpoint.base_url):
+        return {}
+    return endpoint.headers()
+
+
 def resolve(*, api_key=None, base_url=None, offline=False, environ=None):
     """The Endpoint for these arguments and the environment (plain data: nothing is started).
 

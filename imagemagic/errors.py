@@ -194,9 +194,16 @@ def _summary(headers, content, reason, payload):
     return reason or "no message"
 
 
+def printable(text: str) -> str:
+    """`text` with every control or other unprintable character escaped (\\x1b …): a server's words
+    never drive the terminal they are printed on."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def one_line(text, api_key=None):
-    """Whitespace folded to single spaces, at most 300 characters, with the key masked."""
-    line = masked(" ".join(str(text).split()), api_key)
+    """Whitespace folded to single spaces, control characters escaped, at most 300 characters, with the key
+    masked."""
+    line = masked(printable(" ".join(str(text).split())), api_key)
     return line if len(line) <= 300 else line[:299] + "…"
 
 
