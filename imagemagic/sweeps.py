@@ -27,6 +27,7 @@ from .expand import Variant, expand
 from .request import Problem
 from .result import ImageResult, save_images
 from .settings import Settings, prepare
+from .spreadsheet import cell
 
 
 class SweepValidationError(ValidationError):
@@ -210,7 +211,7 @@ class Sweep(list):
                 with open(target, "x", newline="", encoding="utf-8") as handle:
                     writer = csv.DictWriter(handle, columns)
                     writer.writeheader()
-                    writer.writerows(records)
+                    writer.writerows({k: cell(v) for k, v in row.items()} for row in records)
                 break
             except FileExistsError:
                 continue
