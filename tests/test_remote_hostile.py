@@ -13,7 +13,7 @@ from helpers.scripted import png_b64, redirect, reply
 from imagemagic import remote
 from imagemagic.client import ImagesClient
 from imagemagic.endpoint import Endpoint, credentials_for
-from imagemagic.errors import TransportError
+from imagemagic.errors import APIError, TransportError
 from imagemagic.request import ImageRequest
 
 KEY = "canary-remote-key-0123456789"
@@ -118,3 +118,11 @@ def test_an_image_url_gets_the_key_only_on_the_endpoints_own_host(scripted):
 def _authorization(head):
     found = [line.split(":", 1)[1].strip() for line in head.split("\r\n") if line.lower().startswith("authorization:")]
     return found[0] if found else None
+
+
+def test_a_server_error_message_is_printed_without_control_codes():
+    said = {"error": {"message": "bad \x1b[31mred\x1b[0m\x07 thing", "type": "server_error"}}
+    transport = httpx.MockTransport(lambda request: httpx.Response(500, json=said))
+    with pytest.raises(APIError) as info:
+        remote.fetch(Endpoint("http://127.0.0.1:1/v1"), transport=transport)
+    assert str(info.value) == "HTTP 500 (type=server_error): bad \\x1b[31mred\\x1b[0m\\x07 thing"
