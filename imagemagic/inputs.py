@@ -115,13 +115,14 @@ def untouched(pil, data: bytes) -> bool:
     return original.getpalette() == pil.getpalette() and original.tobytes() == pil.tobytes()
 
 
-def _from_pil(pil, name, file=None):
+def _from_pil(pil, name, original=None, file=None):
+    """`pil` as an input: `original` (given, or its generated or opened file's bytes) when its pixels are
+    provably those bytes', else its pixels as a PNG."""
     generated = pil.info.get("imagemagic")
-    original = None
-    if generated is not None and not generated.partial:
+    if original is None and generated is not None and not generated.partial:
         original, name = generated.data, f"{name}-{generated.index + 1}"
         file = getattr(generated, "file", None) or file
-    elif getattr(pil, "filename", ""):
+    elif original is None and getattr(pil, "filename", ""):
         file = pil.filename
         try:
             original = _read(Path(file), "image", file) if Path(file).is_file() else None
@@ -150,7 +151,7 @@ def _one(value, what, name):
     if isinstance(value, ImageResult):
         files = list(value.files) if len(value.files) == len(value.images) else [None] * len(value.images)
         return [
-            _from_pil(shown, name, path)
+            _from_pil(shown, f"{name}-{img.index + 1}", img.data, path)
             if isinstance(shown, Image.Image)
             else InputImage(img.data, name=f"{name}-{img.index + 1}", file=str(path) if path else None)
             for shown, img, path in zip(value, value.images, files)
