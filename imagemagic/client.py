@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from ._version import __version__
-from .endpoint import resolve
+from .endpoint import headers_for, resolve
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -296,7 +296,8 @@ class AsyncImagesClient:
         """GET `url`, following redirects here so that every address on the way is checked."""
         for _ in range(MAX_REDIRECTS + 1):
             await _check_download(url, slot)
-            async with self._client().stream("GET", url, timeout=timeout) as resp:
+            headers = headers_for(url, self.endpoint)  # the key only on its own host, hop by hop
+            async with self._client().stream("GET", url, headers=headers, timeout=timeout) as resp:
                 if resp.is_redirect:
                     url = urljoin(url, self._masked(resp.headers["location"]))
                     continue

@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+from .result import SVGDocument
+
 THUMB = 160  # pixels: the box each thumbnail fits in
 WRAP = 8  # cells per row when there is only one axis
 CAPTION = 18
@@ -105,12 +107,25 @@ def render(cells, title="", compress_level=6) -> bytes:
 
 
 def thumbnail(pil):
-    """A small copy of a PIL image that fits the contact sheet's box (no full-size copy is made)."""
+    """A small copy of a PIL image that fits the contact sheet's box (no full-size copy is made); for an
+    SVGDocument (no pixels to shrink) a card of its shape marked SVG."""
     from PIL import Image
 
+    if isinstance(pil, SVGDocument):
+        return _svg_card(pil)
     scale = min(1.0, THUMB / max(pil.size))
     size = (max(1, round(pil.width * scale)), max(1, round(pil.height * scale)))
     small = pil.convert("RGB") if pil.mode not in ("RGB", "RGBA", "L") else pil
     small = small.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
     small.info = {}  # never a reference back to the original (its bytes and pixels)
     return small
+
+
+def _svg_card(doc):
+    from PIL import Image, ImageDraw
+
+    width, height = doc.size if all(doc.size) else (1, 1)
+    scale = THUMB / max(width, height)
+    card = Image.new("RGB", (max(1, round(width * scale)), max(1, round(height * scale))), _EMPTY)
+    ImageDraw.Draw(card).text((card.width // 2, card.height // 2), "SVG", fill=_TEXT, anchor="mm")
+    return card

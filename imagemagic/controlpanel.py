@@ -141,7 +141,7 @@ def run_caption(run):
 
 def image_caption(img):
     """The line under one image: pixel size and format, marked when it is a partial."""
-    width, height = img.pil.size
+    width, height = img.image.size
     return f"{width}x{height} {img.format}" + (" · partial" if img.partial else "")
 
 
@@ -195,7 +195,7 @@ class Slot:
         """Show a partial or final image's original bytes in place."""
         self.picture.remove_class("imagemagic-placeholder" if self.image is None else "imagemagic-partial")
         self.picture.add_class("imagemagic-partial" if img.partial else "imagemagic-final")
-        self.picture.format = img.format
+        self.picture.format = "svg+xml" if img.format == "svg" else img.format  # the widget's MIME is image/<format>
         self.picture.value = img.data
         self.image = img
         self.caption.value = image_caption(img)

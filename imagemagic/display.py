@@ -61,7 +61,7 @@ def display_copy(img, max_side):
     never decoded, when its long side is within `max_side` (0: no bound), else a copy scaled to it (PNG
     when it has transparency, else JPEG)."""
     if img.format == "svg":
-        return img.mime, img.data.decode("utf-8")
+        return img.mime, img.image.text
     if not max_side or max(_wire_size(img)) <= max_side:
         return img.mime, img.wire_b64
     source = open_image(img.data)  # its own decode, dropped after: the result's PIL image stays lazy

@@ -76,6 +76,13 @@ class Endpoint:
         return headers
 
 
+def headers_for(url: str, endpoint: Endpoint) -> dict[str, str]:
+    """The headers to send to `url` reached from `endpoint` (a download, a cached look-up): the endpoint's
+    own credentials when `url` lies under its base URL (see `under`, the rule `credentials_for` uses too),
+    else none. A key is bound to the endpoint it was configured for."""
+    return endpoint.headers() if endpoint.base_url and under(url, endpoint.base_url) else {}
+
+
 def resolve(*, api_key=None, base_url=None, offline=False, environ=None):
     """The Endpoint for these arguments and the environment (plain data: nothing is started).
 

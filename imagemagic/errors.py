@@ -220,9 +220,16 @@ def _summary(headers: Mapping[str, str], content: bytes, reason: str | None, pay
     return reason or "no message"
 
 
+def printable(text: str) -> str:
+    """`text` with every control or other unprintable character escaped (\\x1b …): a server's words
+    never drive the terminal they are printed on."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def one_line(text: object, api_key: str | None = None) -> str:
-    """Whitespace folded to single spaces, at most 300 characters, with the key masked."""
-    line = masked(" ".join(str(text).split()), api_key)
+    """Whitespace folded to single spaces, control characters escaped, at most 300 characters, with the key
+    masked."""
+    line = masked(printable(" ".join(str(text).split())), api_key)
     return line if len(line) <= 300 else line[:299] + "…"
 
 

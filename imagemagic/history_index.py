@@ -184,8 +184,8 @@ def total(db) -> int:
 
 
 def oldest(db) -> sqlite3.Cursor:
-    """(file, footprint) of every entry, oldest first, read as iterated; close it before writing."""
-    return db.execute("SELECT file, footprint FROM entries ORDER BY saved, rowid")
+    """(file, footprint, run) of every entry, oldest first, read as iterated; close it before writing."""
+    return db.execute("SELECT file, footprint, run FROM entries ORDER BY saved, rowid")
 
 
 def remove(db, files) -> None:

@@ -5,6 +5,12 @@ the catalog does not know, models the catalog lists that it no longer serves, an
 differ (`shutdown_date`, optional per model). Answers are cached per base URL in the history folder
 for a day. A request never waits on this: its shut-down warning reads the cache only (`shutdowns`).
 An endpoint without /v1/models (404) is fine: one line says so.
+
+A hostile answer is bounded like an image answer: at most MAX_ANSWER_BYTES are read (and within the
+timeout), at most MAX_MODELS ids of at most MAX_ID characters are kept, with control characters
+escaped (they are printed); the cache keeps the MAX_ENDPOINTS most recent endpoints, and a cache file
+over MAX_CACHE_BYTES is not read (every request reads it). The key goes only to its own host
+(`endpoint.headers_for`).
 """
 
 from __future__ import annotations
@@ -15,12 +21,18 @@ import time
 from pathlib import Path
 
 from .catalog import MODELS, lookup
-from .errors import APIConnectionError, TransportError, error_from_response
+from .endpoint import headers_for
+from .errors import APIConnectionError, TransportError, error_from_response, printable
 from .store import atomic_write, default_home
 
 CACHE_FILE = "remote-models.json"
 MAX_AGE = 24 * 3600.0  # seconds a cached answer is used
 NO_LIST = None  # what the cache holds for an endpoint without /v1/models
+MAX_ANSWER_BYTES = 2 * 2**20  # a real list of models is a few KB
+MAX_MODELS = 2000
+MAX_ID = 128  # characters of a model id kept (longer ones are shortened with "…")
+MAX_ENDPOINTS = 16  # endpoints the cache remembers, most recent first
+MAX_CACHE_BYTES = MAX_ENDPOINTS * MAX_MODELS * 64  # a larger cache file is not read
 
 
 def _cache_path(home=None):
@@ -29,7 +41,9 @@ def _cache_path(home=None):
 
 def _read_cache(home=None):
     try:
-        data = json.loads(_cache_path(home).read_text())
+        with open(_cache_path(home), "rb") as handle:
+            text = handle.read(MAX_CACHE_BYTES + 1)
+        data = json.loads(text) if len(text) <= MAX_CACHE_BYTES else {}
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -67,23 +81,50 @@ def fetch(endpoint, *, timeout=10.0, transport=None):
     """{model id: shutdown date or None} from the endpoint's GET /models, or NO_LIST on 404.
 
     Raises the APIError for another error status, APIConnectionError when it cannot be reached,
-    TransportError when its answer is not a list of models."""
+    TransportError when its answer is not a list of models or is larger than the bounds."""
     import httpx
 
+    url = f"{endpoint.base_url}/models"
     try:
         with httpx.Client(timeout=timeout, transport=transport) as client:
-            resp = client.get(f"{endpoint.base_url}/models", headers=endpoint.headers(), params=endpoint.params())
+            headers = headers_for(url, endpoint)
+            with client.stream("GET", url, headers=headers, params=endpoint.params()) as resp:
+                if resp.status_code == 404:
+                    return NO_LIST
+                content = _bounded(resp, url, time.monotonic() + timeout)
     except httpx.HTTPError as exc:
-        raise APIConnectionError(f"could not reach {endpoint.base_url}/models ({type(exc).__name__})") from exc
-    if resp.status_code == 404:
-        return NO_LIST
+        raise APIConnectionError(f"could not reach {url} ({type(exc).__name__})") from exc
     if resp.status_code >= 400:
-        raise error_from_response(resp.status_code, resp.headers, resp.content, resp.reason_phrase, endpoint.api_key)
+        raise error_from_response(resp.status_code, resp.headers, content, resp.reason_phrase, endpoint.api_key)
     try:
-        items = resp.json()["data"]
-        return {item["id"]: _date(item.get("shutdown_date")) for item in items if isinstance(item.get("id"), str)}
+        items = json.loads(content)["data"]
+        if len(items) > MAX_MODELS:
+            raise TransportError(f"{url} listed {len(items):,} models, more than {MAX_MODELS:,}: refused")
+        return {_id(item["id"]): _date(item.get("shutdown_date")) for item in items if isinstance(item.get("id"), str)}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise TransportError(f"{endpoint.base_url}/models did not answer with a list of models") from exc
+        raise TransportError(f"{url} did not answer with a list of models") from exc
+
+
+def _bounded(resp, url, deadline) -> bytes:
+    """The answer's body, refused once it passes MAX_ANSWER_BYTES or the deadline (nothing more is read)."""
+    refused = f"{url} answered more than {MAX_ANSWER_BYTES // 2**20} MiB: refused (a list of models is a few KB)"
+    declared = resp.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        raise TransportError(refused)
+    body = bytearray()
+    for chunk in resp.iter_bytes():
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            raise TransportError(refused)
+        if time.monotonic() > deadline:
+            raise TransportError(f"{url} did not answer within the timeout: refused")
+    return bytes(body)
+
+
+def _id(text):
+    """A model id as it may be printed: control characters escaped, at most MAX_ID characters."""
+    text = printable(text)
+    return text if len(text) <= MAX_ID else text[: MAX_ID - 1] + "…"
 
 
 def served(endpoint, *, home=None, now=None, transport=None):
@@ -96,11 +137,18 @@ def served(endpoint, *, home=None, now=None, transport=None):
     data = _read_cache(home)
     stored = NO_LIST if models is NO_LIST else {k: v.isoformat() if v else None for k, v in models.items()}
     data[endpoint.base_url] = {"fetched_at": fetched_at, "models": stored}
+    recent = sorted(data.items(), key=lambda kv: _when(kv[1]), reverse=True)[:MAX_ENDPOINTS]
+    data = dict(recent)
     try:
         atomic_write(_cache_path(home), json.dumps(data, indent=1).encode())
     except OSError:
         pass  # an unwritable history folder costs a fetch next time, nothing more
     return fetched_at, models, False
+
+
+def _when(entry):
+    found = entry.get("fetched_at") if isinstance(entry, dict) else None
+    return found if isinstance(found, (int, float)) else 0
 
 
 def compare(models) -> list[str]:

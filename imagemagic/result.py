@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
+from . import live
 from .errors import ImageDataError
 from .imaging import open_image, sniff_format, thumbnail_strip
 
@@ -42,6 +43,7 @@ class GeneratedImage:
     file: Path | None = None  # its path in the history once stored (an edit's input records it)
     _data: bytes | None = field(default=None, repr=False)
     _pil: Image | None = field(default=None, repr=False)
+    _document: SVGDocument | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         kind = "partial" if self.partial else "final"
@@ -94,7 +96,12 @@ class GeneratedImage:
     @property
     def image(self) -> Image | SVGDocument:
         """What the result lists for this image: a PIL image, or an SVGDocument for an SVG."""
-        return SVGDocument(self.data, label=f"image {self.index + 1}") if self.format == "svg" else self.pil
+        if self.format != "svg":
+            return self.pil
+        if self._document is None:
+            self._document = SVGDocument(self.data, label=f"image {self.index + 1}")
+            self._document.info["imagemagic"] = self
+        return self._document
 
     @property
     def pil(self) -> Image:
@@ -108,33 +115,70 @@ class GeneratedImage:
 
 
 class SVGDocument:
-    """An SVG answer (PIL has no pixels for it): `data` (the document's bytes), `width`, `height`, `size`;
-    shown as the drawing in a notebook."""
+    """An SVG answer (PIL has no pixels for it): `data` (the document's bytes), `text` (decoded by its own
+    encoding declaration), `width`, `height`, `size`, and as on a PIL image `info["imagemagic"]`, the
+    GeneratedImage it came from; shown as the drawing in a notebook.
+
+    The check that it is an SVG streams through the XML (no tree is built) and refuses entity
+    declarations: an SVG answer never needs them, and they can expand a document many times over."""
 
     format = "SVG"
 
     def __init__(self, data: bytes, label: str = "image") -> None:
-        import xml.etree.ElementTree as ET
+        import xml.parsers.expat as expat
 
+        found: dict = {}
+        parser = expat.ParserCreate()
+        parser.XmlDeclHandler = lambda version, encoding, standalone: found.setdefault("encoding", encoding)
+
+        def root(tag, attrs):
+            found["root"] = (tag, attrs)
+            parser.StartElementHandler = None  # only the root is needed: the rest is only checked
+
+        parser.StartElementHandler = root
+        parser.EntityDeclHandler = _no_entities
         try:
-            root = ET.fromstring(data)
-        except ET.ParseError as exc:
+            parser.Parse(bytes(data), True)
+        except expat.ExpatError as exc:
             raise ImageDataError(f"{label}: the SVG document is not well-formed XML ({exc})") from exc
-        if not root.tag.endswith("svg"):
-            raise ImageDataError(f"{label}: the XML document is not an SVG (its root is {root.tag!r})")
+        except _EntityDeclared:
+            raise ImageDataError(
+                f"{label}: the SVG document declares XML entities (<!ENTITY>): refused, an SVG answer never needs them"
+            ) from None
+        tag, attrs = found["root"]
+        if not tag.rsplit(":", 1)[-1].endswith("svg"):
+            raise ImageDataError(f"{label}: the XML document is not an SVG (its root is {tag!r})")
         self.data = bytes(data)
-        self.width, self.height = (_length(root.get(side)) for side in ("width", "height"))
+        self.info: dict = {}
+        self.encoding = found.get("encoding") or ("utf-16" if self.data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8")
+        self.width, self.height = (_length(attrs.get(side)) for side in ("width", "height"))
 
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) as the document states them (0 where it does not)."""
         return self.width, self.height
 
+    @property
+    def text(self) -> str:
+        """The document as text, decoded by the encoding it declares (UTF-8 when it declares none)."""
+        try:
+            return self.data.decode(self.encoding)
+        except (LookupError, UnicodeDecodeError):
+            return self.data.decode("utf-8", "replace")
+
     def __repr__(self) -> str:
         return f"<SVGDocument {self.width}x{self.height}, {len(self.data):,} bytes>"
 
     def _repr_svg_(self) -> str:
-        return self.data.decode("utf-8", "replace")
+        return self.text
+
+
+class _EntityDeclared(Exception):
+    pass
+
+
+def _no_entities(*_):
+    raise _EntityDeclared
 
 
 def _length(text):
@@ -155,7 +199,6 @@ class ImageResult(list[Any]):
     """
 
     cached: bool = False
-    files: Sequence[Path] = ()
     cost: float | None = None
     unsaved: str | None = None  # one line when some images could not be written to the history
 
@@ -176,6 +219,16 @@ class ImageResult(list[Any]):
         self.created = created
         self.elapsed = elapsed
         self.request = request
+
+    @property
+    def files(self) -> list[Path]:
+        """The images' paths in the history; held (see live.py) while this result lives, so pruning spares them."""
+        return getattr(self, "_files", [])
+
+    @files.setter
+    def files(self, paths: Iterable[Path]) -> None:
+        self._files = list(paths)
+        live.hold(self, self._files)
 
     @property
     def partial(self) -> bool:

@@ -13,7 +13,9 @@ key — a hash of the JSON body (prompt, model, every parameter), the endpoint (
 server counts as one, "offline": its port changes per process) and the account (a salted one-way
 hash of key, organization and project: another account's images are not ours to show). The
 history is kept under a size cap by deleting the oldest images first, never those of the current
-call and never any younger than a grace period (another kernel may have just returned them).
+call, never those a live result or sweep run of this process holds (live.py), never those of a
+batch job not yet exported (`protected_runs`), and never any younger than a grace period (another
+kernel may have just returned them). A result whose file is gone anyway says so in one line.
 A history that cannot be written never costs the caller an image: the saver says so in one line.
 """
 
@@ -31,7 +33,7 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from . import history_index
+from . import history_index, live
 from .errors import ImageDataError, ImageMagicError, Problem, ValidationError
 from .history_index import HistoryIndex
 from .result import GeneratedImage, ImageResult, add_usage, open_image
@@ -90,10 +92,10 @@ class HistoryStore:
     than `grace_s` seconds.
     """
 
-    def __init__(self, home=None, limit_mb=DEFAULT_LIMIT_MB, grace_s=GRACE_S):
+    def __init__(self, home=None, limit_mb=DEFAULT_LIMIT_MB, grace_s=None):
         self.home = Path(home) if home else default_home()
         self.limit_mb = limit_mb
-        self.grace_s = grace_s
+        self.grace_s = GRACE_S if grace_s is None else grace_s
         self.index = HistoryIndex(self.home)
 
     def __repr__(self):
@@ -176,8 +178,10 @@ class HistoryStore:
 
     def prune(self, keep=()):
         """Delete the oldest images (and their metadata) until the history fits `limit_mb`; never those in
-        `keep`, nor any younger than `grace_s`. Never raises: what cannot be deleted now is left for later."""
-        keep = {Path(p) for p in keep}
+        `keep` or held by a live result (live.py), nor those of a batch job not yet exported
+        (`protected_runs`), nor any younger than `grace_s`. Never raises: what cannot be deleted now is
+        left for later."""
+        keep = live.held() | {live.path_key(p) for p in keep}
         try:
             gone = self.index.run(lambda db: self._prune(db, keep))
         except (sqlite3.Error, OSError):
@@ -192,13 +196,14 @@ class HistoryStore:
         excess = history_index.total(db) - self.limit_mb * 1024 * 1024
         gone = []
         young = time.time() - self.grace_s
+        protected = protected_runs(self.home) if excess > 0 else set()
         candidates = history_index.oldest(db) if excess > 0 else ()
-        for file, footprint in candidates:
+        for file, footprint, run in candidates:
             if excess <= 0:
                 break
             path = self.home / file
             try:
-                if path in keep or path.stat().st_mtime > young:
+                if run in protected or live.path_key(path) in keep or path.stat().st_mtime > young:
                     continue
                 path.unlink()
             except FileNotFoundError:
@@ -214,6 +219,29 @@ class HistoryStore:
         return gone
 
 
+def protected_runs(home) -> set[str]:
+    """The ids of the batch jobs whose images pruning must spare: every job recorded under
+    `<home>/batches/<id>/job.json` until its record says `"exported": true` (a record that cannot be read
+    protects its job too). Deleting a job's folder releases its images."""
+    found = set()
+    for record in Path(home, "batches").glob("*/job.json"):
+        try:
+            if json.loads(record.read_bytes()).get("exported") is True:
+                continue
+        except (OSError, ValueError, AttributeError):
+            pass
+        found.add(record.parent.name)
+    return found
+
+
+def gone_line(path) -> str:
+    """The one line for a history file that is no longer there."""
+    return (
+        f"{Path(path).name} is no longer in the history (deleted by the history size cap or by hand); "
+        "raise history_limit_mb to keep more, and generate it again"
+    )
+
+
 class HistoryEntry:
     """One stored image: `path`, its metadata `meta` (prompt, parameters, model, endpoint, created,
     request id, usage, revised prompt) and `image`, a PIL image opened on first use."""
@@ -227,8 +255,14 @@ class HistoryEntry:
     def meta(self):
         """The metadata written beside the image."""
         if self._meta is None:
-            self._meta = json.loads(self.path.with_suffix(".json").read_bytes())
+            self._meta = json.loads(self._read(self.path.with_suffix(".json")))
         return self._meta
+
+    def _read(self, path):
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise ImageDataError(gone_line(self.path)) from None
 
     @property
     def prompt(self):
@@ -239,14 +273,14 @@ class HistoryEntry:
     def image(self):
         """The image as a lazily opened PIL image (pixels decode on first use)."""
         if self._image is None:
-            self._image = open_image(self.path.read_bytes(), label=self.path.name)
+            self._image = open_image(self._read(self.path), label=self.path.name)
         return self._image
 
     def generated(self):
         """The image as a GeneratedImage with its request's metadata, read from disk; ImageDataError when
         the file's size or sha256 is not the one recorded (truncated or damaged)."""
         meta = self.meta
-        data = self.path.read_bytes()
+        data = self._read(self.path)
         if len(data) != meta.get("bytes") or hashlib.sha256(data).hexdigest() != meta.get("sha256"):
             raise ImageDataError(f"{self.path.name} is not the image that was stored (damaged or truncated)")
         return GeneratedImage.from_bytes(
@@ -349,6 +383,7 @@ class _CallSaver:
     def __call__(self, img):
         try:
             self.by_slot[img.index] = self.store.save(img, self.meta, self.stem)
+            live.hold(self, self.by_slot.values())  # spared while the call is still running
         except OSError as exc:
             self.failed += 1
             self.reason = exc.strerror or str(exc)

@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import live
 from .errors import ImageMagicError, ImageMagicWarning, ValidationError
 from .expand import Variant, expand
 from .request import ImageRequest, Problem
 from .result import ImageResult, save_images
 from .settings import Settings, prepare
+from .spreadsheet import cell
 
 if TYPE_CHECKING:
     from .session import Session
@@ -60,6 +62,9 @@ class Run:
     thumbnails: list = field(default_factory=list, repr=False)
     _kept: ImageResult | None = field(default=None, repr=False)  # only when the history could not store them
     custom_id: str | None = None  # the request's line in a Batch API job (see batchjob.py)
+
+    def __post_init__(self):
+        live.hold(self, self.files)  # the history cap spares this run's files while it lives
 
     def __repr__(self):
         state = f"failed: {self.error}" if self.error else f"{len(self.thumbnails)} image(s)"
@@ -210,7 +215,7 @@ class Sweep(list):
                 with open(target, "x", newline="", encoding="utf-8") as handle:
                     writer = csv.DictWriter(handle, columns)
                     writer.writeheader()
-                    writer.writerows(records)
+                    writer.writerows({k: cell(v) for k, v in row.items()} for row in records)
                 break
             except FileExistsError:
                 continue

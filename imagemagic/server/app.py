@@ -15,6 +15,8 @@ Whatever the model, this server has its own limits, so no request can exhaust it
   20 or more, model names up to 256 characters (400);
 - at most `pixel_budget` pixels (default four 3840x2160 images; a GIF counts every frame) rendered at
   once across requests: beyond it, 503 with Retry-After; a GIF larger than the whole budget, 400;
+  an edit's input images (and mask) count too, decoded full size (pixels.py): inputs too large for the
+  whole budget, 400;
 - URL images are kept up to `stash_bytes` (default 256 MiB) in all, oldest evicted first.
 With `api_key` set every route needs it as a Bearer token (401 otherwise), except the image URLs,
 whose unguessable token is the credential.
@@ -40,6 +42,7 @@ from ..edits import FormError, read_form, read_json
 from ..params import PARAMS
 from ..request import EditRequest, ImageRequest
 from . import preview
+from .pixels import inputs_problem, request_pixels
 from .shared import error, read_body
 
 URL_LIFETIME = 3600.0
@@ -328,7 +331,7 @@ async def answer_request(request, req):
     service = request.app.state.service
     if isinstance(req, Response):
         return req
-    pixels = service.pixels(req)
+    pixels = request_pixels(service, req)  # an edit's decoded inputs count too
     if not service.budget.take(pixels):
         return error(
             "The server is busy rendering other images; retry shortly.",
@@ -374,6 +377,9 @@ def judge(service, body: dict, inputs=None) -> ImageRequest | Response:
     broken = _limit_problem(service, req)
     if broken:
         return error(broken[1], param=broken[0], code="invalid_value")
+    too_large = inputs_problem(service, req)
+    if too_large:
+        return error(too_large, param="image", code="invalid_value")
     return req
 
 
