@@ -12,7 +12,7 @@ from imagemagic import cli
 from imagemagic.catalog import MODELS
 from imagemagic.controlpanel import panel
 from imagemagic.magics import ImageGenMagics
-from imagemagic.params import NAMES, PARAMS, for_operation
+from imagemagic.params import NAMES, PARAMS, WIRE, for_operation
 from imagemagic.request import ImageRequest
 from imagemagic.settings import options
 
@@ -110,8 +110,10 @@ def test_a_panel_widget_for_every_generate_parameter_with_the_help_as_tooltip():
             assert offered == {None, *catalog}
 
 
-def test_the_request_has_a_field_for_every_parameter_of_any_operation():
+def test_the_request_has_a_field_for_every_wire_parameter_of_any_operation_and_none_for_helpers():
+    wire = [p.name for p in WIRE]
     fields = [f.name for f in dataclasses.fields(ImageRequest)]
-    assert fields == ["prompt", *NAMES, "extra_body"]
-    req = ImageRequest(prompt="a kite", **{p.name: p.type(1) if p.type is not str else "x" for p in PARAMS})
-    assert set(req.body()) == {"prompt", *NAMES}
+    assert fields == ["prompt", *wire, "extra_body"]
+    req = ImageRequest(prompt="a kite", **{p.name: p.type(1) if p.type is not str else "x" for p in WIRE})
+    assert set(req.body()) == {"prompt", *wire}
+    assert {p.name for p in PARAMS if not p.wire} == {"resolution"}  # resolved into the size, never sent
