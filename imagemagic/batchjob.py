@@ -28,6 +28,7 @@ import time
 import warnings
 from pathlib import Path
 
+from . import budget
 from .batch_io import GENERATIONS, OutputParser, request_line, split_files
 from .contact import thumbnail
 from .errors import ImageDataError, ImageMagicError, ImageMagicWarning, TransportError, ValidationError
@@ -123,6 +124,7 @@ def submit_batch(
     inputs = {"image": image, "mask": mask} if image is not None else {}
     operation = "edit" if inputs else "generate"
     plans = _plans(variants, settings, inputs)
+    budget.check(plans, session=session, batch=True)
     for note in dict.fromkeys(w for plan in plans for w in plan.warnings):
         warnings.warn(note, ImageMagicWarning, stacklevel=2)
     endpoint = session.run_sync(session.connect(plans[0].endpoint, lambda line: print(line, file=sys.stderr)))
@@ -136,6 +138,7 @@ def submit_batch(
     )
     lines = [(p.request.model, request_line(cid, _line_body(p.request), URLS[operation])) for cid, p in zip(ids, plans)]
     job.send(split_files(lines))
+    budget.commit(plans, session=session)  # a batch counts against the budgets when sent, at its estimate
     return job
 
 

@@ -52,6 +52,15 @@ def _parser():
             command.add_argument(*names, **options)
         command.add_argument("--base-url", default=None, help="Base URL of an OpenAI-compatible API, including /v1.")
         command.add_argument("--output-dir", default=".", help="Folder for the images (default: the current one).")
+        command.add_argument(
+            "--budget", type=float, metavar="DOLLARS", help="Refuse (send nothing) if this would cost more than this."
+        )
+        command.add_argument(
+            "--daily-budget",
+            type=float,
+            metavar="DOLLARS",
+            help="Refuse (send nothing) if today's spending (in the history folder) would pass this.",
+        )
 
     models = commands.add_parser("models", help="List the known models with sizes, options and lifecycle.")
     models.add_argument(
@@ -84,7 +93,9 @@ def _generate(args, parser):
     reason = _writable_folder(out)
     if reason:
         fail(f"--output-dir {args.output_dir}: {reason}; nothing was sent")
-    settings = Settings().but(base_url=args.base_url, offline=args.offline or None)
+    settings = Settings().but(
+        base_url=args.base_url, offline=args.offline or None, budget=args.budget, daily_budget=args.daily_budget
+    )
     edit = {}
     if args.command == "edit":
         settings = settings.but(edit_format=args.edit_format)

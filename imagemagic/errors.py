@@ -2,7 +2,8 @@
 
     ImageMagicError
     ├── ValidationError             the request breaks a rule; nothing was sent
-    │   └── CredentialError             a key or header value that cannot be sent as it is
+    │   ├── CredentialError             a key or header value that cannot be sent as it is
+    │   └── BudgetError                 the run would pass a budget in dollars
     ├── APIError                    the server answered with an error (HTTP status or mid-stream)
     │   ├── BadRequestError             400
     │   ├── AuthenticationError         401
@@ -55,6 +56,15 @@ class CredentialError(ValidationError):
         from .request import Problem
 
         super().__init__([Problem("api_key", message)])
+
+
+class BudgetError(ValidationError):
+    """The run's expected cost would pass what is left of `budget` or `daily_budget`; nothing was sent."""
+
+    def __init__(self, name, message):
+        from .request import Problem
+
+        super().__init__([Problem(name, message)])
 
 
 class APIError(ImageMagicError):
