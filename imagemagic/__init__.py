@@ -15,7 +15,7 @@ import importlib
 __version__ = "0.1.0"
 
 _ERRORS = (
-    "ImageMagicError", "ValidationError", "APIError", "BadRequestError", "AuthenticationError",
+    "ImageMagicError", "ValidationError", "BudgetError", "APIError", "BadRequestError", "AuthenticationError",
     "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError", "RateLimitError",
     "InternalServerError", "TransportError", "APIConnectionError", "APITimeoutError", "ImageDataError",
     "ImageMagicWarning",
@@ -27,7 +27,7 @@ _EXPORTS = {
     "ImageRequest": "request", "ImageResult": "result", "GeneratedImage": "result",
     "ImagesClient": "client", "AsyncImagesClient": "client", "Endpoint": "endpoint",
     "HistoryStore": "store", "history": "store", "MODELS": "catalog", "DEFAULT_MODEL": "catalog",
-    "panel": "controlpanel", "Panel": "controlpanel",
+    "panel": "controlpanel", "Panel": "controlpanel", "recipe": "recipes", "Recipe": "recipes",
     "submit_batch": "batchjob", "batches": "batchjob", "batch": "batchjob", "BatchJob": "batchjob",
     "sweep": "sweeps", "asweep": "sweeps", "Sweep": "sweeps", "Run": "sweeps", "expand": "expand",
     **dict.fromkeys(_ERRORS, "errors"),
