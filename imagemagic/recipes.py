@@ -2,9 +2,10 @@
 `.cell()` the `%%imagegen` cell that makes it again.
 
 `x` is a path (a history file, or any copy of one: found by its bytes' sha256 in the history index), a
-PIL image or GeneratedImage we returned, a history entry, or raw bytes. Nothing is ever written into the
-image: OpenAI's images carry signed provenance (C2PA content credentials, in PNG a `caBX` chunk) that any
-rewrite would break, so the recipe lives only in the `.json` beside the file and in the index.
+PIL image or GeneratedImage we returned, a history entry, or raw bytes. An original is never rewritten:
+OpenAI's images carry signed provenance (C2PA content credentials, in PNG a `caBX` chunk) that any change
+would break, so the recipe lives in the `.json` beside the file and in the index. `.embed(folder)` writes a
+copy with the recipe in PNG text chunks, and only of a PNG without such a chunk (it says why otherwise).
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
+import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ValidationError
 from .params import BY_NAME
 from .request import Problem
+from .result import GeneratedImage, save_images
 from .store import HistoryEntry, HistoryStore
 
 
@@ -82,6 +86,43 @@ class Recipe:
 
     def __str__(self):
         return self.cell()
+
+    def embed(self, folder) -> Path:
+        """Write a copy of the image into `folder` (never overwriting) with this recipe in PNG text chunks (iTXt
+        `parameters`: the cell; `imagemagic`: the recipe as JSON), every other byte as received; return its path.
+        The original is never touched. Refused, saying why, for an image with C2PA content credentials (a `caBX`
+        chunk, whose signature a changed file breaks) and for formats other than PNG."""
+        data = self.file.read_bytes()
+        if not data.startswith(PNG_SIGNATURE):
+            raise ValidationError([Problem("image", f"{self.file.name}: only PNG copies carry a recipe; it stays "
+                                           "in the history (.json beside the image)")])  # fmt: skip
+        if "caBX" in png_chunks(data):
+            raise ValidationError([Problem("image", f"{self.file.name} carries C2PA content credentials (a caBX "
+                                           "chunk) that a changed copy would break: kept as received; its recipe "
+                                           "stays in the history (.json beside the image)")])  # fmt: skip
+        text = {"parameters": self.cell(), "imagemagic": json.dumps(self.meta, ensure_ascii=False)}
+        chunks = b"".join(_itxt(key, value) for key, value in text.items())
+        end = data.rindex(b"IEND") - 4  # before the IEND chunk's length field
+        copy = GeneratedImage.from_bytes(data[:end] + chunks + data[end:])
+        return save_images([(f"{self.file.stem}-recipe", copy)], folder)[0]
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_chunks(data: bytes) -> list[str]:
+    """The chunk types of a PNG, in order."""
+    types, at = [], len(PNG_SIGNATURE)
+    while at + 8 <= len(data):
+        length = struct.unpack(">I", data[at : at + 4])[0]
+        types.append(data[at + 4 : at + 8].decode("latin-1"))
+        at += 12 + length
+    return types
+
+
+def _itxt(key: str, text: str) -> bytes:
+    body = key.encode("latin-1") + b"\0\0\0\0\0" + text.encode("utf-8")  # uncompressed, no language or translation
+    return struct.pack(">I", len(body)) + b"iTXt" + body + struct.pack(">I", zlib.crc32(b"iTXt" + body))
 
 
 def _word(name: str, text: str) -> str:

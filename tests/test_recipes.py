@@ -113,3 +113,24 @@ def test_an_image_made_elsewhere_has_no_recipe_and_says_why(tmp_path):
     with pytest.raises(imagemagic.ValidationError) as caught:
         recipe(other)
     assert str(caught.value) == "no recipe: the history holds no image with these bytes (made elsewhere, or pruned)"
+
+
+def test_a_recipe_is_embedded_only_in_a_copy_and_never_over_provenance(scripted, tmp_path):
+    plain = imagemagic.generate("a kite", offline=True, size="1024x1024")
+    made = recipe(plain[0])
+    original = made.file.read_bytes()
+    out = tmp_path / "out"
+    copy = made.embed(out)
+    assert made.file.read_bytes() == original  # the original is untouched
+    with Image.open(copy) as img:
+        assert img.text["parameters"] == made.cell() and img.size == (1024, 1024)
+    signed = png_with_provenance()
+    server = scripted(reply(200, ok_body(base64.b64encode(signed).decode())))
+    received = imagemagic.generate("a kite", base_url=server.url, size="1024x1024")
+    with pytest.raises(imagemagic.ValidationError) as caught:
+        recipe(received[0]).embed(out)
+    assert str(caught.value) == (
+        f"{received.files[0].name} carries C2PA content credentials (a caBX chunk) that a changed copy would break: "
+        "kept as received; its recipe stays in the history (.json beside the image)"
+    )
+    assert received.files[0].read_bytes() == signed and sorted(out.iterdir()) == [copy]
