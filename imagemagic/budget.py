@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import BudgetError
@@ -50,7 +50,7 @@ def spent_today(home: Path | None = None) -> float:
         return 0.0
 
 
-def _limits(settings: Settings, session: Session, home: Path | None):
+def _limits(settings: Settings, session: Session, home: Path | None) -> Iterator[tuple[str, float, float, str]]:
     """(name, limit, spent, where) of each budget that is set."""
     if settings.budget is not None:
         yield "budget", settings.budget, session.ledger.spent, "this session"

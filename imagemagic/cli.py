@@ -112,7 +112,7 @@ def _generate(args, parser):
         result = call.run_sync()
     except ImageMagicError as exc:
         print(f"imagemagic: error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, ValidationError) else 1  # 2: refused before sending (a budget), as bad input
     if result.unsaved:
         print(f"warning: {result.unsaved}", file=sys.stderr)
     for path in result.save(out, stem=call.saver.stem):  # named as in the history, never overwriting

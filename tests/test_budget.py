@@ -153,11 +153,31 @@ def test_daily_spending_survives_restarts_and_holds_every_process_to_the_daily_b
     assert first.returncode == 0, first.stderr
     assert budget.spent_today(clean_env) == pytest.approx(ONE_IMAGE)  # in the history folder, after that process
     second = _cli("--base-url", server.url, "--daily-budget", "0.40", "--output-dir", str(tmp_path), home=clean_env)
-    assert second.returncode == 1
+    assert second.returncode == 2  # refused before sending, as bad input is
     assert second.stderr.splitlines()[-1] == (
         "imagemagic: error: daily_budget: this run would cost about $0.21, more than the $0.19 left of $0.40 "
         "($0.21 spent today); nothing was sent. To go ahead, raise it: %config ImageGenMagics.daily_budget = 0.43 "
         "(daily_budget= in Settings, --daily-budget 0.43 in the CLI)"
+    )
+    assert len(server.requests) == 1
+
+
+def test_daily_spending_survives_a_kernel_restart(scripted, clean_env):
+    from helpers.kernels import kernel
+
+    server = scripted(billed(), billed())
+    env = {"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-test-not-a-real-key", "IMAGEMAGIC_HOME": str(clean_env)}
+    with kernel(**env) as first:
+        first.run("%config ImageGenMagics.daily_budget = 0.40")
+        assert [t for t, _ in first.run("%imagegen --quality high a kite") if t == "error"] == []
+    with kernel(**env) as second:  # a restart: a new process, the same history folder
+        second.run("%config ImageGenMagics.daily_budget = 0.40")
+        replies = second.run("%imagegen --quality high a boat")  # not a kite: that one is cached, so free
+    said = "".join(c["text"] for t, c in replies if t == "stream" and c["name"] == "stderr")
+    assert said == (
+        "UsageError: daily_budget: this run would cost about $0.21, more than the $0.19 left of $0.40 ($0.21 spent "
+        "today); nothing was sent. To go ahead, raise it: %config ImageGenMagics.daily_budget = 0.43 "
+        "(daily_budget= in Settings, --daily-budget 0.43 in the CLI)\n"
     )
     assert len(server.requests) == 1
 
@@ -197,4 +217,26 @@ def test_sweeps_and_batches_are_checked_at_their_price_before_anything_is_sent(s
     with pytest.raises(imagemagic.BudgetError) as caught:
         imagemagic.submit_batch(["a fox"] * 5, quality="high", settings=settings.but(budget=0.40))
     assert str(caught.value).startswith("budget: this run would cost about $0.53, more than the $0.40 left of $0.40")
+    assert server.requests == []
+
+
+def test_the_panel_is_held_to_the_budget_and_says_so(scripted):
+    import asyncio
+
+    from imagemagic.controlpanel import Panel
+
+    server = scripted()
+    p = Panel(settings=Settings(base_url=server.url, api_key="sk-test-not-a-real-key", budget=0.10), session=Session())
+    p.controls["prompt"].value = "a kite"
+
+    async def click():
+        p.generate_button.click()
+        return await p.task
+
+    run = asyncio.run(click())
+    assert run.error == (
+        "budget: this run would cost about $0.21, more than the $0.10 left of $0.10 ($0.00 spent this session); "
+        "nothing was sent. To go ahead, raise it: %config ImageGenMagics.budget = 0.22 "
+        "(budget= in Settings, --budget 0.22 in the CLI)"
+    )
     assert server.requests == []
