@@ -26,7 +26,7 @@ from .errors import ImageMagicError, ValidationError
 from .params import BY_NAME, for_operation
 from .progress import Status
 from .result import ImageResult, save_images
-from .settings import Settings, prepare, request_for
+from .settings import Settings, prepare, request_for, size_note
 from .sizes import offered as offered_sizes
 from .usage import describe_tokens
 
@@ -453,7 +453,11 @@ class Panel(W.VBox):
     def _check(self):
         """Explain inline, before Generate is pressed, what is wrong with the settings."""
         request, line = self._problems()
-        warnings = "; ".join(request.warnings()) if request is not None and not line else ""
+        operation = "edit" if self.inputs else "generate"
+        notes = (
+            [size_note(self.params(), self.settings, operation), *request.warnings()] if request and not line else []
+        )
+        warnings = "; ".join(note for note in notes if note)
         self.hint.value = _html_line(line, "#b00020") or _html_line(warnings, "#8a6d00")
 
     def _say(self, text, tone="inherit"):

@@ -17,7 +17,7 @@ from imagemagic.catalog import MODELS
 from imagemagic.request import ImageRequest
 from imagemagic.session import Session
 from imagemagic.settings import Settings, prepare
-from imagemagic.usage import TOKENS_AS_OF, describe_quote, image_tokens, quote
+from imagemagic.usage import TOKENS_AS_OF, describe_quote, estimate, image_tokens, quote
 
 BILLED = {"input_tokens": 10, "output_tokens": 7024, "total_tokens": 7034}  # one 1024x1024 high image
 ONE_IMAGE = 7024 * 30 / 1e6 + 10 * 5 / 1e6  # $0.21077 at gpt-image-2's rates
@@ -47,6 +47,17 @@ def test_every_quality_of_a_current_model_has_a_price_and_none_is_below_the_next
         amounts[quality] = tokens
     assert amounts["low"] < amounts["medium"] < amounts["high"]
     assert all(amounts[q] >= amounts["high"] for q in ("xhigh", "max", "auto") if q in amounts)
+
+
+@pytest.mark.parametrize("quality", ["xhigh", "max"])
+def test_the_estimate_of_xhigh_and_max_is_at_least_that_of_high(quality):
+    """The defect of issue 21: two 3840x2160 images at xhigh or max were estimated at the medium price."""
+    high = estimate("gpt-image-2.6-flare", "3840x2160", "high", 2)
+    assert (
+        estimate("gpt-image-2.6-flare", "3840x2160", quality, 2)
+        >= high
+        > estimate("gpt-image-2.6-flare", "3840x2160", "medium", 2)
+    )
 
 
 def test_xhigh_and_max_are_never_priced_as_medium_and_say_what_was_assumed():

@@ -223,6 +223,9 @@ def test_the_panel_offers_the_models_aspects_and_resolutions_and_copies_what_was
     p.controls["resolution"].value = "2K"
     assert p.request().size == "2048x1152"
     assert p.copy_as_cell() == "%%imagegen --model gpt-image-2 --size 16:9 --resolution 2K\na kite"
+    assert p.hint.value == ""  # 16:9 at 2K is exact
+    p.controls["size"].value = "landscape"
+    assert "size=landscape is 2048x1360 on gpt-image-2: the nearest to 3:2 on its 16-pixel grid" in p.hint.value
     p.controls["model"].value = "gpt-image-1"
     assert p.controls["resolution"].disabled and p.controls["resolution"].value is None
     assert p.controls["resolution"].tooltip == "gpt-image-1 does not support resolution"
