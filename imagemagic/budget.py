@@ -58,7 +58,9 @@ def _limits(settings: Settings, session: Session, home: Path | None) -> Iterator
         yield "daily_budget", settings.daily_budget, spent_today(home), "today"
 
 
-def check(plans: Iterable[Plan], *, session: Session | None = None, home: Path | None = None, batch=False) -> None:
+def check(
+    plans: Iterable[Plan], *, session: Session | None = None, home: Path | None = None, batch: bool = False
+) -> None:
     """Raise BudgetError (one line: spent, left, the estimate, how to raise it) when the online plans' expected
     cost would pass what is left of `budget` or `daily_budget`; `batch`: priced at Batch API rates."""
     online = [plan for plan in plans if not plan.endpoint.offline]

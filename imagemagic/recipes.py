@@ -17,6 +17,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import ValidationError
 from .params import BY_NAME
@@ -87,7 +88,7 @@ class Recipe:
     def __str__(self):
         return self.cell()
 
-    def embed(self, folder) -> Path:
+    def embed(self, folder: str | Path) -> Path:
         """Write a copy of the image into `folder` (never overwriting) with this recipe in PNG text chunks (iTXt
         `parameters`: the cell; `imagemagic`: the recipe as JSON), every other byte as received; return its path.
         The original is never touched. Refused, saying why, for an image with C2PA content credentials (a `caBX`
@@ -163,7 +164,7 @@ def find(sha256: str, store: HistoryStore | None = None) -> HistoryEntry | None:
     return HistoryEntry(store.home / rows[0][0], json.loads(rows[0][1])) if rows else None
 
 
-def _entry(x, store: HistoryStore) -> HistoryEntry | None:
+def _entry(x: Any, store: HistoryStore) -> HistoryEntry | None:
     if isinstance(x, HistoryEntry):
         return x
     generated = getattr(x, "info", {}).get("imagemagic") if hasattr(x, "info") else None
@@ -205,7 +206,7 @@ def _in_history(name: str, store: HistoryStore) -> Path | None:
     return found[-1] if found else None
 
 
-def recipe(x, *, store: HistoryStore | None = None) -> Recipe:
+def recipe(x: Any, *, store: HistoryStore | None = None) -> Recipe:
     """The recipe of an image we made: its request (parameters, prompt, inputs by hash and file, the chain of
     refinements) and `.cell()`, the `%%imagegen` cell that makes it again.
 
