@@ -1,4 +1,4 @@
-"""`imagemagic serve | generate | edit | models | batch` (also `python -m imagemagic`); bad input exits 2."""
+"""`imagemagic serve | generate | edit | recipe | models | batch` (also `python -m imagemagic`); bad input exits 2."""
 
 from __future__ import annotations
 
@@ -62,6 +62,8 @@ def _parser():
             help="Refuse (send nothing) if today's spending (in the history folder) would pass this.",
         )
 
+    recipe = commands.add_parser("recipe", help="Print the %%%%imagegen cell that makes a stored image again.")
+    recipe.add_argument("image", help="The image: a history file (or its name), or any copy of one.")
     models = commands.add_parser("models", help="List the known models with sizes, options and lifecycle.")
     models.add_argument(
         "--remote",
@@ -142,6 +144,15 @@ def main(argv=None):
     """Entry point of the `imagemagic` command."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "recipe":
+        from .errors import ValidationError
+        from .recipes import recipe
+
+        try:
+            print(recipe(args.image).cell())
+        except ValidationError as exc:
+            parser.exit(2, f"imagemagic: error: {exc}\n")
+        return 0
     if args.command == "models":
         return _models(args)
     if args.command == "batch":

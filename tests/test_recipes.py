@@ -134,3 +134,20 @@ def test_a_recipe_is_embedded_only_in_a_copy_and_never_over_provenance(scripted,
         "kept as received; its recipe stays in the history (.json beside the image)"
     )
     assert received.files[0].read_bytes() == signed and sorted(out.iterdir()) == [copy]
+
+
+def test_the_cli_prints_the_recipe_cell_or_one_line_why_not(tmp_path, clean_env):
+    import os
+    import subprocess
+    import sys
+
+    made = imagemagic.generate("a kite", offline=True, size="1024x1024")
+    env = {**os.environ, "IMAGEMAGIC_HOME": str(clean_env)}
+    run = [sys.executable, "-m", "imagemagic", "recipe"]
+    done = subprocess.run([*run, made.files[0].name], capture_output=True, text=True, timeout=60, env=env)
+    assert (done.returncode, done.stdout) == (0, recipe(made[0]).cell() + "\n")
+    missing = subprocess.run([*run, str(tmp_path / "nope.png")], capture_output=True, text=True, timeout=60, env=env)
+    assert (missing.returncode, missing.stderr) == (
+        2,
+        f"imagemagic: error: {tmp_path / 'nope.png'}: no such file, and no history image of that name\n",
+    )
