@@ -53,7 +53,7 @@ if TYPE_CHECKING:  # what `__getattr__` loads on first use, spelled out for type
     from .sweeps import Run, Sweep, asweep, sweep
 
 _ERRORS = (
-    "ImageMagicError", "ValidationError", "APIError", "BadRequestError", "AuthenticationError",
+    "ImageMagicError", "ValidationError", "BudgetError", "APIError", "BadRequestError", "AuthenticationError",
     "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError", "RateLimitError",
     "InternalServerError", "TransportError", "APIConnectionError", "APITimeoutError", "ImageDataError",
     "ImageMagicWarning",
@@ -65,7 +65,7 @@ _EXPORTS = {
     "ImageRequest": "request", "ImageResult": "result", "GeneratedImage": "result",
     "ImagesClient": "client", "AsyncImagesClient": "client", "Endpoint": "endpoint",
     "HistoryStore": "store", "history": "store", "MODELS": "catalog", "DEFAULT_MODEL": "catalog",
-    "panel": "controlpanel", "Panel": "controlpanel",
+    "panel": "controlpanel", "Panel": "controlpanel", "recipe": "recipes", "Recipe": "recipes",
     "submit_batch": "batchjob", "batches": "batchjob", "batch": "batchjob", "BatchJob": "batchjob",
     "sweep": "sweeps", "asweep": "sweeps", "Sweep": "sweeps", "Run": "sweeps", "expand": "expand",
     **dict.fromkeys(_ERRORS, "errors"),

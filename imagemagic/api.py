@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from . import budget
 from .errors import ImageMagicError, ImageMagicWarning
 from .progress import Progress
 from .request import EditRequest
@@ -71,6 +72,7 @@ class Call:
                 if self.on_event:
                     self.on_event(img)
             return cached
+        budget.check([self.plan], session=self.session, home=self.store.home)  # before anything is sent
         settings = self.plan.settings
         endpoint = await self.session.connect(self.endpoint, self.notify)
         client = self.session.client(
@@ -86,15 +88,22 @@ class Call:
         except ImageMagicError as exc:
             if exc.partial is not None:
                 self._with_files(exc.partial)
+                if exc.partial.usage:  # images that arrived were billed, even if the call then failed
+                    self._charge(exc.partial)
             raise
         finally:
             if self.saver.paths:  # only a call that stored something can push the history over its cap
                 self.store.prune(keep=self.saver.paths)
         self.store.remember(self.key, result.files)
-        result.cost = self.session.ledger.record(
-            self.request.model, result, offline=self.endpoint.offline, prices=settings.prices
-        )
+        self._charge(result)
         return result
+
+    def _charge(self, result):
+        """Record what `result` was billed: in the session's ledger and against the budgets."""
+        result.cost = self.session.ledger.record(
+            self.request.model, result, offline=self.endpoint.offline, prices=self.plan.settings.prices
+        )
+        budget.record(self.plan, result.cost, session=self.session, home=self.store.home)
 
     def run_sync(self) -> ImageResult:
         """run() from synchronous code; a KeyboardInterrupt carries `.partial`."""

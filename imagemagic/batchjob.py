@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import batch_collect
+from . import batch_collect, budget
 from .batch_io import DONE, STAGES
 from .batch_preflight import URLS, capped, line, numbered, preflight
 from .batch_record import BatchError, JobRecord, LostJob, UnknownJob, Unreadable, find, recorded, write_inputs
@@ -112,6 +112,7 @@ def submit_batch(
         inputs = {"image": collect(image), "mask": collect(mask, "mask") if mask is not None else None}
     operation = "edit" if inputs else "generate"
     plans = _plans(variants, settings, inputs)
+    budget.check(plans, session=session, batch=True)
     for note in dict.fromkeys(w for plan in plans for w in plan.warnings):
         warnings.warn(note, ImageMagicWarning, stacklevel=2)
     store = HistoryStore(limit_mb=settings.history_limit_mb)
@@ -146,6 +147,7 @@ def submit_batch(
     record.save()
     job = BatchJob(record, store=store, settings=settings, session=session)
     job.send()
+    budget.commit(plans, session=session)  # a batch counts against the budgets when sent, at its estimate
     return job
 
 

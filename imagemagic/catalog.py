@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from .params import BY_NAME
 
 DEFAULT_MODEL = "gpt-image-2"
+RESOLUTIONS = {"1K": 1024, "2K": 2048, "4K": 3840}  # the long side each resolution name asks for
+DEFAULT_RESOLUTION = "1K"  # an aspect without a resolution (free-size models)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,11 @@ class Model:
     def allowed(self, param):
         """The values `param` may take for this model (empty: not supported)."""
         return getattr(self, BY_NAME[param].choices)
+
+    @property
+    def resolutions(self) -> tuple[str, ...]:
+        """The resolution names an aspect size may take (free-size models; fixed sizes take none)."""
+        return tuple(RESOLUTIONS) if self.free_sizes else ()
 
     def is_shut_down(self, today=None):
         """True once OpenAI's shutdown date for this model has come."""

@@ -1,4 +1,4 @@
-"""`imagemagic serve | generate | edit | models | batch` (also `python -m imagemagic`); bad input exits 2."""
+"""`imagemagic serve | generate | edit | recipe | models | batch` (also `python -m imagemagic`); bad input exits 2."""
 
 from __future__ import annotations
 
@@ -53,7 +53,18 @@ def _parser():
             command.add_argument(*names, **options)
         command.add_argument("--base-url", default=None, help="Base URL of an OpenAI-compatible API, including /v1.")
         command.add_argument("--output-dir", default=".", help="Folder for the images (default: the current one).")
+        command.add_argument(
+            "--budget", type=float, metavar="DOLLARS", help="Refuse (send nothing) if this would cost more than this."
+        )
+        command.add_argument(
+            "--daily-budget",
+            type=float,
+            metavar="DOLLARS",
+            help="Refuse (send nothing) if today's spending (in the history folder) would pass this.",
+        )
 
+    recipe = commands.add_parser("recipe", help="Print the %%%%imagegen cell that makes a stored image again.")
+    recipe.add_argument("image", help="The image: a history file (or its name), or any copy of one.")
     models = commands.add_parser("models", help="List the known models with sizes, options and lifecycle.")
     models.add_argument(
         "--remote",
@@ -85,7 +96,9 @@ def _generate(args, parser):
     reason = _writable_folder(out)
     if reason:
         fail(f"--output-dir {args.output_dir}: {reason}; nothing was sent")
-    settings = Settings().but(base_url=args.base_url, offline=args.offline or None)
+    settings = Settings().but(
+        base_url=args.base_url, offline=args.offline or None, budget=args.budget, daily_budget=args.daily_budget
+    )
     edit = {}
     if args.command == "edit":
         settings = settings.but(edit_format=args.edit_format)
@@ -102,7 +115,7 @@ def _generate(args, parser):
         result = call.run_sync()
     except ImageMagicError as exc:
         print(f"imagemagic: error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, ValidationError) else 1  # 2: refused before sending (a budget), as bad input
     if result.unsaved:
         print(f"warning: {result.unsaved}", file=sys.stderr)
     for path in result.save(out, stem=call.saver.stem):  # named as in the history, never overwriting
@@ -132,6 +145,15 @@ def main(argv=None):
     """Entry point of the `imagemagic` command."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "recipe":
+        from .errors import ValidationError
+        from .recipes import recipe
+
+        try:
+            print(recipe(args.image).cell())
+        except ValidationError as exc:
+            parser.exit(2, f"imagemagic: error: {exc}\n")
+        return 0
     if args.command == "models":
         return _models(args)
     if args.command == "batch":

@@ -26,7 +26,8 @@ from .errors import ImageMagicError, ValidationError
 from .params import BY_NAME, for_operation
 from .progress import Status
 from .result import ImageResult, save_images
-from .settings import Settings, prepare, request_for
+from .settings import Settings, prepare, request_for, size_note
+from .sizes import offered as offered_sizes
 from .usage import describe_tokens
 
 CHOICES = tuple(p.name for p in for_operation("generate") if p.choices and p.choices != "sizes")
@@ -88,12 +89,15 @@ def problems_line(error):
     return "; ".join(p.message for p in error.problems)
 
 
-def cell_text(request, defaults=None):
-    """The `%%imagegen` cell that sends `request` under config `defaults`: what differs as flags, the prompt as body."""
-    defaults = defaults or {}
+def cell_text(request, defaults=None, chosen=None):
+    """The `%%imagegen` cell that sends `request` under config `defaults`: what differs as flags, the prompt as body.
+
+    `chosen`: the values as the user chose them, written instead of what they came to (`--size 16:9`, not the
+    size it picked; `--resolution`, which no request carries)."""
+    defaults, chosen = defaults or {}, chosen or {}
     flags = ["%%imagegen"]
     for p in for_operation("generate"):
-        value = getattr(request, p.name)
+        value = chosen[p.name] if chosen.get(p.name) is not None else getattr(request, p.name, None)
         if value is None or (value == defaults.get(p.name) and p.name != "model"):  # the model is always named
             continue
         if p.type is bool:
@@ -111,6 +115,7 @@ class Run:
     request: object
     endpoint: object
     defaults: dict  # the config defaults it was made under
+    chosen: dict | None = None  # the parameters as chosen in the panel (an aspect, a resolution)
     result: ImageResult | None = None
     elapsed: float = 0.0
     error: str | None = None  # one line when the run did not complete (cancelled, API or transport error)
@@ -122,7 +127,7 @@ class Run:
 
     def cell_text(self):
         """The `%%imagegen` cell that repeats this run (under the same `%config`)."""
-        return cell_text(self.request, self.defaults)
+        return cell_text(self.request, self.defaults, self.chosen)
 
 
 def run_caption(run):
@@ -409,12 +414,12 @@ class Panel(W.VBox):
 
     def cell_text(self):
         """The `%%imagegen` cell that sends the same request under the same `%config`."""
-        return cell_text(self.request(), self.settings.defaults)
+        return cell_text(self.request(), self.settings.defaults, self.params())
 
     def _apply_model(self):
         """Offer what the chosen model takes; disable, with the reason as tooltip, what it does not."""
         model = lookup((self.controls["model"].value or "").strip())
-        self.controls["size"].options = choices(model, "size")
+        self.controls["size"].options = offered_sizes(model)
         for name in CHOICES:
             self._offer(name, choices(model, name))
         self._offer("partial_images", range(max_partial_images(model) + 1))
@@ -448,7 +453,11 @@ class Panel(W.VBox):
     def _check(self):
         """Explain inline, before Generate is pressed, what is wrong with the settings."""
         request, line = self._problems()
-        warnings = "; ".join(request.warnings()) if request is not None and not line else ""
+        operation = "edit" if self.inputs else "generate"
+        notes = (
+            [size_note(self.params(), self.settings, operation), *request.warnings()] if request and not line else []
+        )
+        warnings = "; ".join(note for note in notes if note)
         self.hint.value = _html_line(line, "#b00020") or _html_line(warnings, "#8a6d00")
 
     def _say(self, text, tone="inherit"):
@@ -472,7 +481,7 @@ class Panel(W.VBox):
         except ValidationError as exc:  # e.g. a key in the environment that cannot be sent (CredentialError)
             self._say(problems_line(exc), "#b00020")
             return None
-        run = Run(len(self.cards) + 1, plan.request, plan.endpoint, self.settings.defaults)
+        run = Run(len(self.cards) + 1, plan.request, plan.endpoint, self.settings.defaults, chosen=self.params())
         card = RunCard(run.number, plan.request, on_use=self.use_as_input)
         self.cards.append(card)
         self.gallery.children = (card.box, *self.gallery.children)

@@ -2,7 +2,8 @@
 
     ImageMagicError
     ├── ValidationError             the request breaks a rule; nothing was sent
-    │   └── CredentialError             a key or header value that cannot be sent as it is
+    │   ├── CredentialError             a key or header value that cannot be sent as it is
+    │   └── BudgetError                 the run would pass a budget in dollars
     ├── APIError                    the server answered with an error (HTTP status or mid-stream)
     │   ├── BadRequestError             400
     │   ├── AuthenticationError         401
@@ -68,6 +69,13 @@ class CredentialError(ValidationError):
 
     def __init__(self, message: str) -> None:
         super().__init__([Problem("api_key", message)])
+
+
+class BudgetError(ValidationError):
+    """The run's expected cost would pass what is left of `budget` or `daily_budget`; nothing was sent."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__([Problem(name, message)])
 
 
 class APIError(ImageMagicError):

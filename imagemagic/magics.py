@@ -18,10 +18,11 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, CInt, Dict, Enum, Float, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from .catalog import DEFAULT_MODEL
+from .catalog import DEFAULT_MODEL, lookup
 from .flags import edit_only_flags, edit_only_given, given_values, parse_extra, request_flags, request_values
 from .params import NAMES, PARAMS
 from .settings import Settings, options
+from .sizes import apply as apply_sizes
 
 _TRAITS = {bool: Bool, int: CInt, float: Float, str: Unicode, dict: Dict}
 
@@ -110,7 +111,9 @@ class ImageGenMagics(Magics, ImageGenDefaults):
 
         current = {n: getattr(self, n) for n in NAMES}  # judged with the other defaults (jpeg, then compression)
         values = {**current, name: value, "stream": True if name == "partial_images" else current["stream"]}
-        messages = [p.message for p in ImageRequest(prompt="default", **values).problems() if p.param == name]
+        values, chosen = apply_sizes(values, lookup(values["model"]) if isinstance(values["model"], str) else None)
+        messages = [chosen.problem] if chosen.problem and chosen.param == name else []
+        messages += [p.message for p in ImageRequest(prompt="default", **values).problems() if p.param == name]
         if messages:
             raise TraitError("; ".join(messages))
         return value
@@ -122,6 +125,14 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         if value <= 0:
             unit = "seconds" if name == "timeout" else "MiB"
             raise TraitError(f"{name} must be a positive number of {unit}")
+        return value
+
+    @validate("budget", "daily_budget")
+    def _check_budget(self, proposal):
+        """A budget is dollars, 0 or more (None: no limit)."""
+        name, value = proposal["trait"].name, proposal["value"]
+        if value is not None and value < 0:
+            raise TraitError(f"{name}={value:g} must be dollars, 0 or more (None: no limit)")
         return value
 
     def update_config(self, config):
@@ -262,10 +273,13 @@ class ImageGenMagics(Magics, ImageGenDefaults):
 
     @line_magic
     def imagegen_usage(self, line):
-        """Show this session's token usage per model, with estimated cost where prices are known."""
+        """Show this session's token usage per model, with estimated cost where prices are known, and the spending
+        against `budget` and `daily_budget`."""
+        from .budget import report
         from .session import default
 
         print(default().ledger.report())
+        print(report(self.settings()))
 
     @magic_arguments()
     @argument("-n", type=int, default=10, help="How many recent images to show (default 10).")
@@ -286,6 +300,28 @@ class ImageGenMagics(Magics, ImageGenDefaults):
                 display({"image/png": entry.thumbnail_png(), "text/plain": entry.line()}, raw=True)
             else:
                 print(entry.line())
+
+    @line_magic
+    def imagegen_recall(self, line):
+        """Put the %%imagegen cell that makes an image again into the next input cell (like %recall).
+
+        %imagegen_recall hero            a variable: an image we returned, or a result (its first image)
+        %imagegen_recall 142501-a1b2c3-1.png   a history file's name, or any path to an image we made
+        """
+        from .errors import ValidationError
+        from .recipes import recipe
+
+        text = line.strip()
+        if not text:
+            raise UsageError("%imagegen_recall needs an image: a variable, a history file's name or a path")
+        value = self.shell.user_ns.get(text, text) if text.isidentifier() else text
+        if isinstance(value, list) and value:  # an ImageResult or a list of images: the first one
+            value = value[0]
+        try:
+            cell = recipe(value).cell()
+        except ValidationError as exc:
+            raise UsageError(f"{text}: {exc}") from None
+        self.shell.set_next_input(cell, replace=False)
 
     @line_magic
     def imagegen_batch(self, line):

@@ -24,6 +24,7 @@ class Param:
     operations: tuple[str, ...] = OPERATIONS
     choices: str | None = None  # the catalog field listing the values a model allows
     short: str | None = None  # a one-letter flag besides the long one
+    wire: bool = True  # False: a request-side helper, resolved before the request is made and never sent
 
     @property
     def flag(self) -> str:
@@ -33,7 +34,21 @@ class Param:
 
 PARAMS: tuple[Param, ...] = (
     Param("model", str, "Model name, e.g. gpt-image-2, or a gateway's openai/gpt-image-2."),
-    Param("size", str, "WIDTHxHEIGHT (e.g. 1536x1024) or auto.", choices="sizes"),
+    Param(
+        "size",
+        str,
+        "WIDTHxHEIGHT (e.g. 1536x1024), an aspect (16:9, square, landscape, portrait: the model's size for it) "
+        "or auto.",
+        choices="sizes",
+    ),
+    Param(
+        "resolution",
+        str,
+        "1K, 2K or 4K: the long side (about 1024, 2048 or 3840 pixels) of an aspect size, on free-size models; "
+        "never sent, it picks the size.",
+        choices="resolutions",
+        wire=False,
+    ),
     Param("quality", str, "low, medium, high or auto (GPT image); standard or hd (dall-e-3).", choices="qualities"),
     Param("n", int, "Number of images, 1-10.", short="-n"),
     Param("background", str, "transparent, opaque or auto (GPT image models).", choices="backgrounds"),
@@ -61,6 +76,7 @@ PARAMS: tuple[Param, ...] = (
 
 BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
+WIRE: tuple[Param, ...] = tuple(p for p in PARAMS if p.wire)  # the parameters a request carries and sends
 
 
 def for_operation(operation: str) -> tuple[Param, ...]:

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 from .catalog import DEFAULT_MODEL, Model, lookup, series_taking
 from .errors import Problem, ValidationError
 from .inputimage import InputImage, input_problems
-from .params import BY_NAME, NAMES, PARAMS, for_operation
+from .params import BY_NAME, WIRE, for_operation
+from .sizes import broken_rules, nearest, nearest_fixed
 
 _SIZE = re.compile(r"([1-9]\d*)x([1-9]\d*)")
 _OPENAI_HOST = "api.openai.com"
@@ -116,11 +117,13 @@ class ImageRequest:
         base_url: str | None = None,
         today: _dt.date | None = None,
         shutdowns: dict[str, _dt.date] | None = None,
+        offline: bool = False,
     ) -> list[str]:
         """Advice that does not block sending: sizes outside the usual range, models that shut down.
 
         `shutdowns`: {model id: date} as the endpoint's /v1/models reported them (see remote.py); such a
-        date wins over the catalog's, which applies to api.openai.com only."""
+        date wins over the catalog's, which applies to api.openai.com only — and to the offline preview
+        (`offline`), which stands in for it, so a quickstart warns as the real endpoint would."""
         model, notes = self.rules, []
         dims, free = _dims(self.size), model.free_sizes if model else None
         if model and free and dims:
@@ -133,12 +136,15 @@ class ImageRequest:
                     f"size={self.size} is {pixels:,} pixels, below the {free.warn_below_pixels:,} that client "
                     "libraries require; OpenAI's reference states no minimum, so it is sent as written"
                 )
-        note = self._shutdown_note(base_url, today or _dt.date.today(), shutdowns or {})
+        note = self._shutdown_note(base_url, today or _dt.date.today(), shutdowns or {}, offline)
         return notes + ([note] if note else [])
 
-    def _shutdown_note(self, base_url: str | None, today: _dt.date, shutdowns: dict[str, _dt.date]) -> str | None:
+    def _shutdown_note(
+        self, base_url: str | None, today: _dt.date, shutdowns: dict[str, _dt.date], offline: bool = False
+    ) -> str | None:
         model, date, source = self.rules, shutdowns.get(self.model or ""), "the endpoint's date"
-        if date is None and model and model.shutdown and base_url and urlsplit(base_url).hostname == _OPENAI_HOST:
+        openai = offline or (base_url and urlsplit(base_url).hostname == _OPENAI_HOST)
+        if date is None and model and model.shutdown and openai:
             date, source = model.shutdown, "OpenAI's date"
         if date is None:
             return None
@@ -177,7 +183,7 @@ def _type_problems(req):
         found.append(Problem("prompt", "prompt must be text"))
     if not isinstance(req.model, str) or not req.model.strip():
         found.append(Problem("model", "model must name a model, e.g. gpt-image-2"))
-    for p in PARAMS:
+    for p in WIRE:
         value = getattr(req, p.name)
         if p.name == "model" or value is None:
             continue
@@ -231,20 +237,12 @@ def _size_problems(req):
 
 
 def _free_size_problems(size, free, model):
+    """One problem per broken rule; the last one names the nearest size allowed."""
     w, h = _dims(size)
-    rules = (
-        (w % free.multiple or h % free.multiple, f"both sides must be divisible by {free.multiple}"),
-        (
-            max(w, h) > free.max_ratio * min(w, h),
-            f"the aspect ratio must be between 1:{free.max_ratio:g} and {free.max_ratio:g}:1",
-        ),
-        (
-            max(w, h) > free.max_long_side or min(w, h) > free.max_short_side,
-            f"the largest size is {free.max_long_side}x{free.max_short_side} (either orientation)",
-        ),
-        (w * h > free.max_pixels, f"at most {free.max_pixels:,} pixels in all (it has {w * h:,})"),
-    )
-    return [Problem("size", f"size={size} does not fit {model}: {why}") for broken, why in rules if broken]
+    found = [Problem("size", f"size={size} does not fit {model}: {why}") for why in broken_rules(w, h, free)]
+    if found:
+        found[-1] = Problem("size", f"{found[-1].message} — did you mean {nearest(w, h, free)}?")
+    return found
 
 
 def _choice(req, name, model):
@@ -267,10 +265,11 @@ def _model_problems(req, model):
         if model.free_sizes and _dims(req.size):
             found += _free_size_problems(req.size, model.free_sizes, model.name)
         elif _dims(req.size) or req.size == "auto":
+            hint = f" — did you mean {nearest_fixed(*_dims(req.size), model.sizes)}?" if _dims(req.size) else ""
             found.append(
-                Problem("size", f"size={req.size} is not allowed for {model.name}: use {', '.join(model.sizes)}")
+                Problem("size", f"size={req.size} is not allowed for {model.name}: use {', '.join(model.sizes)}{hint}")
             )
-    for p in PARAMS:
+    for p in WIRE:
         if p.choices and p.name != "size":
             found += _choice(req, p.name, model)
     found += _format_problems(req, model)
@@ -337,7 +336,7 @@ def _animation_problems(req, model, reported):
     return found
 
 
-WIRE_NAMES = ("prompt", *NAMES)
+WIRE_NAMES = ("prompt", *(p.name for p in WIRE))  # helpers such as resolution are never fields
 
 
 # ---- Edits: the same rules, plus the input images (see inputimage.py) ------------------------------------------------
@@ -392,7 +391,7 @@ class EditRequest(ImageRequest):
         }
 
 
-EDIT_PARAMS = for_operation("edit")
+EDIT_PARAMS = tuple(p for p in for_operation("edit") if p.wire)
 EDIT_WIRE_NAMES = ("prompt", *(p.name for p in EDIT_PARAMS))
 EDIT_FORMS = ("multipart", "json")
 
@@ -402,7 +401,7 @@ def _check_against_table() -> None:
     params.py without its field here (or the reverse) fails on import, not in a user's hands."""
     for cls, operation in ((ImageRequest, None), (EditRequest, "edit")):
         declared = [f for f in fields(cls) if "param" in f.metadata and f.init]
-        expected = for_operation(operation) if operation else PARAMS
+        expected = EDIT_PARAMS if operation else WIRE
         hints = get_type_hints(cls)
         if [f.metadata["param"] for f in declared] != list(expected) or any(
             f.metadata["param"].name != f.name or hints[f.name] != f.metadata["param"].type | None for f in declared

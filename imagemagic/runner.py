@@ -12,7 +12,7 @@ from IPython.core.error import UsageError
 
 from .display import LiveDisplay, caption, is_notebook
 from .errors import ImageMagicError
-from .usage import describe_cost
+from .usage import cost_line
 
 
 async def _with_display(call, live):
@@ -79,6 +79,6 @@ def run_in_notebook(magics, plan, args):
     if result.cached:
         print("(cached — add --fresh for a new generation)")
     else:
-        print(f"est. cost: {describe_cost(result.cost, plan.endpoint.offline)}")
+        print(f"est. cost: {cost_line(result.cost, plan)}")
     if result.unsaved:
         print(f"warning: {result.unsaved}")

@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import DEFAULT_MODEL
+from .catalog import DEFAULT_MODEL, lookup
 from .endpoint import Endpoint
 from .errors import ValidationError
 from .params import for_operation, unknown_names
 from .request import EditRequest, ImageRequest, Problem
+from .sizes import apply as apply_sizes
 
 
 def _option(default, help, **extra):
@@ -77,6 +78,16 @@ class Settings:
         "Longest side in pixels of the images shown inline; larger ones are shown as smaller copies (JPEG, or PNG "
         "with transparency) while the originals stay in the history and the namespace. 0 shows originals.",
     )
+    budget: float | None = _option(
+        None,
+        "Dollars this session may spend online; a run whose estimate would pass what is left sends nothing. "
+        "None: no limit.",
+    )
+    daily_budget: float | None = _option(
+        None,
+        "Dollars that may be spent online per day, counted across kernels and restarts (kept in the history "
+        "folder); a run whose estimate would pass what is left sends nothing. None: no limit.",
+    )
     api_key: str | None = field(default=None, repr=False, metadata={"secret": True})
 
     @classmethod
@@ -127,9 +138,9 @@ def request_for(prompt, params=None, *, settings, extra_body=None, operation="ge
     unknown = unknown_names(params, operation)
     if unknown:
         raise ValidationError([Problem(name, line) for name, line in unknown])
-    takes = {p.name for p in for_operation(operation)}
-    values = {k: v for k, v in settings.defaults.items() if v is not None and k in takes}
-    values.update({k: v for k, v in params.items() if v is not None})
+    values, chosen = _sized(params, settings, operation)
+    if chosen.problem:
+        raise ValidationError([Problem(chosen.param, chosen.problem)])
     if operation == "edit":
         from .inputs import collect
 
@@ -172,4 +183,21 @@ def prepare(
     ).validated()
     endpoint = resolve(api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline)
     reported = shutdowns(endpoint.base_url)  # the endpoint's dates if already cached; never fetched here
-    return Plan(request, endpoint, settings, tuple(request.warnings(endpoint.base_url, shutdowns=reported)))
+    notes = [
+        size_note(params, settings, operation),
+        *request.warnings(endpoint.base_url, shutdowns=reported, offline=endpoint.offline),
+    ]
+    return Plan(request, endpoint, settings, tuple(note for note in notes if note))
+
+
+def _sized(params, settings, operation):
+    """settings' defaults under `params` (None: not given), with the size an aspect comes to; and that choice."""
+    takes = {p.name for p in for_operation(operation)}
+    values = {k: v for k, v in settings.defaults.items() if v is not None and k in takes}
+    values.update({k: v for k, v in (params or {}).items() if v is not None})
+    return apply_sizes(values, lookup(values["model"]) if isinstance(values.get("model"), str) else None)
+
+
+def size_note(params, settings, operation="generate") -> str | None:
+    """The one-line note on the size an aspect came to, when it is not exactly what was asked; else None."""
+    return _sized(params, settings, operation)[1].note

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import live
+from . import budget, live
 from .errors import ImageMagicError, ImageMagicWarning, ValidationError
 from .expand import Variant, expand
 from .request import ImageRequest, Problem
@@ -242,20 +242,20 @@ def plan_all(variants: list[Variant], *, settings: Settings, extra_body=None) ->
 
 
 def check_budget(plans, limit: int) -> None:
-    """Refuse (nothing sent) a run of more images than `limit`, naming the count and the estimated cost."""
+    """Refuse (nothing sent) a run of more images than `limit`, naming the count and the estimated cost (offline:
+    what it would cost online), and a run whose cost would pass a budget in dollars (budget.check)."""
     count = sum(plan.request.count for plan in plans)
     if count <= limit:
+        budget.check(plans)
         return
     from .usage import estimate
 
+    costs = [
+        estimate(p.request.model, p.request.size, p.request.quality, p.request.count, p.settings.prices) for p in plans
+    ]
+    cost = "price unknown" if None in costs else f"${sum(costs):.2f}"
     if all(plan.endpoint.offline for plan in plans):
-        cost = "offline preview: free"
-    else:
-        costs = [
-            estimate(p.request.model, p.request.size, p.request.quality, p.request.count, p.settings.prices)
-            for p in plans
-        ]
-        cost = "price unknown" if None in costs else f"${sum(costs):.2f}"
+        cost = f"free offline; {cost} online"
     raise ValidationError(
         [
             Problem(

@@ -6,9 +6,10 @@ Costs are estimates from published per-token prices; a model without a known pri
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from .catalog import MODELS, base_name
+from .catalog import MODELS, base_name, lookup
 
 PRICES_AS_OF = "2026-11-29"
 PRICES_SOURCE = "openai.com/api/pricing"
@@ -60,18 +61,97 @@ def cost(usage, price, *, batch=False):
     return total * BATCH_DISCOUNT if batch else total
 
 
-# Output tokens of one 1024x1024 image by quality (OpenAI's figures for gpt-image-1); other sizes scale by area.
-OUTPUT_TOKENS_1024 = {"low": 272, "medium": 1056, "high": 4160}
+# What one image's output tokens are, by quality and size. Source: OpenAI's image-generation guide ("Cost and
+# latency", developers.openai.com/api/docs/guides/image-generation) and its pricing calculator, read on
+# TOKENS_AS_OF. gpt-image-1 family: a table per size. gpt-image-2 and later: the calculator's formula (below),
+# with a factor per quality; OpenAI publishes no figure for xhigh and max, so they are priced as high (a floor,
+# and the estimate says so). `auto` (and no quality: the API's default is auto) is priced as high, the most it
+# may pick; size auto as the dearest of the model's listed sizes.
+TOKENS_AS_OF = "2026-11-29"
+GPT_IMAGE_1_TOKENS = {
+    "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
+    "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
+    "high": {"1024x1024": 4160, "1024x1536": 6240, "1536x1024": 6208},
+}
+GPT_IMAGE_2_FACTORS = {"low": 16, "medium": 48, "high": 96}
+PRICED_AS_HIGH = ("xhigh", "max", "auto")
+_AREA_OFFSET, _AREA_SCALE = 2_000_000, 4_000_000
+
+
+def _gpt_image_2_tokens(factor: int, width: int, height: int) -> int:
+    """Output tokens of one gpt-image-2 image (OpenAI's calculator): a quality factor times a short-side factor
+    times the area plus a fixed offset, scaled."""
+    long, short = max(width, height), min(width, height)
+    short_factor = (2 * factor * short + long) // (2 * long)
+    return (factor * short_factor * (_AREA_OFFSET + width * height) + _AREA_SCALE - 1) // _AREA_SCALE
+
+
+def image_tokens(model: str, size: str | None, quality: str | None) -> tuple[int | None, str | None]:
+    """(output tokens of one image, a note on what was assumed) — or (None, why it cannot be priced)."""
+    row = lookup(model)
+    if row is None or row.family != "gpt-image" or row.series == "chatgpt-image-latest":
+        return None, f"no token figures for {model}"
+    quality = quality or "auto"
+    note = None
+    if quality in PRICED_AS_HIGH:
+        if quality != "auto":
+            note = f"{quality} priced as high: OpenAI publishes no token figures for {quality}"
+        quality = "high"
+    if quality not in GPT_IMAGE_2_FACTORS:
+        return None, f"no token figures for quality {quality}"
+    sizes = [s for s in row.sizes if "x" in s] if size in (None, "auto") else [size]
+    dims = [tuple(int(x) for x in s.split("x")) for s in sizes if re.fullmatch(r"\d+x\d+", s)]
+    if not dims:
+        return None, f"size {size} cannot be priced"
+    if row.free_sizes is not None:
+        return max(_gpt_image_2_tokens(GPT_IMAGE_2_FACTORS[quality], w, h) for w, h in dims), note
+    table = GPT_IMAGE_1_TOKENS[quality]
+    known = [table[f"{w}x{h}"] for w, h in dims if f"{w}x{h}" in table]
+    return (max(known), note) if known else (None, f"no token figures for {model} at size {size}")
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a request is expected to cost before it is sent: `amount` in USD (None: it cannot be priced) and
+    `note`, what was assumed or why it cannot be priced."""
+
+    amount: float | None
+    note: str | None = None
+
+
+def quote(request, prices=None, *, batch: bool = False) -> Quote:
+    """The expected cost of `request` (every image it asks for, its prompt's text tokens at about 4 characters
+    a token; input images of edits are not counted) at the price table's rates; `batch`: Batch API rates."""
+    price = price_for(request.model, prices)
+    if not price:
+        return Quote(None, f"no price for {request.model} in the table (set prices in the settings)")
+    tokens, note = image_tokens(request.model, request.size, request.quality)
+    if tokens is None:
+        return Quote(None, note)
+    text = -(-len(request.prompt or "") // 4)
+    amount = (request.count * tokens * price["image_output"] + text * price["text_input"]) / 1e6
+    return Quote(amount * BATCH_DISCOUNT if batch else amount, note)
 
 
 def estimate(model, size, quality, images, prices=None):
-    """Estimated USD for `images` images of a size and quality before sending, or None without a price."""
+    """Estimated USD for `images` output images of a size and quality before sending, or None without a price."""
     price = price_for(model, prices)
-    if not price:
-        return None
-    width, height = (int(x) for x in size.split("x")) if size and "x" in str(size) else (1024, 1024)
-    tokens = OUTPUT_TOKENS_1024.get(quality, OUTPUT_TOKENS_1024["medium"]) * width * height / 1024**2
-    return images * tokens * price["image_output"] / 1e6
+    tokens = image_tokens(model, size, quality)[0] if price else None
+    return None if tokens is None else images * tokens * price["image_output"] / 1e6
+
+
+def dollars(amount: float) -> str:
+    """'$1.25', or '$0.012' under ten cents (so a cheap image is never '$0.00')."""
+    return f"${amount:.2f}" if amount >= 0.1 or amount == 0 else f"${amount:.3f}"
+
+
+def describe_quote(q: Quote, *, offline: bool = False, model: str = "") -> str:
+    """'about $0.21', 'free offline; about $0.21 on gpt-image-2', or 'price unknown: why'; with its note."""
+    if q.amount is None:
+        text = f"price unknown: {q.note}"
+        return f"free offline; on {model}: {text}" if offline else text
+    about = f"about {dollars(q.amount)}" + (f" ({q.note})" if q.note else "")
+    return f"free offline; {about} on {model}" if offline else about
 
 
 @dataclass
@@ -91,6 +171,7 @@ class Ledger:
     """Usage of this session, per model."""
 
     models: dict = field(default_factory=dict)
+    spent: float = 0.0  # USD billed online this session, as far as known (see budget.py)
 
     def record(self, model, result, *, offline, prices=None, batch=False):
         """Add one call's result; return its estimated cost (0 offline, None if the price is unknown;
@@ -103,6 +184,7 @@ class Ledger:
         totals.offline = totals.offline and offline
         spent = 0.0 if offline else cost(result.usage, price_for(model, prices), batch=batch)
         totals.cost = None if totals.cost is None or spent is None else totals.cost + spent
+        self.spent += spent or 0.0
         return spent
 
     def report(self):
@@ -124,6 +206,14 @@ class Ledger:
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         return "\n".join([*lines, f"prices from {PRICES_SOURCE} as of {PRICES_AS_OF}; estimates, not a bill"])
+
+
+def cost_line(amount, plan) -> str:
+    """What a finished call cost: '$0.2107' from its usage, or offline what it would cost on the real endpoint
+    ('free offline; about $0.21 on gpt-image-2')."""
+    if plan.endpoint.offline:
+        return describe_quote(quote(plan.request, plan.settings.prices), offline=True, model=plan.request.model)
+    return describe_cost(amount)
 
 
 def describe_tokens(usage):

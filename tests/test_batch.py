@@ -202,7 +202,7 @@ def test_every_problem_of_every_request_is_listed_and_nothing_is_sent(clean_env)
         submit_batch(["a kite", "a boat"], size=["999x999", "1024x1024"], quality="ultra",
                      settings=settings_for("http://127.0.0.1:9/v1"))  # fmt: skip
     ultra = "quality='ultra' is not allowed for gpt-image-2: use low, medium, high, auto"
-    odd = "size=999x999 does not fit gpt-image-2: both sides must be divisible by 16"
+    odd = "size=999x999 does not fit gpt-image-2: both sides must be divisible by 16 — did you mean 992x992?"
     assert str(caught.value) == (
         f"request 1: {odd}; request 1: {ultra}; request 2: {ultra}; request 3: {odd}; request 3: {ultra}; "
         f"request 4: {ultra}"

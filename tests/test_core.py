@@ -48,7 +48,8 @@ def test_an_unknown_keyword_names_the_parameters_and_suggests_the_closest(record
     with pytest.raises(ValidationError) as caught:
         imagemagic.generate("a kite", base_url=f"{recorder.base}/v1", sise="1024x1024")
     assert str(caught.value) == (
-        "'sise' is not a parameter of generate: did you mean 'size'? use model, size, quality, n, background, "
+        "'sise' is not a parameter of generate: did you mean 'size'? use model, size, resolution, quality, n, "
+        "background, "
         "output_format, output_compression, moderation, stream, partial_images, style, response_format, user, "
         "complexity, frame_count, frame_duration_ms"
     )

@@ -45,7 +45,10 @@ def test_a_file_name_is_an_image_too(ip, tmp_path):
         ("--input-fidelity high", "--input-fidelity applies to edits only: add --image NAME (the image to edit)"),
         ("--mask m", "--mask applies to edits only: add --image NAME (the image to edit)"),
         ("--image nowhere", "--image nowhere: NameError: name 'nowhere' is not defined (and no such file)"),
-        ("--image x --moderation low", "'moderation' is not a parameter of edit: use model, size, quality, n, "),
+        (
+            "--image x --moderation low",
+            "'moderation' is not a parameter of edit: use model, size, resolution, quality, n, ",
+        ),
         (
             "--image x --image x --mask x",
             "the mask has no alpha channel: transparent pixels mark what to edit (imagemagic.mask_from makes one)",

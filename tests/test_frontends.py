@@ -40,6 +40,7 @@ OTHER_MODEL = {
     "frame_duration_ms": 120,
 }
 STREAMING = {"stream": True, "partial_images": 2}
+ASPECT = {"size": "16:9", "resolution": "2K"}  # resolution is request-side: the size it picks reaches the wire
 
 
 def configure(ip, **values):
@@ -78,8 +79,15 @@ def result_of(front_end, outcome):
 
 
 def test_the_cases_below_cover_every_generate_parameter():
-    covered = {*GPT_IMAGE_2, *OTHER_MODEL, *STREAMING}
+    covered = {*GPT_IMAGE_2, *OTHER_MODEL, *STREAMING, *ASPECT}
     assert covered == {p.name for p in for_operation("generate")}
+
+
+@pytest.mark.parametrize("front_end", FRONT_ENDS)
+def test_an_aspect_and_a_resolution_reach_the_wire_as_the_size_they_pick(ip, recorder, front_end):
+    configure(ip, base_url=f"{recorder.base}/v1", **ASPECT)
+    FRONT_ENDS[front_end](ip)
+    assert [r["body"] for r in recorder.requests] == [{"prompt": "a kite", "model": "gpt-image-2", "size": "2048x1152"}]
 
 
 @pytest.mark.parametrize("front_end", FRONT_ENDS)

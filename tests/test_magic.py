@@ -190,6 +190,7 @@ def test_usage_magic_sums_the_session_per_model(ip):
     from imagemagic.session import default
 
     default().ledger.models.clear()
+    default().ledger.spent = 0.0
     _run(ip, "--model gpt-image-1 --out a a kite")
     _run(ip, "--model gpt-image-1 -n 2 --out b a kite")
     _run(ip, "--out c a kite")
@@ -201,4 +202,6 @@ def test_usage_magic_sums_the_session_per_model(ip):
         "gpt-image-1  2      3       2             3,168          $0.1267",
         "gpt-image-2  2      2       2             2,112          $0.0317",  # the offline call is free,
         "prices from openai.com/api/pricing as of 2026-11-29; estimates, not a bill",
+        "spent this session: $0.16 (no budget set)",  # the local server is priced as the real endpoint: not offline
+        "spent today: $0.16 (no daily_budget set)",
     ]

@@ -53,7 +53,8 @@ def test_unsupported_options_are_disabled_with_the_reason_as_tooltip():
     assert p.controls["quality"].tooltip == "low, medium, high or auto (GPT image); standard or hd (dall-e-3)."
     set_values(p, stream=True, partial_images=2, background="opaque")
     p.controls["model"].value = "dall-e-3"
-    for name in ("stream", "partial_images", "background", "output_format", "output_compression", "moderation"):
+    names = ("stream", "partial_images", "background", "output_format", "output_compression", "moderation")
+    for name in (*names, "resolution"):
         assert p.controls[name].disabled
         assert p.controls[name].tooltip == f"dall-e-3 does not support {name}"
     assert (p.controls["stream"].value, p.controls["partial_images"].value, p.controls["background"].value) == (
@@ -63,7 +64,8 @@ def test_unsupported_options_are_disabled_with_the_reason_as_tooltip():
     )
     assert not p.controls["style"].disabled
     assert [v for _, v in p.controls["style"].options] == [None, "vivid", "natural"]
-    assert p.controls["size"].options == ("1024x1024", "1792x1024", "1024x1792")
+    offered = ("square", "landscape", "portrait", "1:1", "1024x1024", "1792x1024", "1024x1792")  # exact aspects only
+    assert p.controls["size"].options == offered
 
 
 def test_a_model_outside_the_catalog_gets_every_option():
@@ -89,10 +91,13 @@ def test_a_model_outside_the_catalog_gets_every_option():
     [
         ({"partial_images": 2}, "partial_images=2 needs stream=True"),
         ({"output_compression": "80"}, "output_compression=80 needs output_format jpeg or webp (it is png)"),
-        ({"size": "1000x1000"}, "size=1000x1000 does not fit gpt-image-2: both sides must be divisible by 16"),
+        (
+            {"size": "1000x1000"},
+            "size=1000x1000 does not fit gpt-image-2: both sides must be divisible by 16 — did you mean 1008x1008?",
+        ),
         (
             {"model": "dall-e-3", "size": "1536x1024"},
-            "size=1536x1024 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792",
+            "size=1536x1024 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792 — did you mean 1792x1024?",
         ),
         (
             {"output_format": "jpeg", "output_compression": "120"},

@@ -31,13 +31,25 @@ def test_the_size_field_offers_the_models_sizes_and_accepts_any_valid_wxh():
     p = panel()
     p.controls["prompt"].value = "a red kite"
     p.controls["model"].value = "gpt-image-2.6-flare"
-    assert p.controls["size"].options == ("1024x1024", "1536x1024", "1024x1536", "auto")
+    aspects = ("square", "landscape", "portrait", "1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9", "9:21")
+    assert p.controls["size"].options == (*aspects, "1024x1024", "1536x1024", "1024x1536", "auto")
     p.controls["size"].value = "1536x864"
     assert (p.request().size, hint(p)) == ("1536x864", "")
     p.controls["size"].value = "1536x856"
-    assert hint(p) == "size=1536x856 does not fit gpt-image-2.6-flare: both sides must be divisible by 16"
+    assert (
+        hint(p)
+        == "size=1536x856 does not fit gpt-image-2.6-flare: both sides must be divisible by 16 — did you mean 1536x864?"
+    )
     p.controls["model"].value = "dall-e-3"
-    assert p.controls["size"].options == ("1024x1024", "1792x1024", "1024x1792")
+    assert p.controls["size"].options == (
+        "square",
+        "landscape",
+        "portrait",
+        "1:1",
+        "1024x1024",
+        "1792x1024",
+        "1024x1792",
+    )
 
 
 def test_the_choices_follow_the_2_6_family():

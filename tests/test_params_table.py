@@ -13,7 +13,7 @@ from imagemagic import request as request_module
 from imagemagic.catalog import MODELS
 from imagemagic.controlpanel import panel
 from imagemagic.magics import ImageGenMagics
-from imagemagic.params import NAMES, PARAMS, for_operation
+from imagemagic.params import NAMES, PARAMS, WIRE, for_operation
 from imagemagic.request import EditRequest, ImageRequest
 from imagemagic.settings import options
 
@@ -111,25 +111,27 @@ def test_a_panel_widget_for_every_generate_parameter_with_the_help_as_tooltip():
             assert offered == {None, *catalog}
 
 
-def test_the_request_has_a_field_for_every_parameter_of_any_operation():
+def test_the_request_has_a_field_for_every_wire_parameter_of_any_operation_and_none_for_helpers():
+    wire = [p.name for p in WIRE]
     fields = [f.name for f in dataclasses.fields(ImageRequest)]
-    assert fields == ["prompt", *NAMES, "extra_body"]
-    assert [f.metadata["param"] for f in dataclasses.fields(ImageRequest) if "param" in f.metadata] == list(PARAMS)
-    req = ImageRequest(prompt="a kite", **{p.name: p.type(1) if p.type is not str else "x" for p in PARAMS})
-    assert set(req.body()) == {"prompt", *NAMES}
+    assert fields == ["prompt", *wire, "extra_body"]
+    assert [f.metadata["param"] for f in dataclasses.fields(ImageRequest) if "param" in f.metadata] == list(WIRE)
+    req = ImageRequest(prompt="a kite", **{p.name: p.type(1) if p.type is not str else "x" for p in WIRE})
+    assert set(req.body()) == {"prompt", *wire}
+    assert {p.name for p in PARAMS if not p.wire} == {"resolution"}  # resolved into the size, never sent
 
 
 def test_an_edit_takes_exactly_the_edit_parameters_and_reads_the_others_as_none():
     taken = [f.metadata["param"] for f in dataclasses.fields(EditRequest) if "param" in f.metadata and f.init]
-    assert taken == list(for_operation("edit"))
+    assert taken == [p for p in for_operation("edit") if p.wire]
     edit = EditRequest(prompt="x")
-    assert all(getattr(edit, p.name) is None for p in PARAMS if "edit" not in p.operations)
+    assert all(getattr(edit, p.name) is None for p in WIRE if "edit" not in p.operations)
     with pytest.raises(TypeError):
         EditRequest(prompt="x", style="vivid")
 
 
 def test_a_row_without_its_request_field_fails_on_import(monkeypatch):
     extra = dataclasses.replace(PARAMS[0], name="seed", type=int, help="A seed.")
-    monkeypatch.setattr(request_module, "PARAMS", (*PARAMS, extra))
+    monkeypatch.setattr(request_module, "WIRE", (*WIRE, extra))
     with pytest.raises(TypeError, match="ImageRequest's fields do not match the parameter table in params.py"):
         request_module._check_against_table()

@@ -104,7 +104,7 @@ def test_size_must_be_wxh_or_auto(size):
         case(
             "dall-e-2",
             {"size": "1792x1024"},
-            "size=1792x1024 is not allowed for dall-e-2: use 256x256, 512x512, 1024x1024",
+            "size=1792x1024 is not allowed for dall-e-2: use 256x256, 512x512, 1024x1024 — did you mean 1024x1024?",
         ),
         case("dall-e-2", {"size": "auto"}, "size=auto is not allowed for dall-e-2: use 256x256, 512x512, 1024x1024"),
         case("dall-e-3", {"size": "1792x1024"}),
@@ -112,16 +112,20 @@ def test_size_must_be_wxh_or_auto(size):
         case(
             "dall-e-3",
             {"size": "512x512"},
-            "size=512x512 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792",
+            "size=512x512 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792 — did you mean 1024x1024?",
         ),
         case("gpt-image-1", {"size": "1536x1024"}),
         case("gpt-image-1-mini", {"size": "1024x1536"}),
         case("gpt-image-1.5", {"size": "auto"}),
-        case("gpt-image-1", {"size": "1536x864"}, f"size=1536x864 is not allowed for gpt-image-1: {GPT_SIZES}"),
+        case(
+            "gpt-image-1",
+            {"size": "1536x864"},
+            f"size=1536x864 is not allowed for gpt-image-1: {GPT_SIZES} — did you mean 1536x1024?",
+        ),
         case(
             "chatgpt-image-latest",
             {"size": "1792x1024"},
-            f"size=1792x1024 is not allowed for chatgpt-image-latest: {GPT_SIZES}",
+            f"size=1792x1024 is not allowed for chatgpt-image-latest: {GPT_SIZES} — did you mean 1536x1024?",
         ),
     ],
 )
@@ -134,42 +138,42 @@ def test_fixed_sizes_per_model(model, params, expected):
     [
         ("1536x864", []),
         ("16x16", []),
-        ("1536x856", [FREE + "both sides must be divisible by 16"]),
-        ("1000x1024", [FREE + "both sides must be divisible by 16"]),
+        ("1536x856", [FREE + "both sides must be divisible by 16 — did you mean 1536x864?"]),
+        ("1000x1024", [FREE + "both sides must be divisible by 16 — did you mean 1008x1024?"]),
         ("3072x1024", []),
         ("1024x3072", []),
-        ("3088x1024", [FREE + "the aspect ratio must be between 1:3 and 3:1"]),
-        ("1024x3088", [FREE + "the aspect ratio must be between 1:3 and 3:1"]),
+        ("3088x1024", [FREE + "the aspect ratio must be between 1:3 and 3:1 — did you mean 3088x1040?"]),
+        ("1024x3088", [FREE + "the aspect ratio must be between 1:3 and 3:1 — did you mean 1040x3088?"]),
         ("3840x2160", []),
         ("2160x3840", []),
         (
             "3856x2160",
             [
                 FREE + "the largest size is 3840x2160 (either orientation)",
-                FREE + "at most 8,294,400 pixels in all (it has 8,328,960)",
+                FREE + "at most 8,294,400 pixels in all (it has 8,328,960) — did you mean 3840x2160?",
             ],
         ),
         (
             "2160x3856",
             [
                 FREE + "the largest size is 3840x2160 (either orientation)",
-                FREE + "at most 8,294,400 pixels in all (it has 8,328,960)",
+                FREE + "at most 8,294,400 pixels in all (it has 8,328,960) — did you mean 2160x3840?",
             ],
         ),
         (
             "3840x2176",
             [
                 FREE + "the largest size is 3840x2160 (either orientation)",
-                FREE + "at most 8,294,400 pixels in all (it has 8,355,840)",
+                FREE + "at most 8,294,400 pixels in all (it has 8,355,840) — did you mean 3840x2160?",
             ],
         ),
-        ("2176x2176", [FREE + "the largest size is 3840x2160 (either orientation)"]),
+        ("2176x2176", [FREE + "the largest size is 3840x2160 (either orientation) — did you mean 2160x2176?"]),
         (
             "4000x1000",
             [
                 FREE + "both sides must be divisible by 16",
                 FREE + "the aspect ratio must be between 1:3 and 3:1",
-                FREE + "the largest size is 3840x2160 (either orientation)",
+                FREE + "the largest size is 3840x2160 (either orientation) — did you mean 3840x1280?",
             ],
         ),
     ],
@@ -190,7 +194,7 @@ def test_gpt_image_2_free_sizes(size, expected):
 def test_free_sizes_follow_the_snapshot_and_provider_prefixes(model, rules):
     assert messages(model, size="1536x864") == []
     assert messages(model, size="1536x856") == [
-        f"size=1536x856 does not fit {rules}: both sides must be divisible by 16"
+        f"size=1536x856 does not fit {rules}: both sides must be divisible by 16 — did you mean 1536x864?"
     ]
 
 
@@ -476,7 +480,10 @@ def test_every_violation_is_reported_at_once_naming_parameter_and_value():
         ("prompt", "prompt is 1001 characters; dall-e-2 takes at most 1000"),
         ("size", "size is a known parameter: set it directly, not through extra_body"),
         ("n", "n=11 is out of range: use 1 to 10"),
-        ("size", "size=1792x1024 is not allowed for dall-e-2: use 256x256, 512x512, 1024x1024"),
+        (
+            "size",
+            "size=1792x1024 is not allowed for dall-e-2: use 256x256, 512x512, 1024x1024 — did you mean 1024x1024?",
+        ),
         ("quality", "quality='hd' is not allowed for dall-e-2: use standard"),
         ("background", "background='opaque' is not supported by dall-e-2: leave it out"),
         ("style", "style='vivid' is not supported by dall-e-2: leave it out"),
@@ -690,9 +697,9 @@ def test_gif_frames_and_what_gif_refuses(model, params, expected):
     [
         ("3840x2160", None),
         ("1536x864", None),
-        ("1536x856", "both sides must be divisible by 16"),
+        ("1536x856", "both sides must be divisible by 16 — did you mean 1536x864?"),
         ("3072x1024", None),
-        ("3088x1024", "the aspect ratio must be between 1:3 and 3:1"),
+        ("3088x1024", "the aspect ratio must be between 1:3 and 3:1 — did you mean 3088x1040?"),
     ],
 )
 def test_the_new_families_take_sizes_as_gpt_image_2(model, size, why):
@@ -703,7 +710,8 @@ def test_total_pixels_are_bounded_at_3840x2160():
     assert messages("gpt-image-2", size="3840x2160") == []
     assert messages("gpt-image-2", size="3856x2176") == [
         "size=3856x2176 does not fit gpt-image-2: the largest size is 3840x2160 (either orientation)",
-        "size=3856x2176 does not fit gpt-image-2: at most 8,294,400 pixels in all (it has 8,390,656)",
+        "size=3856x2176 does not fit gpt-image-2: at most 8,294,400 pixels in all (it has 8,390,656)"
+        " — did you mean 3840x2160?",
     ]
 
 

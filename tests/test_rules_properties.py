@@ -261,12 +261,13 @@ def test_the_recorder_sees_what_the_magic_sends(recorded_ip):
         ),
         (
             "--model openai/dall-e-3 --size 1536x1024 --stream a kite",
-            "size=1536x1024 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792; "
+            "size=1536x1024 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792 "
+            "— did you mean 1792x1024?; "
             "stream=True is not supported by dall-e-3: leave it out",
         ),
         (
             "--size 1000x1000 --background transparent a kite",
-            "size=1000x1000 does not fit gpt-image-2: both sides must be divisible by 16; "
+            "size=1000x1000 does not fit gpt-image-2: both sides must be divisible by 16 — did you mean 1008x1008?; "
             "background='transparent' is not allowed for gpt-image-2: use opaque, auto"
             " (the gpt-image-2.5 and gpt-image-2.6 families support it)",
         ),

@@ -99,7 +99,8 @@ def test_sdk_sees_an_api_error_with_param(served):
     assert caught.value.status_code == 400
     assert caught.value.body["param"] == "size"
     assert (
-        caught.value.body["message"] == "size=512x512 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792"
+        caught.value.body["message"]
+        == "size=512x512 is not allowed for dall-e-3: use 1024x1024, 1792x1024, 1024x1792 — did you mean 1024x1024?"
     )
 
 

@@ -22,17 +22,18 @@ def post(server_url, body):
         (
             {"prompt": "k", "size": "1536x856"},
             "size",
-            "size=1536x856 does not fit gpt-image-2: both sides must be divisible by 16",
+            "size=1536x856 does not fit gpt-image-2: both sides must be divisible by 16 — did you mean 1536x864?",
         ),
         (
             {"prompt": "k", "size": "3088x1024"},
             "size",
-            "size=3088x1024 does not fit gpt-image-2: the aspect ratio must be between 1:3 and 3:1",
+            "size=3088x1024 does not fit gpt-image-2: the aspect ratio must be between 1:3 and 3:1 "
+            "— did you mean 3088x1040?",
         ),
         (
             {"prompt": "k", "model": "dall-e-2", "size": "1792x1024"},
             "size",
-            "size=1792x1024 is not allowed for dall-e-2: use 256x256, 512x512, 1024x1024",
+            "size=1792x1024 is not allowed for dall-e-2: use 256x256, 512x512, 1024x1024 — did you mean 1024x1024?",
         ),
         (
             {"prompt": "k", "model": "local-diffusion", "size": "big"},

@@ -90,8 +90,10 @@ def test_every_variant_is_checked_before_anything_is_sent(recorder):
     with pytest.raises(ValidationError) as caught:
         sweep("A {animal}", animal=["fox", "owl"], size=["1024x1024", "13x7"], settings=settings, progress=False)
     assert str(caught.value).splitlines() == [
-        "animal=fox, size=13x7: size=13x7 does not fit gpt-image-2: both sides must be divisible by 16",
-        "animal=owl, size=13x7: size=13x7 does not fit gpt-image-2: both sides must be divisible by 16",
+        "animal=fox, size=13x7: size=13x7 does not fit gpt-image-2: both sides must be divisible by 16"
+        " — did you mean 16x16?",
+        "animal=owl, size=13x7: size=13x7 does not fit gpt-image-2: both sides must be divisible by 16"
+        " — did you mean 16x16?",
     ]
     assert recorder.requests == []
 
@@ -126,7 +128,7 @@ def test_the_magic_runs_a_grid_and_refuses_too_many_in_one_line(ip, recorder, mo
     with capture_output() as captured:
         ip.run_cell("%%imagegen --grid k=xs\ncard {k}")
     assert captured.stderr == (
-        "UsageError: this run makes 30 images, more than the sweep limit of 24 (est. cost $0.95); "
+        "UsageError: this run makes 30 images, more than the sweep limit of 24 (est. cost $6.32); "
         "nothing was sent. To go ahead: --limit 30 (limit=30 in Python)\n"
     )
     assert len(recorder.requests) == 6
