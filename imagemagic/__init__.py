@@ -21,7 +21,7 @@ _ERRORS = (
     "ImageMagicWarning",
 )  # fmt: skip
 _EXPORTS = {
-    "generate": "api", "agenerate": "api", "edit": "api", "aedit": "api", "Call": "api",
+    "generate": "api", "agenerate": "api", "edit": "api", "aedit": "api", "Call": "call",
     "mask_from": "inputs", "InputImage": "inputs", "EditRequest": "request",
     "Settings": "settings", "prepare": "settings", "Session": "session", "PARAMS": "params",
     "ImageRequest": "request", "ImageResult": "result", "GeneratedImage": "result",
@@ -29,7 +29,7 @@ _EXPORTS = {
     "HistoryStore": "store", "history": "store", "MODELS": "catalog", "DEFAULT_MODEL": "catalog",
     "panel": "controlpanel", "Panel": "controlpanel",
     "submit_batch": "batchjob", "batches": "batchjob", "batch": "batchjob", "BatchJob": "batchjob",
-    "sweep": "sweeps", "asweep": "sweeps", "Sweep": "sweeps", "Run": "sweeps", "expand": "expand",
+    "sweep": "sweeps", "asweep": "sweeps", "Sweep": "sweep_result", "Run": "sweep_result", "expand": "expand",
     **dict.fromkeys(_ERRORS, "errors"),
 }  # fmt: skip
 __all__ = ["__version__", "load_ipython_extension", *_EXPORTS]

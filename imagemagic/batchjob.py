@@ -37,7 +37,7 @@ from .result import GeneratedImage, ImageResult, add_usage
 from .session import default
 from .settings import Settings, prepare
 from .store import HistoryStore, atomic_write
-from .sweeps import Run, Sweep
+from .sweep_result import Run, Sweep
 from .usage import cost, describe_cost, price_for
 
 DONE = ("completed", "failed", "expired", "cancelled")

@@ -36,15 +36,18 @@ class Session:
 
     def client(self, endpoint, **options):
         """The AsyncImagesClient for an endpoint and options, shared so connections are reused."""
-        from .client import AsyncImagesClient
-
         key = (endpoint, tuple(sorted(options.items())))
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = AsyncImagesClient(
-                    endpoint, sleep=self.sleep, clock=self.clock, transport=self.transport, **options
-                )
+                self._clients[key] = self.new_client(endpoint, **options)
             return self._clients[key]
+
+    def new_client(self, endpoint, **options):
+        """A new AsyncImagesClient with this session's sleep, clock and transport (not shared: the caller
+        closes it; a run's clients with their rate gate are made so)."""
+        from .client import AsyncImagesClient
+
+        return AsyncImagesClient(endpoint, sleep=self.sleep, clock=self.clock, transport=self.transport, **options)
 
     def local_server_url(self):
         """(base_url, started_now) of the local preview server, started on first use. Blocks while it starts."""

@@ -105,13 +105,6 @@ class Plan:
     settings: Settings
     warnings: tuple[str, ...] = ()
 
-    def call(self, *, on_event=None, cache=False, notify=None, session=None, meta=None, gate=None):
-        """The Call that carries out this plan (`meta`: extra history metadata, e.g. a run id; `gate`: a
-        ratelimit.RateGate shared by the requests of one run)."""
-        from .api import Call
-
-        return Call(self, on_event=on_event, cache=cache, notify=notify, session=session, meta=meta, gate=gate)
-
 
 def request_for(prompt, params=None, *, settings, extra_body=None, operation="generate", image=None, mask=None):
     """The request `settings`' defaults and `params` (None: not given) describe, not yet validated.
