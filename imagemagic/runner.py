@@ -42,7 +42,7 @@ def _interrupted(shell: Any, args: Namespace, interrupt: KeyboardInterrupt) -> N
     partial = getattr(interrupt, "partial", None)
     _bind(shell, args.out, partial)
     print(interrupted_line(partial, args.out))
-    raise interrupt
+    raise interrupt.with_traceback(None)  # the asyncio frames below say nothing to the user
 
 
 async def _with_display(path: RunPath, live: LiveDisplay | None) -> ImageResult:

@@ -274,3 +274,19 @@ def test_an_unexpected_error_in_the_panels_task_shows_in_the_panel(served_panel,
 @pytest.fixture
 def served_panel(server_url):
     return imagemagic.panel(base_url=server_url)
+
+
+def test_a_warning_is_one_line_in_a_notebook_from_the_magic_and_from_generate(tmp_path):
+    from helpers.kernels import kernel
+
+    line = (
+        "warning: size=640x480 is 307,200 pixels, below the 655,360 that client libraries require; "
+        "OpenAI's reference states no minimum, so it is sent as written\n"
+    )
+    with kernel(IMAGEMAGIC_HOME=str(tmp_path)) as k:
+        for code in (
+            "%%imagegen --size 640x480\na kite",
+            "import imagemagic; imagemagic.generate('a kite', size='640x480')",
+        ):
+            errs = [c["text"] for kind, c in k.run(code) if kind == "stream" and c["name"] == "stderr"]
+            assert errs == [line], code
