@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import os
 import subprocess
 import sys
@@ -290,3 +291,43 @@ def test_a_warning_is_one_line_in_a_notebook_from_the_magic_and_from_generate(tm
         ):
             errs = [c["text"] for kind, c in k.run(code) if kind == "stream" and c["name"] == "stderr"]
             assert errs == [line], code
+
+
+def test_the_panel_shows_the_history_line_in_its_status(served_panel, tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_bytes(b"")
+    monkeypatch.setenv("IMAGEMAGIC_HOME", str(tmp_path / "a-file" / "home"))
+    served_panel.controls["prompt"].value = "a kite"
+
+    async def click():
+        served_panel.generate_button.click()
+        return await served_panel.task
+
+    run = asyncio.run(click())
+    assert run.notes == [history_line(tmp_path / "a-file" / "home")] and len(run.images) == 1
+    assert f" · warning: {history_line(tmp_path / 'a-file' / 'home')}" in html.unescape(served_panel.status.value)
+
+
+SCRIPT = """
+import imagemagic, imagemagic.sweeps, IPython.utils.text, sys
+print("ready", flush=True)
+try:
+    settings = imagemagic.Settings(base_url=sys.argv[1])
+    imagemagic.sweep("a {animal}", animal=["fox", "owl", "cat"], settings=settings, progress=False)
+except KeyboardInterrupt as stop:
+    print(type(stop.partial).__name__, len(stop.partial), stop.partial.total)
+"""
+
+
+def test_in_plain_python_the_interrupt_propagates_with_the_sweep_so_far(start_server, tmp_path):
+    import signal
+    import time
+
+    url = start_server(delay=30.0)
+    env = {**os.environ, "IMAGEMAGIC_HOME": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)  # fmt: skip
+    assert proc.stdout.readline() == "ready\n"
+    time.sleep(2)  # the requests are out: the server takes 30 s per image
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert out == "Sweep 0 3\n", err
