@@ -331,3 +331,17 @@ def test_in_plain_python_the_interrupt_propagates_with_the_sweep_so_far(start_se
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert out == "Sweep 0 3\n", err
+
+
+def test_the_cli_says_the_interrupt_in_one_line_and_exits_130(tmp_path):
+    import signal
+    import time
+
+    env = {**os.environ, "IMAGEMAGIC_HOME": str(tmp_path), "IMAGEMAGIC_PREVIEW_DELAY": "30"}
+    command = [sys.executable, "-m", "imagemagic", "generate", "a kite", "--offline", "--output-dir", str(tmp_path)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stderr.readline().startswith("offline: using the offline preview server at http://127.0.0.1:")
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out, err) == (130, "", "interrupted: the connection was closed\n")
