@@ -74,12 +74,27 @@ def use_cache(settings: Settings, fresh: bool = False) -> bool:
 
 
 def hopeless(error: BaseException) -> bool:
-    """An answer no other request of the run can get past: a bad key, no permission, an unknown model, no quota."""
-    if isinstance(error, (AuthenticationError, PermissionDeniedError)):
-        return True
-    if isinstance(error, NotFoundError):
-        return error.code == "model_not_found"
-    return isinstance(error, RateLimitError) and "insufficient_quota" in (error.code, error.type)
+    """An answer other requests cannot get past: a bad key, no permission, an unknown model, no quota."""
+    return _blocks(error) is not None
+
+
+def _blocks(error: BaseException) -> str | None:
+    """Whom a hopeless answer blocks: "endpoint" (every request to it: the key, the quota) or "model" (every
+    request for the same model there: it is unknown, or the key may not use it); None for any other answer."""
+    if isinstance(error, AuthenticationError):
+        return "endpoint"
+    if isinstance(error, RateLimitError) and "insufficient_quota" in (error.code, error.type):
+        return "endpoint"
+    if isinstance(error, PermissionDeniedError) or (
+        isinstance(error, NotFoundError) and error.code == "model_not_found"
+    ):
+        return "model"
+    return None
+
+
+def _scopes(plan: Plan) -> tuple[tuple, tuple]:
+    """The stop scopes a plan falls in: its endpoint, and its model at that endpoint."""
+    return ("endpoint", plan.endpoint), ("model", plan.endpoint, plan.request.model)
 
 
 def history_problem(store: HistoryStore) -> str | None:
@@ -196,8 +211,8 @@ class RunPath:
         self.cache = cache and self.preflight.history is None
         self.calls: list[Call] = []
         self.runs: list[Run] = []  # the finished runs of many(), in the order they ended
-        self.stopped: str | None = None  # the stop line, once a hopeless answer stopped the run
-        self._hopeless: ImageMagicError | None = None
+        self.stopped: str | None = None  # the stop lines, once hopeless answers stopped (part of) the run
+        self._stops: dict[tuple, ImageMagicError] = {}  # scope (see _scopes) -> the answer that closed it
         self._many = False
         self._said = False
 
@@ -252,10 +267,11 @@ class RunPath:
 
         async def one(i: int) -> None:
             async with semaphore:
-                runs[i] = await self._sweep_run(self.plans[i], variants[i], run_id, clients)
-            self.runs.append(runs[i])
-            if on_run and runs[i].sent:
-                on_run(runs[i], firsts[i])
+                run = await self._sweep_run(self.plans[i], variants[i], run_id, clients)
+            runs[i] = run
+            self.runs.append(run)
+            if on_run and run.sent:
+                on_run(run, firsts[i])
 
         try:
             await asyncio.gather(*(one(i) for i in range(len(self.plans))))
@@ -267,14 +283,16 @@ class RunPath:
                      stopped=self.stopped)  # fmt: skip
 
     async def _sweep_run(self, plan: Plan, variant: Variant, run_id: str, clients: _RunClients) -> Run:
-        if self._hopeless is not None:
+        if any(scope in self._stops for scope in _scopes(plan)):
             return Run(variant.variables, plan.request, sent=False)
         call = self.call(plan, meta={"run": run_id}, clients=clients)
         try:
             result = await call.run()
         except ImageMagicError as exc:
-            if hopeless(exc) and self._hopeless is None:
-                self._hopeless = exc
+            blocks = _blocks(exc)
+            scope = next((s for s in _scopes(plan) if s[0] == blocks), None)
+            if scope is not None and scope not in self._stops:
+                self._stops[scope] = exc
             return Run(variant.variables, plan.request, error=_explained(exc, plan))
         kept = result.unsaved is not None or len(result.files) != len(result)
         run = Run(
@@ -293,15 +311,20 @@ class RunPath:
         return run
 
     def _say_stopped(self, runs: list[Run]) -> None:
-        if self._hopeless is None:
-            return
-        unsent = sum(1 for run in runs if not run.sent)
-        got = sum(1 for run in runs if run.error is not None and hopeless(run.error))
-        self.stopped = (
-            f"stopped: {self._hopeless}; {got} request{'s' if got != 1 else ''} got this answer and {unsent} "
-            f"{'were' if unsent != 1 else 'was'} not sent: no other request of this run could get past it"
-        )
-        self.say(self.stopped)
+        """One line per stop: the answer, how many requests got it, how many were not sent because of it."""
+        lines = []
+        for scope, error in self._stops.items():
+            inside = [(run, plan) for run, plan in zip(runs, self.plans) if scope in _scopes(plan)]
+            got = sum(1 for run, _ in inside if run.error is not None and _blocks(run.error) == scope[0])
+            unsent = sum(1 for run, _ in inside if not run.sent)
+            whom = "of this run" if scope[0] == "endpoint" else f"for {scope[2]}"
+            lines.append(
+                f"stopped: {error}; {got} request{'s' if got != 1 else ''} got this answer and {unsent} "
+                f"{'were' if unsent != 1 else 'was'} not sent: no other request {whom} could get past it"
+            )
+        for line in lines:
+            self.say(line)
+        self.stopped = "\n".join(lines) or None
 
 
 def failure_lines(sweep: Sweep) -> list[str]:

@@ -40,10 +40,10 @@ def said(caught):
     return [str(w.message) for w in caught if issubclass(w.category, ImageMagicWarning)]
 
 
-def stop_line(error, got, unsent):
+def stop_line(error, got, unsent, whom="of this run"):
     return (
         f"stopped: {error}; {got} request{'s' if got != 1 else ''} got this answer and {unsent} "
-        f"{'were' if unsent != 1 else 'was'} not sent: no other request of this run could get past it"
+        f"{'were' if unsent != 1 else 'was'} not sent: no other request {whom} could get past it"
     )
 
 
@@ -95,7 +95,8 @@ def test_no_quota_an_unknown_model_or_no_permission_stop_the_run(status, error):
         with pytest.warns(ImageMagicWarning) as caught:
             result = sweep("a {animal}", animal=ANIMALS[:4], settings=settings, session=Session(), progress=False)
         assert len(server.requests) == 1
-        assert said(caught) == [stop_line(result[0].error, 1, 3)]
+        whom = "of this run" if status == 429 else "for gpt-image-2"  # a key or quota: all; a model: its own
+        assert said(caught) == [stop_line(result[0].error, 1, 3, whom)]
     finally:
         server.close()
 
@@ -345,3 +346,26 @@ def test_the_cli_says_the_interrupt_in_one_line_and_exits_130(tmp_path):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert (proc.returncode, out, err) == (130, "", "interrupted: the connection was closed\n")
+
+
+def test_an_unknown_model_stops_only_the_requests_for_that_model():
+    unknown = {
+        "message": "The model 'ghost' does not exist.",
+        "type": "invalid_request_error",
+        "code": "model_not_found",
+    }
+    server = ScriptedServer(reply(404, {"error": unknown}))
+    try:
+        settings = Settings(base_url=server.url, max_concurrency=1, max_retries=0)
+        with pytest.warns(ImageMagicWarning) as caught:
+            result = sweep("a {animal}", model=["ghost", "gpt-image-2"], animal=["fox", "owl"], settings=settings,
+                           session=Session(), progress=False)  # fmt: skip
+        assert len(server.requests) == 3
+        assert [run.sent for run in result] == [True, False, True, True]
+        assert len(result.images) == 2
+        assert said(caught) == [
+            f"stopped: {result[0].error}; 1 request got this answer and 1 was not sent: "
+            "no other request for ghost could get past it"
+        ]
+    finally:
+        server.close()
