@@ -117,11 +117,11 @@ def submit_batch(
     """
     settings = settings or Settings.current()
     session = session or default()
-    variants = expand(template_or_prompts, rows=rows, namespace=namespace, **params)
+    operation = "edit" if image is not None else "generate"
+    variants = expand(template_or_prompts, rows=rows, namespace=namespace, operation=operation, **params)
     if not variants:
         raise ValidationError([Problem("prompt", "nothing to submit: give at least one prompt or row")])
     inputs = {"image": image, "mask": mask} if image is not None else {}
-    operation = "edit" if inputs else "generate"
     plans = _plans(variants, settings, inputs)
     for note in dict.fromkeys(w for plan in plans for w in plan.warnings):
         warnings.warn(note, ImageMagicWarning, stacklevel=2)
