@@ -369,3 +369,18 @@ def test_an_unknown_model_stops_only_the_requests_for_that_model():
         ]
     finally:
         server.close()
+
+
+def test_help_lists_allowed_values_from_the_catalog():
+    from imagemagic.catalog import MODELS
+    from imagemagic.cli import _parser
+    from imagemagic.flags import help_for
+
+    assert help_for("quality") == (
+        "One of standard, hd, low, medium, high, auto, xhigh, max (which model takes which: --models)."
+    )
+    generate = _parser()._subparsers._group_actions[0].choices["generate"]
+    text = " ".join(generate.format_help().split("options:")[1].split())
+    for name in ("quality", "output_format", "background", "moderation", "style"):
+        for value in {v for m in MODELS.values() for v in m.allowed(name)}:
+            assert value in text.split(f"--{name.replace('_', '-')} ")[1].split(" --")[0], (name, value)
