@@ -16,8 +16,10 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from .catalog import DEFAULT_MODEL
+from .endpoint import Endpoint, resolve
 from .errors import ValidationError
 from .params import for_operation, unknown_names
+from .request import EditRequest, ImageRequest, Problem
 
 
 def _option(default, help, **extra):
@@ -100,8 +102,8 @@ def options() -> tuple[dataclasses.Field, ...]:
 class Plan:
     """A validated request, where it goes, with which settings, and the advice to show before sending."""
 
-    request: object
-    endpoint: object
+    request: ImageRequest | EditRequest
+    endpoint: Endpoint
     settings: Settings
     warnings: tuple[str, ...] = ()
 
@@ -112,8 +114,6 @@ def request_for(prompt, params=None, *, settings, extra_body=None, operation="ge
     An edit takes its input images from `image` and `mask` (any kind inputs.collect accepts).
     Raises ValidationError for a name that is not a parameter of `operation` or an input that is no image.
     """
-    from .request import EditRequest, ImageRequest, Problem
-
     params = dict(params or {})
     unknown = unknown_names(params, operation)
     if unknown:
@@ -147,7 +147,6 @@ def prepare(
     `operation="edit"` makes an edit of `image` (one input or a list) with an optional `mask`.
     Raises ValidationError listing every problem (unknown parameter names included); nothing is sent.
     """
-    from .endpoint import resolve
     from .remote import shutdowns
 
     settings = settings or Settings.current()
