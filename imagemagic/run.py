@@ -10,9 +10,10 @@ only turn their input into plans and show what comes back; what a run does is de
   line says so (the images stay in the result only; cache and resume are off for the run).
 - **Cache**: `use_cache(settings, fresh)`: `%config ImageGenMagics.cache` (Settings.cache) unless
   the front end's "fresh" is given (--fresh, fresh=True, cache=False, the panel's fresh box).
-- **Stop rules**: after an answer no other request of the run can get past (authentication,
-  permission, an unknown model, an exhausted quota) no new request is sent; one line says so
-  with the count of requests not sent.
+- **Stop rules**: after an answer other requests cannot get past, none of those is sent: a bad key
+  or an exhausted quota (`insufficient_quota`) stops every request to that endpoint, an unknown model
+  (`model_not_found`) or no permission (403) every request for that model. One line per stop says
+  so, with the count of requests not sent; requests already in flight finish.
 - **Interrupt**: `run_sync` runs a coroutine; on Ctrl-C the KeyboardInterrupt propagates with
   `.partial` attached (the images, or the Sweep so far); `interrupted_line` is the line to print.
 - **Cost**: every Call records its usage and cost in the session's ledger.
@@ -53,7 +54,9 @@ T = TypeVar("T")
 _plain_format = warnings.formatwarning
 
 
-def _one_line(message, category, filename, lineno, line=None) -> str:  # type: ignore[no-untyped-def]
+def _one_line(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
     if issubclass(category, ImageMagicWarning):
         return f"warning: {message}\n"
     return _plain_format(message, category, filename, lineno, line)

@@ -1,4 +1,4 @@
-"""Interrupting a real kernel mid-stream: control back within a second, connection closed, partial kept."""
+"""Interrupting a real kernel: control back within a second, connection closed, partial kept, and Run All stops."""
 
 from __future__ import annotations
 
