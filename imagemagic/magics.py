@@ -263,13 +263,13 @@ class ImageGenMagics(Magics, ImageGenDefaults):
                 ).with_params(given_values(args))
                 plans = plan_all(variants, settings=settings, extra_body=extra)
                 check_budget(plans, settings.sweep_limit if args.limit is None else args.limit)
-                return RunPath(plans, cache=cache, notes=variants.notes), variants
+                return RunPath(plans, cache=cache, notes=variants.notes, notify=print), variants
             prompt = prompt if args.no_expand else fill(prompt, {}, self.shell.user_ns)
             values = given_values(args) if edit else request_values(args)
             plan = prepare(prompt, values, settings=settings, extra_body=extra, **edit)
         except (ValueError, ValidationError) as exc:
             raise UsageError(str(exc)) from exc
-        return RunPath([plan], cache=cache), None
+        return RunPath([plan], cache=cache, notify=print), None
 
     def _remote_models(self):
         from .endpoint import resolve
