@@ -207,7 +207,8 @@ class RunPath:
     ) -> None:
         self.plans = list(plans)
         self.session = session or default()
-        self.store = store or HistoryStore(limit_mb=self.plans[0].settings.history_limit_mb)
+        settings = self.plans[0].settings if self.plans else Settings()
+        self.store = store or HistoryStore(limit_mb=settings.history_limit_mb)
         self.say = say
         self.notify = notify
         self.preflight = preflight(self.plans, notes, self.store)
@@ -263,7 +264,8 @@ class RunPath:
         self._say_preflight()
         clients = _RunClients(self.session)
         run_id = f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-        semaphore = asyncio.Semaphore(max(1, self.plans[0].settings.max_concurrency))
+        concurrency = self.plans[0].settings.max_concurrency if self.plans else 1
+        semaphore = asyncio.Semaphore(max(1, concurrency))
         firsts = [sum(p.request.count for p in self.plans[:i]) for i in range(len(self.plans))]
         runs: list[Run | None] = [None] * len(self.plans)
         started = time.monotonic()
