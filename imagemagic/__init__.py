@@ -18,8 +18,9 @@ from ._version import __version__
 if TYPE_CHECKING:  # what `__getattr__` loads on first use, spelled out for type checkers and IDEs
     from IPython.core.interactiveshell import InteractiveShell
 
-    from .api import Call, aedit, agenerate, edit, generate
+    from .api import aedit, agenerate, edit, generate
     from .batchjob import BatchJob, batch, batches, submit_batch
+    from .call import Call
     from .catalog import DEFAULT_MODEL, MODELS
     from .client import AsyncImagesClient, ImagesClient
     from .controlpanel import Panel, panel
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # what `__getattr__` loads on first use, spelled out for type
         APITimeoutError,
         AuthenticationError,
         BadRequestError,
+        BudgetError,
         ConflictError,
         ImageDataError,
         ImageMagicError,
@@ -45,12 +47,14 @@ if TYPE_CHECKING:  # what `__getattr__` loads on first use, spelled out for type
     from .expand import expand
     from .inputs import InputImage, mask_from
     from .params import PARAMS
+    from .recipes import Recipe, recipe
     from .request import EditRequest, ImageRequest
     from .result import GeneratedImage, ImageResult
     from .session import Session
     from .settings import Settings, prepare
     from .store import HistoryStore, history
-    from .sweeps import Run, Sweep, asweep, sweep
+    from .sweep_result import Run, Sweep
+    from .sweeps import asweep, sweep
 
 _ERRORS = (
     "ImageMagicError", "ValidationError", "BudgetError", "APIError", "BadRequestError", "AuthenticationError",
@@ -59,7 +63,7 @@ _ERRORS = (
     "ImageMagicWarning",
 )  # fmt: skip
 _EXPORTS = {
-    "generate": "api", "agenerate": "api", "edit": "api", "aedit": "api", "Call": "api",
+    "generate": "api", "agenerate": "api", "edit": "api", "aedit": "api", "Call": "call",
     "mask_from": "inputs", "InputImage": "inputs", "EditRequest": "request",
     "Settings": "settings", "prepare": "settings", "Session": "session", "PARAMS": "params",
     "ImageRequest": "request", "ImageResult": "result", "GeneratedImage": "result",
@@ -67,7 +71,7 @@ _EXPORTS = {
     "HistoryStore": "store", "history": "store", "MODELS": "catalog", "DEFAULT_MODEL": "catalog",
     "panel": "controlpanel", "Panel": "controlpanel", "recipe": "recipes", "Recipe": "recipes",
     "submit_batch": "batchjob", "batches": "batchjob", "batch": "batchjob", "BatchJob": "batchjob",
-    "sweep": "sweeps", "asweep": "sweeps", "Sweep": "sweeps", "Run": "sweeps", "expand": "expand",
+    "sweep": "sweeps", "asweep": "sweeps", "Sweep": "sweep_result", "Run": "sweep_result", "expand": "expand",
     **dict.fromkeys(_ERRORS, "errors"),
 }  # fmt: skip
 __all__ = ["__version__", "load_ipython_extension", *_EXPORTS]

@@ -18,7 +18,7 @@ from .errors import ImageDataError, ImageMagicError, TransportError, masked
 from .request import ImageRequest
 from .result import GeneratedImage, ImageResult
 from .store import HistoryStore
-from .sweeps import Run, Sweep
+from .sweep_result import Run, Sweep
 from .usage import cost, price_for
 
 

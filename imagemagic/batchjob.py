@@ -37,10 +37,11 @@ from .expand import expand
 from .inputs import collect
 from .request import Problem
 from .result import add_usage
+from .run import warn
 from .session import Session, default
 from .settings import Settings, prepare
 from .store import HistoryStore
-from .sweeps import Sweep
+from .sweep_result import Sweep
 from .usage import cost, describe_cost, price_for
 
 __all__ = ["BatchError", "BatchJob", "batch", "batches", "submit_batch"]
@@ -104,17 +105,17 @@ def submit_batch(
     """
     settings = settings or Settings.current()
     session = session or default()
-    variants = expand(template_or_prompts, rows=rows, namespace=namespace, **params)
+    operation = "edit" if image is not None else "generate"
+    variants = expand(template_or_prompts, rows=rows, namespace=namespace, operation=operation, **params)
     if not variants:
         raise ValidationError([Problem("prompt", "nothing to submit: give at least one prompt or row")])
     inputs = {}
     if image is not None:  # read once: every request shares the same bytes (no copy per row)
         inputs = {"image": collect(image), "mask": collect(mask, "mask") if mask is not None else None}
-    operation = "edit" if inputs else "generate"
     plans = _plans(variants, settings, inputs)
     budget.check(plans, session=session, batch=True)
-    for note in dict.fromkeys(w for plan in plans for w in plan.warnings):
-        warnings.warn(note, ImageMagicWarning, stacklevel=2)
+    for note in dict.fromkeys([*variants.notes, *(w for plan in plans for w in plan.warnings)]):
+        warn(note)  # the run path's one warning channel, each note once
     store = HistoryStore(limit_mb=settings.history_limit_mb)
     home = _home(store)
     endpoint = session.run_sync(session.connect(plans[0].endpoint, lambda text: print(text, file=sys.stderr)))

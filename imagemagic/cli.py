@@ -62,6 +62,11 @@ def _parser():
             metavar="DOLLARS",
             help="Refuse (send nothing) if today's spending (in the history folder) would pass this.",
         )
+        command.add_argument(
+            "--fresh",
+            action="store_true",
+            help="Generate anew even when an identical earlier request's images are in the history (no cache).",
+        )
 
     recipe = commands.add_parser("recipe", help="Print the %%%%imagegen cell that makes a stored image again.")
     recipe.add_argument("image", help="The image: a history file (or its name), or any copy of one.")
@@ -87,6 +92,7 @@ def _writable_folder(path):
 
 def _generate(args, parser):
     from .errors import ImageMagicError, ValidationError
+    from .run import RunPath, interrupted_line, kept_line, use_cache
     from .settings import Settings, prepare
 
     def fail(message):
@@ -108,19 +114,30 @@ def _generate(args, parser):
         plan = prepare(args.prompt, values, settings=settings, extra_body=parse_extra(args.extra), **edit)
     except (ValueError, ValidationError) as exc:
         fail(exc)
-    for note in plan.warnings:
-        print(f"warning: {note}", file=sys.stderr)
-    call = plan.call(notify=lambda line: print(line, file=sys.stderr))
+    path = RunPath([plan], cache=use_cache(settings, args.fresh), notify=lambda line: print(line, file=sys.stderr))
     try:
-        result = call.run_sync()
+        result = path.run_sync(path.one())
+    except KeyboardInterrupt as interrupt:
+        partial = getattr(interrupt, "partial", None)
+        print(interrupted_line(partial), file=sys.stderr)
+        _write(partial, out, path)
+        return 130
     except ImageMagicError as exc:
-        print(f"imagemagic: error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, ValidationError) else 1  # 2: refused before sending (a budget), as bad input
-    if result.unsaved:
-        print(f"warning: {result.unsaved}", file=sys.stderr)
-    for path in result.save(out, stem=call.saver.stem):  # named as in the history, never overwriting
-        print(path)
+        print(f"imagemagic: error: {exc}{kept_line(exc.partial)}", file=sys.stderr)
+        _write(exc.partial, out, path)
+        return 2 if isinstance(exc, ValidationError) else 1  # 2: refused before sending (a budget)
+    if result.cached:
+        print("(cached: identical to an earlier request; add --fresh for a new generation)", file=sys.stderr)
+    _write(result, out, path)
     return 0
+
+
+def _write(result, out, path):
+    """Write what arrived into `out`, named as in the history and never overwriting; print each path."""
+    if result:
+        stem = path.calls[0].saver.stem if path.calls else None
+        for file in result.save(out, stem=stem):
+            print(file)
 
 
 def _models(args):
@@ -142,7 +159,16 @@ def _models(args):
 
 
 def main(argv=None):
-    """Entry point of the `imagemagic` command."""
+    """Entry point of the `imagemagic` command; a reader that stops early (`| head`) ends it quietly."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # the reader is gone: send the rest of stdout nowhere, so the exit's flush does not complain
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _main(argv):
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "recipe":

@@ -3,9 +3,11 @@ kernel's event loop, and a gallery of every run of the session.
 
 The widgets derive from the parameter table (params.py), their defaults from the Settings that
 `%config ImageGenMagics` fills, and a generation goes through the same preparation path as the
-magic (settings.prepare). The logic is plain functions (what a model lets you set, widget values
-→ parameters, the equivalent `%%imagegen` cell, captions, saving); `Panel`, itself a VBox, builds
-the widgets and wires them in one place. The panel always generates anew (no cache).
+magic (settings.prepare) and the same run path (run.RunPath): the cache follows
+`%config ImageGenMagics.cache` unless "fresh" is ticked, and advice shows in the status line. The
+logic is plain functions (what a model lets you set, widget values → parameters, the equivalent
+`%%imagegen` cell, captions, saving); `Panel`, itself a VBox, builds the widgets and wires them in
+one place. Cancel is a quiet cancel; an unexpected error shows in the panel and ends the task.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import html
 import os
 import shlex
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import ipywidgets as W
@@ -23,9 +25,11 @@ import ipywidgets as W
 from .catalog import DEFAULT_MODEL, MODELS, lookup
 from .display import placeholder_png
 from .errors import ImageMagicError, ValidationError
-from .params import BY_NAME, for_operation
+from .flags import help_for
+from .params import for_operation
 from .progress import Status
 from .result import ImageResult, save_images
+from .run import RunPath, use_cache
 from .settings import Settings, prepare, request_for, size_note
 from .sizes import offered as offered_sizes
 from .usage import describe_tokens
@@ -90,13 +94,14 @@ def problems_line(error):
 
 
 def cell_text(request, defaults=None, chosen=None):
-    """The `%%imagegen` cell that sends `request` under config `defaults`: what differs as flags, the prompt as body.
-
-    `chosen`: the values as the user chose them, written instead of what they came to (`--size 16:9`, not the
-    size it picked; `--resolution`, which no request carries)."""
+    """The `%%imagegen` cell that sends exactly `request` under config `defaults`: what differs as flags, an
+    edit's inputs as `--image FILE` (from the history), `--no-expand` when the prompt has `{` or `$` (so
+    nothing in it is filled or run), the prompt as body. `chosen`: the values as the user chose them, written
+    instead of what they came to (`--size 16:9`, not the size it picked; `--resolution`, which no request
+    carries). ValueError when an input has no file to name."""
     defaults, chosen = defaults or {}, chosen or {}
     flags = ["%%imagegen"]
-    for p in for_operation("generate"):
+    for p in for_operation(getattr(request, "operation", "generate")):
         value = chosen[p.name] if chosen.get(p.name) is not None else getattr(request, p.name, None)
         if value is None or (value == defaults.get(p.name) and p.name != "model"):  # the model is always named
             continue
@@ -104,6 +109,12 @@ def cell_text(request, defaults=None, chosen=None):
             flags.append(p.flag if value else f"--no-{p.flag[2:]}")
         else:
             flags += [p.flag, shlex.quote(str(value))]
+    for img in getattr(request, "images", ()):
+        if img.file is None:
+            raise ValueError("an input image is not in the history (it could not be stored): no cell can name it")
+        flags += ["--image", shlex.quote(img.file)]
+    if "{" in request.prompt or "$" in request.prompt:
+        flags.append("--no-expand")
     return " ".join(flags) + "\n" + request.prompt
 
 
@@ -119,6 +130,8 @@ class Run:
     result: ImageResult | None = None
     elapsed: float = 0.0
     error: str | None = None  # one line when the run did not complete (cancelled, API or transport error)
+    notes: list = field(default_factory=list)  # the run path's advice (warnings), each one line
+    exception: BaseException | None = None  # an unexpected error (a bug or an OS error), kept for a look
 
     @property
     def images(self):
@@ -155,7 +168,9 @@ def ending(run):
     count = len(run.images)
     kept = f"{count} image{'s' if count != 1 else ''}"
     if run.error is None:
-        return f"done: {kept} in {run.elapsed:.1f} s"
+        cached = " (cached)" if run.result is not None and run.result.cached else ""
+        notes = "".join(f" · warning: {note}" for note in run.notes)
+        return f"done: {kept}{cached} in {run.elapsed:.1f} s{notes}"
     partial = " (partial)" if run.result is not None and run.result.partial else ""
     return f"{run.error}; kept {kept}{partial} after {run.elapsed:.1f} s"
 
@@ -274,7 +289,7 @@ def _controls(defaults):
     controls = {"prompt": prompt}
     for p in for_operation("generate"):
         controls[p.name] = _widget(p, defaults)
-        controls[p.name].tooltip = p.help
+        controls[p.name].tooltip = help_for(p.name)
     return controls
 
 
@@ -293,6 +308,13 @@ class Panel(W.VBox):
         button = W.Layout(width="130px", flex="0 0 auto")
         self.generate_button = W.Button(description="Generate", button_style="primary", icon="play", layout=button)
         self.cancel_button = W.Button(description="Cancel", icon="stop", disabled=True, layout=button)
+        self.fresh = W.Checkbox(
+            value=False,
+            description="fresh",
+            indent=False,
+            layout=W.Layout(width="70px", flex="0 0 auto"),
+            tooltip="generate anew even when an identical request's images are stored (the cache setting applies)",
+        )
         self.copy_button = W.Button(
             description="Copy as cell",
             icon="copy",
@@ -337,7 +359,7 @@ class Panel(W.VBox):
             ),
         )
         buttons = W.HBox(
-            [self.generate_button, self.cancel_button, self.copy_button, self.status],
+            [self.generate_button, self.fresh, self.cancel_button, self.copy_button, self.status],
             layout=W.Layout(align_items="center"),
         )
         save = W.HBox([self.folder, self.save_button], layout=W.Layout(width="100%"))
@@ -426,7 +448,7 @@ class Panel(W.VBox):
         for name in (*CHOICES, "stream", "partial_images", "output_compression"):
             control, why = self.controls[name], unsupported(model, name)
             control.disabled = why is not None
-            control.tooltip = why or BY_NAME[name].help
+            control.tooltip = why or help_for(name)
             if why:
                 control.value = {"stream": False, "output_compression": ""}.get(name)
 
@@ -486,14 +508,17 @@ class Panel(W.VBox):
         self.cards.append(card)
         self.gallery.children = (card.box, *self.gallery.children)
         notes = {}
-        call = plan.call(
-            on_event=lambda event: self._on_event(card, notes, event),
-            notify=lambda line: notes.update(status=line),
+        path = RunPath(
+            [plan],
             session=self.session,
+            cache=use_cache(self.settings, self.fresh.value),
+            say=run.notes.append,
+            notify=lambda line: notes.update(status=line),
         )
+        call = path.call(plan, on_event=lambda event: self._on_event(card, notes, event))
         self._busy(True)
         self._say("generating · 0.0 s")
-        self._call = loop.create_task(call.run())
+        self._call = loop.create_task(path.one(call=call))
         self.task = loop.create_task(self._run(run, card, call, self._call, notes))
         return self.task
 
@@ -503,7 +528,8 @@ class Panel(W.VBox):
             self._call.cancel()
 
     async def _run(self, run, card, call, call_task, notes):
-        """Await the call (the task Cancel cancels), then record the run, whatever its end."""
+        """Await the call (the task Cancel cancels), then record the run, whatever its end: an unexpected
+        error is shown in the panel and kept on the run (`run.exception`), never left unretrieved."""
         started = time.monotonic()
         ticker = asyncio.ensure_future(self._tick(started, notes))
         try:
@@ -512,9 +538,8 @@ class Panel(W.VBox):
             run.result, run.error = call.partial(), "cancelled: the connection was closed"
         except ImageMagicError as exc:
             run.result, run.error = exc.partial, str(exc)
-        except Exception as exc:  # a bug or an OS error: say so in the panel, keep what arrived, and re-raise
-            run.result, run.error = call.partial(), f"failed: {type(exc).__name__}: {exc}"
-            raise
+        except Exception as exc:  # a bug or an OS error: say so in the panel and keep what arrived
+            run.result, run.error, run.exception = call.partial(), f"failed: {type(exc).__name__}: {exc}", exc
         finally:
             ticker.cancel()
             self._call = None
@@ -545,8 +570,12 @@ class Panel(W.VBox):
         self.cancel_button.disabled = not busy
 
     def copy_as_cell(self):
-        """Show the equivalent `%%imagegen` cell, ready to copy, and return its text."""
-        self.cell.value = self.cell_text()
+        """Show the equivalent `%%imagegen` cell, ready to copy, and return its text ("" when it cannot be made)."""
+        try:
+            self.cell.value = self.cell_text()
+        except (ValueError, ValidationError) as exc:
+            self._say(f"no cell for this request: {exc}", "#b00020")
+            return ""
         self.cell.layout.display = None
         return self.cell.value
 
@@ -559,7 +588,7 @@ class Panel(W.VBox):
         try:
             paths = save_images(named, self.folder.value)
         except OSError as exc:
-            self._say(f"could not save: {exc}", "#b00020")
+            self._say(str(exc), "#b00020")
             return []
         self._say("saved " + ", ".join(map(str, paths)))
         return paths

@@ -17,7 +17,8 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .errors import CredentialError
+from .errors import CredentialError, ValidationError
+from .request import Problem
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 AZURE_API_VERSION = "2025-04-01-preview"
@@ -56,6 +57,14 @@ class Endpoint:
         if self.azure_api_version:
             return f"{self.base_url}/openai/deployments/{model}/{path}"
         return f"{self.base_url}/{path}"
+
+    def not_found_hint(self):
+        """The hint for a 404 that is not about the model: a base URL without /v1 (None when it has it)."""
+        if self.base_url is None or self.azure_api_version or urlsplit(self.base_url).path.endswith("/v1"):
+            return None
+        return f"the base URL {self.base_url} does not end in /v1, where OpenAI-compatible APIs answer: " + (
+            f"try {self.base_url}/v1"
+        )
 
     def params(self):
         """Query parameters every request carries."""
@@ -96,7 +105,7 @@ def resolve(*, api_key=None, base_url=None, offline=False, environ=None):
         project = _credential(env.get("OPENAI_PROJECT_ID"), "OPENAI_PROJECT_ID")
         base = base_url or env.get("OPENAI_BASE_URL")
         if base:
-            return Endpoint(base.rstrip("/"), openai_key, org, project)
+            return Endpoint(_url(base, "the base URL" if base_url else "OPENAI_BASE_URL"), openai_key, org, project)
         azure = env.get("AZURE_OPENAI_ENDPOINT")
         azure_key = api_key or _credential(env.get("AZURE_OPENAI_API_KEY"), "AZURE_OPENAI_API_KEY")
         if azure and azure_key:
@@ -160,6 +169,17 @@ def host_of(url: str | None) -> str:
     """The host (and port, if any) of `url`, as a message names it."""
     split = urlsplit(url or "")
     return split.netloc.rpartition("@")[2] or "localhost"
+
+
+def _url(value, source):
+    """A base URL without its trailing slash; one without http(s):// or a host is refused by `source`."""
+    url = value.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return url
+    local = url.startswith(("localhost", "127.", "[::1]", "0.0.0.0"))
+    hint = f"did you mean {('http://' if local else 'https://') + url!r}? " if "://" not in url else ""
+    raise ValidationError([Problem("base_url", f"{source} {value!r} is not an http(s) URL: {hint}nothing was sent")])
 
 
 def _credential(value, source):

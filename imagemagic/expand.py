@@ -5,16 +5,23 @@ take exactly the same input. A template is expanded the way IPython expands a li
 `{expression}`, `$name`, with `{{`/`$$` for literal braces and dollars), against the row's columns,
 the grid's values and then the namespace. Any value given as a list or tuple is a grid axis; the
 run is the Cartesian product of the rows (if any) and the axes, in the order given.
+
+Every name given (a keyword, a grid axis, a row column) is judged before anything is expanded: a
+name the template uses fills it and is never sent; any other name must be a request parameter of
+the operation, else it is a problem with "did you mean" (a typo never becomes a silent variable).
 """
 
 from __future__ import annotations
 
+import ast
 import itertools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .errors import ValidationError
-from .params import BY_NAME
+from .params import BY_NAME, unknown_names
+from .request import Problem
 
 
 @dataclass(frozen=True)
@@ -26,13 +33,23 @@ class Variant:
     params: dict = field(default_factory=dict)  # request parameters (the template's own never included)
 
 
-def _problem(name, message):
-    from .request import Problem
+class Variants(list):
+    """The variants of one run, in order, with `notes`: what to say once about the names given."""
 
+    def __init__(self, variants: Iterable[Variant] = (), notes: tuple[str, ...] = ()) -> None:
+        super().__init__(variants)
+        self.notes = notes
+
+    def with_params(self, params: Mapping) -> Variants:
+        """These variants, each also sending `params` (e.g. the magic's flags) under its own parameters."""
+        return Variants([replace(v, params={**params, **v.params}) for v in self], self.notes)
+
+
+def _problem(name: str, message: str) -> ValidationError:
     return ValidationError([Problem(name, message)])
 
 
-def rows_of(rows) -> list[dict]:
+def rows_of(rows: Any) -> list[dict]:
     """The rows as a list of dicts: an iterable of mappings, or a pandas DataFrame (one dict per row)."""
     if rows is None:
         return [{}]
@@ -43,6 +60,24 @@ def rows_of(rows) -> list[dict]:
         if not isinstance(row, Mapping):
             raise _problem("rows", f"row {number} is a {type(row).__name__}: rows must be dicts or a DataFrame")
     return [dict(row) for row in found]
+
+
+def template_names(template: str) -> set[str]:
+    """The names a template's fields read (`{animal}`, `{n * 2}`, `{d['k']}`, `$colour`)."""
+    from IPython.utils.text import DollarFormatter
+
+    names: set[str] = set()
+    try:
+        fields = [name for _, name, _, _ in DollarFormatter().parse(template) if name]
+    except ValueError:  # an unbalanced brace: fill() names the problem
+        return names
+    for text in fields:
+        try:
+            tree = ast.parse(text, mode="eval")
+        except SyntaxError:
+            continue
+        names |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    return names
 
 
 def fill(template: str, values: Mapping, namespace: Mapping | None = None) -> str:
@@ -81,29 +116,48 @@ def axes_of(values: Mapping) -> tuple[dict, dict]:
     return axes, fixed
 
 
+def judge_names(names: Iterable[str], used: set[str], operation: str = "generate") -> tuple[str, ...]:
+    """Each name is a variable the template uses (`used`) or a parameter of `operation`; raises a
+    ValidationError ("did you mean") for any other. Returns the notes to say once: a template variable
+    named like a parameter fills the template and is not sent."""
+    names = list(dict.fromkeys(names))
+    unknown = unknown_names([n for n in names if n not in used and n != "prompt"], operation)
+    if unknown:
+        raise ValidationError([Problem(name, f"{line}, or a variable the template uses") for name, line in unknown])
+    return tuple(
+        f"{name!r} fills the template's {{{name}}} and is not sent as the {name} parameter"
+        for name in names
+        if name in used and name in BY_NAME
+    )
+
+
 def expand(
     template: str | list[str] | None,
     *,
     rows: Iterable[Mapping] | None = None,
     namespace: Mapping | None = None,
     expand_template: bool = True,
-    **values,
-) -> list[Variant]:
+    operation: str = "generate",
+    **values: Any,
+) -> Variants:
     """One Variant per request: rows × grid axes, with the template filled and the parameters split out.
 
     `values` are request parameters (by the table's names) and template variables alike; a list or
     tuple value is a grid axis. Row columns work the same way (a parameter or a template variable).
     `template` may also be a list of prompts (sent as written, one axis), or None when every row has
-    a `prompt` column.
+    a `prompt` column. Every name is judged first (see judge_names); nothing is filled before.
     """
     if isinstance(template, (list, tuple)):
         values, template = {"prompt": list(template), **values}, None
     axes, fixed = axes_of(values)
+    table = rows_of(rows)
+    used = template_names(template) if template is not None and expand_template else set()
+    notes = judge_names([*values, *(k for row in table for k in row)], used, operation)
     variants = []
-    for row in rows_of(rows):
+    for row in table:
         for combination in itertools.product(*axes.values()):
             chosen = {**fixed, **row, **dict(zip(axes, combination, strict=True))}
-            params = {k: v for k, v in chosen.items() if k in BY_NAME}
+            params = {k: v for k, v in chosen.items() if k in BY_NAME and k not in used}
             if template is None:
                 if not isinstance(chosen.get("prompt"), str):
                     raise _problem("prompt", "give a template, a list of prompts, or rows with a 'prompt' column")
@@ -112,4 +166,4 @@ def expand(
                 prompt = fill(template, chosen, namespace) if expand_template else template
             labels = {k: v for k, v in chosen.items() if k in axes or k in row}
             variants.append(Variant(labels, prompt, params))
-    return variants
+    return Variants(variants, notes)

@@ -19,7 +19,15 @@ from traitlets import Bool, CInt, Dict, Enum, Float, TraitError, Unicode, valida
 from traitlets.config import Configurable
 
 from .catalog import DEFAULT_MODEL, lookup
-from .flags import edit_only_flags, edit_only_given, given_values, parse_extra, request_flags, request_values
+from .flags import (
+    edit_only_flags,
+    edit_only_given,
+    given_values,
+    grid_axes,
+    parse_extra,
+    request_flags,
+    request_values,
+)
 from .params import NAMES, PARAMS
 from .settings import Settings, options
 from .sizes import apply as apply_sizes
@@ -84,6 +92,37 @@ INPUT_FLAGS = (
 )
 
 
+def _parse(magic, line, cell):
+    """The magic's arguments; a line argparse cannot read, a prompt on a cell's line or a bad --out is a
+    UsageError."""
+    try:
+        args = parse_argstring(magic, line)
+    except ValueError as exc:  # shlex: an unbalanced quote
+        raise UsageError(f"could not read the line: {exc} (quote the prompt or put it in the cell body)") from exc
+    if cell is not None and args.prompt:
+        raise UsageError(
+            f"in %%imagegen the prompt is the cell body; the line takes only --flags (found {' '.join(args.prompt)!r})"
+        )
+    if args.out is not None and not args.out.isidentifier():
+        raise UsageError(f"--out {args.out!r} is not a valid variable name")
+    return args
+
+
+def _edit_inputs(shell, args):
+    """prepare()'s edit arguments from --image (each a value or a list of them) and --mask; {} for a generation."""
+    if args.image:
+        images = []
+        for text in args.image:
+            value = _input(shell, "--image", text)
+            images += value if type(value) in (list, tuple) else [value]  # a list, not an ImageResult
+        mask = _input(shell, "--mask", args.mask) if args.mask else None
+        return {"operation": "edit", "image": images, "mask": mask}
+    if args.mask or edit_only_given(args):
+        flags = ", ".join((["--mask"] if args.mask else []) + edit_only_given(args))
+        raise UsageError(f"{flags} applies to edits only: add --image NAME (the image to edit)")
+    return {}
+
+
 def _input(shell, flag, text):
     """The value `--image`/`--mask` TEXT names: an expression in the user's namespace, else an existing file."""
     try:
@@ -93,7 +132,7 @@ def _input(shell, flag, text):
 
         if Path(text).expanduser().is_file():
             return text
-        raise UsageError(f"{flag} {text}: {type(exc).__name__}: {exc} (and no such file)") from None
+        raise UsageError(f"{flag} {text}: {type(exc).__name__}: {exc} (and no such file)") from exc
 
 
 @magics_class
@@ -166,8 +205,8 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         "--grid",
         action="append",
         metavar="NAME=V1,V2,…",
-        help="A grid axis: a request parameter or template variable and its values (or NAME=variable, a list in "
-        "the namespace); repeatable, the run is the product. Shows a contact sheet.",
+        help="A grid axis: a request parameter or a variable the template uses, and its values (or NAME=variable, "
+        "a list in the namespace); repeatable, the run is the product. Shows a contact sheet.",
     )
     @argument(
         "--no-expand",
@@ -195,70 +234,52 @@ class ImageGenMagics(Magics, ImageGenDefaults):
 
         %imagegen --size 1024x1024 a red kite
         """
-        try:
-            args = parse_argstring(self.imagegen, line)
-        except ValueError as exc:  # shlex: an unbalanced quote
-            raise UsageError(f"could not read the line: {exc} (quote the prompt or put it in the cell body)") from None
+        args = _parse(self.imagegen, line, cell)
         if args.models:
-            from .catalog import catalog_text
+            return self._models(args.remote)
+        from .runner import show_many, show_one
 
-            print(catalog_text())
-            if args.remote:
-                self._remote_models()
-            return
-        if cell is not None and args.prompt:
-            raise UsageError(
-                "in %%imagegen the prompt is the cell body; the line takes only --flags "
-                f"(found {' '.join(args.prompt)!r})"
-            )
-        if args.out is not None and not args.out.isidentifier():
-            raise UsageError(f"--out {args.out!r} is not a valid variable name")
+        path, variants = self._run_path(args, cell.strip() if cell is not None else " ".join(args.prompt))
+        if variants is not None:
+            return show_many(self.shell, path, variants, args)
+        return show_one(self.shell, path, args)
+
+    def _models(self, remote):
+        from .catalog import catalog_text
+
+        print(catalog_text())
+        if remote:
+            self._remote_models()
+
+    def _run_path(self, args, prompt):
+        """The cell as a RunPath (and its variants with --grid); bad input is one UsageError, nothing sent."""
         from .errors import ValidationError
+        from .expand import expand, fill
+        from .planning import check_budget, plan_all
+        from .run import RunPath, use_cache
         from .settings import prepare
 
-        prompt = cell.strip() if cell is not None else " ".join(args.prompt)
-        edit = {}
-        if args.image:
-            edit = {
-                "operation": "edit",
-                "image": [_input(self.shell, "--image", text) for text in args.image],
-                "mask": _input(self.shell, "--mask", args.mask) if args.mask else None,
-            }
-        elif args.mask or edit_only_given(args):
-            flags = ", ".join((["--mask"] if args.mask else []) + edit_only_given(args))
-            raise UsageError(f"{flags} applies to edits only: add --image NAME (the image to edit)")
-        from .expand import expand
-        from .sweeps import grid_axes
-
-        values = given_values(args)
+        settings = self.settings().but(offline=args.offline or None)
+        edit = _edit_inputs(self.shell, args)
+        if args.grid and edit:
+            raise UsageError("--grid runs generations, not edits: leave out --image, or edit in a loop")
+        cache = use_cache(settings, args.fresh)
         try:
             extra = parse_extra(args.extra)
-            grid = grid_axes(args.grid, self.shell.user_ns)
-            variants = expand(
-                prompt, namespace=self.shell.user_ns, expand_template=not args.no_expand, **values, **grid
-            )
+            if args.grid:
+                grid = grid_axes(args.grid, self.shell.user_ns)
+                variants = expand(
+                    prompt, namespace=self.shell.user_ns, expand_template=not args.no_expand, **grid
+                ).with_params(given_values(args))
+                plans = plan_all(variants, settings=settings, extra_body=extra)
+                check_budget(plans, settings.sweep_limit if args.limit is None else args.limit)
+                return RunPath(plans, cache=cache, notes=variants.notes, notify=print), variants
+            prompt = prompt if args.no_expand else fill(prompt, {}, self.shell.user_ns)
+            values = given_values(args) if edit else request_values(args)
+            plan = prepare(prompt, values, settings=settings, extra_body=extra, **edit)
         except (ValueError, ValidationError) as exc:
-            raise UsageError(str(exc)) from None
-        if args.grid:
-            if edit:
-                raise UsageError("--grid runs generations, not edits: leave out --image, or edit in a loop")
-            from .sweeps import run_in_notebook as run_sweep
-
-            return run_sweep(self, variants, args, self.settings().but(offline=args.offline or None), extra)
-        prompt = variants[0].prompt
-        try:
-            plan = prepare(
-                prompt,
-                given_values(args) if edit else request_values(args),
-                settings=self.settings().but(offline=args.offline or None),
-                extra_body=extra,
-                **edit,
-            )
-        except (ValueError, ValidationError) as exc:
-            raise UsageError(str(exc)) from None
-        from .runner import run_in_notebook
-
-        run_in_notebook(self, plan, args)
+            raise UsageError(str(exc)) from exc
+        return RunPath([plan], cache=cache, notify=print), None
 
     def _remote_models(self):
         from .endpoint import resolve
@@ -269,7 +290,7 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         try:
             print(remote_text(resolve(api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline)))
         except ImageMagicError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(str(exc)) from exc
 
     @line_magic
     def imagegen_usage(self, line):
@@ -302,6 +323,16 @@ class ImageGenMagics(Magics, ImageGenDefaults):
                 print(entry.line())
 
     @line_magic
+    def imagegen_batch(self, line):
+        """List the Batch API jobs submitted from this machine, newest first, with their status."""
+        from .batchjob import batches
+
+        jobs = batches(settings=self.settings())
+        print(
+            "\n".join(job.line() + (f"  ({job.problem})" if job.problem else "") for job in jobs) or "no batch jobs yet"
+        )
+
+    @line_magic
     def imagegen_recall(self, line):
         """Put the %%imagegen cell that makes an image again into the next input cell (like %recall).
 
@@ -322,16 +353,6 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         except ValidationError as exc:
             raise UsageError(f"{text}: {exc}") from None
         self.shell.set_next_input(cell, replace=False)
-
-    @line_magic
-    def imagegen_batch(self, line):
-        """List the Batch API jobs submitted from this machine, newest first, with their status."""
-        from .batchjob import batches
-
-        jobs = batches(settings=self.settings())
-        print(
-            "\n".join(job.line() + (f"  ({job.problem})" if job.problem else "") for job in jobs) or "no batch jobs yet"
-        )
 
     @line_magic
     def imagegen_panel(self, line):

@@ -256,20 +256,26 @@ class ImageResult(list[Any]):
 
 
 def save_images(named: Iterable[tuple[str, GeneratedImage]], folder: str | PathLike[str]) -> list[Path]:
-    """Write each (stem, GeneratedImage) as its original bytes into `folder`, never overwriting; return the paths."""
+    """Write each (stem, GeneratedImage) as its original bytes into `folder`, never overwriting; return the paths.
+
+    A folder that cannot take them raises OSError with one line naming it and the reason."""
     folder = Path(folder).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for stem, img in named:
-        for attempt in itertools.count(1):
-            path = folder / f"{stem}{'' if attempt == 1 else f'-{attempt}'}.{img.format}"
-            try:
-                with open(path, "xb") as handle:
-                    handle.write(img.data)
-            except FileExistsError:
-                continue
-            paths.append(path)
-            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for stem, img in named:
+            for attempt in itertools.count(1):
+                path = folder / f"{stem}{'' if attempt == 1 else f'-{attempt}'}.{img.format}"
+                try:
+                    with open(path, "xb") as handle:
+                        handle.write(img.data)
+                except FileExistsError:
+                    continue
+                paths.append(path)
+                break
+    except OSError as exc:
+        done = f" ({len(paths)} written before)" if paths else ""
+        raise OSError(f"could not save into {folder}: {exc.strerror or exc}{done}") from exc
     return paths
 
 

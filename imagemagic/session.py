@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import threading
 import time
+from pathlib import Path
 
 from .loop import run_sync
 from .store import default_home
@@ -37,15 +38,18 @@ class Session:
 
     def client(self, endpoint, **options):
         """The AsyncImagesClient for an endpoint and options, shared so connections are reused."""
-        from .client import AsyncImagesClient
-
         key = (endpoint, tuple(sorted(options.items())))
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = AsyncImagesClient(
-                    endpoint, sleep=self.sleep, clock=self.clock, transport=self.transport, **options
-                )
+                self._clients[key] = self.new_client(endpoint, **options)
             return self._clients[key]
+
+    def new_client(self, endpoint, **options):
+        """A new AsyncImagesClient with this session's sleep, clock and transport (not shared: the caller
+        closes it; a run's clients with their rate gate are made so)."""
+        from .client import AsyncImagesClient
+
+        return AsyncImagesClient(endpoint, sleep=self.sleep, clock=self.clock, transport=self.transport, **options)
 
     def local_server_url(self):
         """(base_url, started_now) of the local preview server, started on first use. Blocks while it starts."""
@@ -57,10 +61,16 @@ class Session:
             self._server = start(batch_folder=self.server_folder())
             return self._server[0], True
 
-    def server_folder(self):
+    def server_folder(self) -> Path | None:
         """Where the local server keeps its Files and Batches (the history folder's `server/`): a job it runs
-        outlives the kernel, and the next kernel's server finishes it."""
-        return default_home() / "server"
+        outlives the kernel, and the next kernel's server finishes it. None (a temporary folder) when the
+        history folder cannot take it: the run path has said so already, and images still come."""
+        folder = default_home() / "server"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return None
+        return folder
 
     async def connect(self, endpoint, notify=None):
         """The endpoint with an address: the local server is started off the event loop when it is the answer.

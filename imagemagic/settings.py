@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .catalog import DEFAULT_MODEL, lookup
-from .endpoint import Endpoint
+from .endpoint import Endpoint, resolve
 from .errors import ValidationError
 from .params import for_operation, unknown_names
 from .request import EditRequest, ImageRequest, Problem
@@ -115,17 +115,10 @@ def options() -> tuple[dataclasses.Field, ...]:
 class Plan:
     """A validated request, where it goes, with which settings, and the advice to show before sending."""
 
-    request: ImageRequest  # an EditRequest for an edit
+    request: ImageRequest | EditRequest
     endpoint: Endpoint
     settings: Settings
     warnings: tuple[str, ...] = ()
-
-    def call(self, *, on_event=None, cache=False, notify=None, session=None, meta=None, gate=None):
-        """The Call that carries out this plan (`meta`: extra history metadata, e.g. a run id; `gate`: a
-        ratelimit.RateGate shared by the requests of one run)."""
-        from .api import Call
-
-        return Call(self, on_event=on_event, cache=cache, notify=notify, session=session, meta=meta, gate=gate)
 
 
 def request_for(prompt, params=None, *, settings, extra_body=None, operation="generate", image=None, mask=None):
@@ -174,7 +167,6 @@ def prepare(
     `operation="edit"` makes an edit of `image` (one input or a list) with an optional `mask`.
     Raises ValidationError listing every problem (unknown parameter names included); nothing is sent.
     """
-    from .endpoint import resolve
     from .remote import shutdowns
 
     settings = settings or Settings.current()

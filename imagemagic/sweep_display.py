@@ -14,6 +14,8 @@ import math
 import time
 import uuid
 
+from .sweep_result import describe_spent
+
 BAR_INTERVAL = 1.0  # seconds; a notebook bar's redraw is a few widget messages
 SHEET_INTERVAL = 2.0  # a live frame is rendered on the event loop: keep it rare and fast
 
@@ -56,13 +58,6 @@ class Throttle:
         """Carry out the pending call now (or a last one)."""
         self.cancel()
         self._fire()
-
-
-def describe_spent(cost, offline):
-    """The cost so far as a short word: 'free' offline, '$0.0120', or 'price unknown'."""
-    if offline:
-        return "free"
-    return "price unknown" if cost is None else f"${cost:.4f}"
 
 
 class RunView:

@@ -116,7 +116,7 @@ def test_a_run_that_would_pass_the_budget_sends_nothing_and_says_so_in_one_line(
     imagemagic.generate("a kite", base_url=server.url, settings=settings, session=session, quality="high")
     assert session.ledger.spent == pytest.approx(ONE_IMAGE)
     with pytest.raises(imagemagic.BudgetError) as caught:
-        imagemagic.generate("a kite", base_url=server.url, settings=settings, session=session, quality="high")
+        imagemagic.generate("a second kite", base_url=server.url, settings=settings, session=session, quality="high")
     assert str(caught.value) == (
         "budget: this run would cost about $0.21, more than the $0.089 left of $0.30 ($0.21 spent this session); "
         "nothing was sent. To go ahead, raise it: %config ImageGenMagics.budget = 0.43 "
@@ -163,7 +163,9 @@ def test_daily_spending_survives_restarts_and_holds_every_process_to_the_daily_b
     first = _cli("--base-url", server.url, "--daily-budget", "0.40", "--output-dir", str(tmp_path), home=clean_env)
     assert first.returncode == 0, first.stderr
     assert budget.spent_today(clean_env) == pytest.approx(ONE_IMAGE)  # in the history folder, after that process
-    second = _cli("--base-url", server.url, "--daily-budget", "0.40", "--output-dir", str(tmp_path), home=clean_env)
+    second = _cli(  # --fresh: the identical request would come from the cache, free
+        "--base-url", server.url, "--daily-budget", "0.40", "--fresh", "--output-dir", str(tmp_path), home=clean_env
+    )
     assert second.returncode == 2  # refused before sending, as bad input is
     assert second.stderr.splitlines()[-1] == (
         "imagemagic: error: daily_budget: this run would cost about $0.21, more than the $0.19 left of $0.40 "

@@ -56,13 +56,14 @@ def test_cache_can_be_switched_off(ip, capsys, recorder, monkeypatch):
     assert len(recorder.requests) == 2
 
 
-def test_generate_does_not_cache_unless_asked(recorder):
+def test_generate_follows_the_cache_setting_and_cache_false_pays_again(recorder):
     url = recorder.base + "/v1"
     imagemagic.generate("a kite", base_url=url)
-    imagemagic.generate("a kite", base_url=url)
-    assert len(recorder.requests) == 2
-    assert imagemagic.generate("a kite", base_url=url, cache=True).cached
-    assert len(recorder.requests) == 2
+    assert imagemagic.generate("a kite", base_url=url).cached
+    assert len(recorder.requests) == 1
+    assert not imagemagic.generate("a kite", base_url=url, cache=False).cached
+    assert not imagemagic.generate("a kite", base_url=url, settings=imagemagic.Settings(cache=False)).cached
+    assert len(recorder.requests) == 3
 
 
 def test_pruned_or_damaged_images_are_generated_anew(recorder):

@@ -9,12 +9,12 @@ from imagemagic.expand import expand
 
 
 def test_lists_are_axes_and_the_product_is_in_the_order_given():
-    variants = expand("A {animal}, {quality}", animal=["fox", "owl"], quality=("low", "high"), size="1024x1024")
+    variants = expand("A {animal}", animal=["fox", "owl"], quality=("low", "high"), size="1024x1024")
     assert [(v.prompt, v.params) for v in variants] == [
-        ("A fox, low", {"size": "1024x1024", "quality": "low"}),
-        ("A fox, high", {"size": "1024x1024", "quality": "high"}),
-        ("A owl, low", {"size": "1024x1024", "quality": "low"}),
-        ("A owl, high", {"size": "1024x1024", "quality": "high"}),
+        ("A fox", {"size": "1024x1024", "quality": "low"}),
+        ("A fox", {"size": "1024x1024", "quality": "high"}),
+        ("A owl", {"size": "1024x1024", "quality": "low"}),
+        ("A owl", {"size": "1024x1024", "quality": "high"}),
     ]
     assert variants[1].variables == {"animal": "fox", "quality": "high"}  # the axes label it, not fixed values
 
@@ -61,3 +61,42 @@ def test_problems_are_one_line(call, message):
     with pytest.raises(ValidationError) as caught:
         call()
     assert str(caught.value) == message
+
+
+QUALITY_TYPO = (
+    "'qualty' is not a parameter of generate: did you mean 'quality'? use model, size, resolution, quality, n, background, "
+    "output_format, output_compression, moderation, stream, partial_images, style, response_format, user, "
+    "complexity, frame_count, frame_duration_ms, or a variable the template uses"
+)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: expand("A fox", qualty=["low", "high"]),
+        lambda: expand("A fox", rows=[{"qualty": "low"}]),
+        lambda: expand("A fox", qualty="low"),
+    ],
+)
+def test_a_name_neither_parameter_nor_template_variable_is_refused_with_did_you_mean(call):
+    with pytest.raises(ValidationError) as caught:
+        call()
+    assert str(caught.value) == QUALITY_TYPO
+
+
+def test_a_name_the_template_uses_fills_it_and_is_never_sent_with_one_note():
+    variants = expand("A {user} in {style}", user=["alice", "bob"], style=["watercolor", "ink"], quality="low")
+    assert [(v.prompt, v.params) for v in variants][:2] == [
+        ("A alice in watercolor", {"quality": "low"}),
+        ("A alice in ink", {"quality": "low"}),
+    ]
+    assert variants.notes == (
+        "'user' fills the template's {user} and is not sent as the user parameter",
+        "'style' fills the template's {style} and is not sent as the style parameter",
+    )
+    assert expand("A {animal.upper()} $colour", animal=["fox"], colour="red").notes == ()
+
+
+def test_without_expansion_every_name_must_be_a_parameter():
+    with pytest.raises(ValidationError, match="^'animal' is not a parameter of generate: "):
+        expand("A {animal}", expand_template=False, animal=["fox"])

@@ -200,12 +200,30 @@ def test_display_files_prints_the_paths(ip, recorder, capsys):
     assert [line for line in printed if line.startswith("saved ")] == [f"saved {path}" for path in seen.files]
 
 
-def test_the_panel_and_generate_ignore_the_magics_cache(ip, recorder):
+@pytest.mark.parametrize("front_end", ["magic", "generate", "panel"])
+@pytest.mark.parametrize("cache", [True, False])
+def test_every_front_end_follows_the_cache_setting(ip, recorder, front_end, cache):
+    configure(ip, base_url=f"{recorder.base}/v1", cache=cache)
+    FRONT_ENDS[front_end](ip)
+    again = result_of(front_end, FRONT_ENDS[front_end](ip))
+    assert (again.cached, len(recorder.requests)) == (cache, 1 if cache else 2)
+
+
+def test_each_front_end_has_its_fresh_override(ip, recorder):
     configure(ip, base_url=f"{recorder.base}/v1", cache=True)
-    via_generate(ip)
-    via_generate(ip)
-    via_panel(ip)
-    assert len(recorder.requests) == 3
+    via_magic(ip)
+    ip.run_cell_magic("imagegen", "--fresh", "a kite")
+    assert not imagemagic.generate("a kite", cache=False).cached
+    p = Panel()
+    p.controls["prompt"].value = "a kite"
+    p.fresh.value = True
+
+    async def click():
+        p.generate_button.click()
+        return await p.task
+
+    assert not asyncio.run(click()).result.cached
+    assert len(recorder.requests) == 4
 
 
 def test_copy_as_cell_round_trips_under_a_non_default_config(ip, recorder):
@@ -227,6 +245,7 @@ def test_copy_as_cell_round_trips_under_a_non_default_config(ip, recorder):
     p.controls["output_compression"].value = "40"  # the same as the default: sends nothing extra
     cell = p.copy_as_cell()
     ip.run_cell(cell)
+    p.fresh.value = True  # the same request: without fresh the panel shows the cell's images from the cache
     panel_run = via_panel_of(p)
     assert len(recorder.requests) == 2
     assert (

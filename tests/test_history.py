@@ -15,10 +15,12 @@ from helpers.kernels import kernel
 from helpers.scripted import completed_event, partial_event, png_b64, stream
 
 import imagemagic
+from imagemagic.call import Call
 from imagemagic.endpoint import Endpoint
 from imagemagic.errors import ImageMagicWarning
 from imagemagic.request import ImageRequest
 from imagemagic.result import GeneratedImage
+from imagemagic.session import default
 from imagemagic.settings import Plan, Settings
 from imagemagic.store import HistoryStore, atomic_write
 
@@ -73,7 +75,8 @@ def test_final_image_is_on_disk_before_the_display_sees_it(server_url, clean_env
             seen.append([(f.read_bytes() == img.data, f.with_suffix(".json").exists()) for f in files])
 
     request = ImageRequest(prompt="a kite", model="gpt-image-2", stream=True, partial_images=2)
-    Plan(request, Endpoint(server_url), Settings()).call(on_event=on_event).run_sync()
+    call = Call(Plan(request, Endpoint(server_url), Settings()), session=default(), on_event=on_event)
+    default().run_sync(call.run())
     assert seen == [[(True, True)]]
 
 

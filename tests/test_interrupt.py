@@ -1,10 +1,11 @@
-"""Interrupting a real kernel mid-stream: control back within a second, connection closed, partial kept."""
+"""Interrupting a real kernel: control back within a second, connection closed, partial kept, and Run All stops."""
 
 from __future__ import annotations
 
 import time
 
 import psutil
+import pytest
 from helpers.images import png_width
 from helpers.kernels import kernel
 
@@ -54,6 +55,48 @@ def test_interrupt_mid_stream_binds_the_latest_partial(tmp_path):
                 "text": "interrupted: the connection was closed; kept 1 image in hero (partial: True)\n",
             },
         ) in rest
-        assert not any(kind == "error" for kind, _ in rest)
+        errors = [content for kind, content in rest if kind == "error"]
+        assert [e["ename"] for e in errors] == ["KeyboardInterrupt"]  # it reaches IPython: Run All stops here
         assert k.output("print(hero.partial, hero.images[0].partial, hero.images[0].partial_index)") == "True True 1\n"
         assert k.output("print(hero.images[0].wire_b64 == LAST)".replace("LAST", repr(shown[-1]))) == "True\n"
+
+
+def _interrupt_when_busy(k, msg_id, seconds=1.0):
+    """Interrupt the kernel `seconds` after `msg_id` started executing; return that execution's messages."""
+    messages = k.messages(msg_id)
+    seen = []
+    for kind, content in messages:
+        seen.append((kind, content))
+        if kind == "execute_input":
+            break
+    time.sleep(seconds)
+    k.manager.interrupt_kernel()
+    return seen + list(messages)
+
+
+def _reply(k, msg_id):
+    while True:
+        msg = k.client.get_shell_msg(timeout=30)
+        if msg["parent_header"].get("msg_id") == msg_id:
+            return msg["content"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "line"),
+    [
+        ("%%imagegen --out hero\na lighthouse at dawn", "interrupted: the connection was closed\n"),
+        (
+            "%%imagegen --grid animal=fox,owl --out grid\na {animal}",
+            "interrupted: 0 of 2 requests done (kept in grid); run it again to finish the rest\n",
+        ),
+    ],
+)
+def test_an_interrupt_stops_run_all_the_queued_cell_does_not_run(tmp_path, cell, line):
+    with kernel(IMAGEMAGIC_PREVIEW_DELAY="30", IMAGEMAGIC_HOME=str(tmp_path)) as k:
+        running = k.execute(cell)
+        queued = k.execute("queued_cell_ran = True")  # Run All has sent it already
+        rest = _interrupt_when_busy(k, running)
+        assert ("stream", {"name": "stdout", "text": line}) in rest
+        assert _reply(k, running)["ename"] == "KeyboardInterrupt"
+        assert _reply(k, queued)["status"] == "aborted"
+        assert k.output("print('queued_cell_ran' in globals())") == "False\n"

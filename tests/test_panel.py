@@ -50,7 +50,9 @@ def test_unsupported_options_are_disabled_with_the_reason_as_tooltip():
     assert p.controls["style"].disabled and p.controls["style"].tooltip == "gpt-image-2 does not support style"
     assert p.controls["response_format"].tooltip == "gpt-image-2 does not support response_format"
     assert not p.controls["stream"].disabled
-    assert p.controls["quality"].tooltip == "low, medium, high or auto (GPT image); standard or hd (dall-e-3)."
+    assert p.controls["quality"].tooltip == (
+        "One of standard, hd, low, medium, high, auto, xhigh, max (which model takes which: --models)."
+    )
     set_values(p, stream=True, partial_images=2, background="opaque")
     p.controls["model"].value = "dall-e-3"
     names = ("stream", "partial_images", "background", "output_format", "output_compression", "moderation")
@@ -262,7 +264,7 @@ def test_save_reports_a_folder_it_cannot_write(served, tmp_path):
     served.folder.value = str(tmp_path / "file" / "below")
     served.cards[0].slots[0].select.value = True
     assert served.save() == []
-    assert text(served.status).startswith("could not save: [Errno 20] Not a directory:")
+    assert text(served.status) == f"could not save into {tmp_path / 'file' / 'below'}: Not a directory"
 
 
 def test_copy_as_cell_shows_the_magic_cell():

@@ -73,3 +73,32 @@ def test_partials_cannot_be_inputs(start_server, tmp_path):
         await p.task
 
     asyncio.run(main())
+
+
+def test_copy_as_cell_keeps_an_edit_an_edit_and_sends_exactly_the_panels_request(ip, server_url, tmp_path):
+    p = panel(base_url=server_url, folder=tmp_path)
+    first = _generate(p, prompt="a lighthouse", n=2)
+    for slot in p.cards[0].slots:
+        slot.use.click()
+    p.controls["prompt"].value = "the same at night"
+    p.controls["quality"].value = "low"
+    cell = p.copy_as_cell()
+    files = [str(f) for f in first.result.files]
+    assert cell == (
+        f"%%imagegen --model gpt-image-2 --quality low --n 2 --image {files[0]} --image {files[1]}\nthe same at night"
+    )
+    line, body = cell.split("\n", 1)
+    ip.run_cell_magic("imagegen", line.removeprefix("%%imagegen") + " --out seen", body)
+    seen = ip.user_ns["seen"].request
+    assert isinstance(seen, EditRequest) and seen.body() == p.request().body()
+    assert [img.data for img in seen.images] == [img.data for img in p.request().images]
+
+
+def test_a_copied_cell_never_runs_code_from_the_prompt(ip, server_url, tmp_path):
+    p = panel(base_url=server_url, folder=tmp_path)
+    p.controls["prompt"].value = "a {__import__('os').getpid()} kite for $5"
+    cell = p.copy_as_cell()
+    assert cell == "%%imagegen --model gpt-image-2 --no-expand\na {__import__('os').getpid()} kite for $5"
+    line, body = cell.split("\n", 1)
+    ip.run_cell_magic("imagegen", line.removeprefix("%%imagegen") + " --out seen", body)
+    assert ip.user_ns["seen"].request.prompt == "a {__import__('os').getpid()} kite for $5" == p.request().prompt

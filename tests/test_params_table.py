@@ -12,6 +12,7 @@ from imagemagic import cli
 from imagemagic import request as request_module
 from imagemagic.catalog import MODELS
 from imagemagic.controlpanel import panel
+from imagemagic.flags import help_for
 from imagemagic.magics import ImageGenMagics
 from imagemagic.params import NAMES, PARAMS, WIRE, for_operation
 from imagemagic.request import EditRequest, ImageRequest
@@ -66,7 +67,7 @@ def test_the_flags_are_exactly_the_parameters_of_what_the_front_end_serves_with_
         expected = {p.flag, *([p.short] if p.short else []), *([f"--no-{p.flag[2:]}"] if p.type is bool else [])}
         assert strings == expected
         main = next(a for a in actions[p.name] if p.flag in a.option_strings)
-        assert main.help == p.help
+        assert main.help == help_for(p.name)  # the row's help, its value list from the catalog
         if p.type is not bool:
             assert main.type is p.type and main.default is None
         assert p.flag in shown
@@ -102,7 +103,7 @@ def test_a_panel_widget_for_every_generate_parameter_with_the_help_as_tooltip():
     assert list(p.controls) == ["prompt", *(q.name for q in GENERATE)]
     for q in GENERATE:
         control = p.controls[q.name]
-        assert control.tooltip == q.help and not control.disabled
+        assert control.tooltip == help_for(q.name) and not control.disabled
         if q.type is bool:
             assert isinstance(control, W.Checkbox)
         elif q.choices and q.choices != "sizes":

@@ -13,8 +13,10 @@ import pytest
 from helpers.history import age, save_calls
 
 import imagemagic
+from imagemagic.call import Call
 from imagemagic.endpoint import Endpoint
 from imagemagic.request import ImageRequest
+from imagemagic.session import default
 from imagemagic.settings import Plan, Settings
 from imagemagic.store import HistoryStore, history
 
@@ -24,11 +26,16 @@ def test_unwritable_history_keeps_the_images_and_says_so(server_url, tmp_path, m
     blocker.write_bytes(b"")
     home = blocker / "home"  # under a plain file: every write fails, even for root (ENOTDIR)
     monkeypatch.setenv("IMAGEMAGIC_HOME", str(home))
-    with pytest.warns(imagemagic.ImageMagicWarning, match=r"^could not save 2 images to the history \("):
+    with pytest.warns(imagemagic.ImageMagicWarning) as caught:
         result = imagemagic.generate("a kite", base_url=server_url, n=2, size="1024x1024")
+    assert [str(w.message) for w in caught] == [
+        f"the history folder {home} cannot be written (Not a directory): images stay in the result only "
+        "(keep them with .save(path)); cache and resume are off"
+    ]
     assert [img.size for img in result] == [(1024, 1024)] * 2 and result.files == []
-    call = Plan(ImageRequest(prompt="a kite", n=2, size="1024x1024"), Endpoint(server_url), Settings()).call()
-    result = call.run_sync()
+    plan = Plan(ImageRequest(prompt="a kite", n=2, size="1024x1024"), Endpoint(server_url), Settings())
+    call = Call(plan, session=default())
+    result = default().run_sync(call.run())
     assert len(result) == 2 and call.saver.paths == []
     assert (
         call.saver.failure
@@ -43,18 +50,16 @@ def test_unwritable_history_keeps_the_images_and_says_so(server_url, tmp_path, m
     assert [p.read_bytes() for p in saved] == [img.data for img in result.images]
 
 
-def test_the_magic_binds_images_it_could_not_store_and_says_where_they_are(ip, tmp_path, monkeypatch, capsys):
+def test_the_magic_binds_images_it_could_not_store_and_says_where_they_are(ip, tmp_path, monkeypatch, recwarn):
     blocker = tmp_path / "a-file"
     blocker.write_bytes(b"")
     monkeypatch.setenv("IMAGEMAGIC_HOME", str(blocker / "home"))
-    capsys.readouterr()
     ip.run_cell("%%imagegen --size 1024x1024 --out pic\na kite")
-    out = capsys.readouterr()
-    assert len(ip.user_ns["pic"]) == 1 and out.err == ""
-    assert out.out.splitlines()[-1] == (
-        f"warning: could not save 1 image to the history ({blocker / 'home'}): Not a directory; "
-        "it is in the result only: keep it with .save(path)"
-    )
+    assert len(ip.user_ns["pic"]) == 1
+    assert [str(w.message) for w in recwarn] == [
+        f"the history folder {blocker / 'home'} cannot be written (Not a directory): images stay in the result "
+        "only (keep them with .save(path)); cache and resume are off"
+    ]
 
 
 def test_a_call_stored_in_part_is_not_served_from_the_cache(recorder, monkeypatch):
@@ -67,8 +72,8 @@ def test_a_call_stored_in_part_is_not_served_from_the_cache(recorder, monkeypatc
 
     monkeypatch.setattr(HistoryStore, "save", disk_full_for_the_second)
     url = recorder.base + "/v1"
-    call = Plan(ImageRequest(prompt="a kite", n=2), Endpoint(url), Settings()).call(cache=True)
-    assert len(call.run_sync()) == 2 and len(call.saver.paths) == 1
+    call = Call(Plan(ImageRequest(prompt="a kite", n=2), Endpoint(url), Settings()), session=default(), cache=True)
+    assert len(default().run_sync(call.run())) == 2 and len(call.saver.paths) == 1
     assert call.saver.failure.startswith("could not save 1 image to the history (")
     assert call.saver.failure.endswith("): No space left on device; it is in the result only: keep it with .save(path)")
     monkeypatch.setattr(HistoryStore, "save", save)

@@ -41,7 +41,7 @@ def test_generate_shows_final_image_of_the_chosen_size(lab, page, artifacts):
 def test_cancel_mid_stream_returns_to_idle_before_another_partial_could_arrive(lab, page, artifacts):
     panel = _start_panel(lab, page)
     panel.locator("textarea").first.fill("A red kite over a blue sea")
-    panel.locator(".widget-checkbox input").check()
+    panel.get_by_role("checkbox", name="stream").check()
     _field(panel, "partial images").select_option("2")
     panel.get_by_role("button", name="Generate").click()
     clicked = time.monotonic()
