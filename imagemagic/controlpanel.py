@@ -27,6 +27,7 @@ from .params import BY_NAME, for_operation
 from .progress import Status
 from .result import ImageResult, save_images
 from .settings import Settings, prepare, request_for
+from .static import WidgetDisplay, gallery_still
 from .usage import describe_tokens
 
 CHOICES = tuple(p.name for p in for_operation("generate") if p.choices and p.choices != "sizes")
@@ -319,6 +320,7 @@ class Panel(W.VBox):
             layout=W.Layout(align_items="center", display="none"),
         )
         self.input_strip.add_class("imagemagic-inputs")
+        self._static = WidgetDisplay(self, lambda: (repr(self), gallery_still(self.history)))
         self._compose()
         self._wire()
         self._apply_model()
@@ -387,7 +389,11 @@ class Panel(W.VBox):
         return f"<imagemagic panel: {len(self.history)} run{'s' if len(self.history) != 1 else ''}>"
 
     def _repr_mimebundle_(self, **kwargs):
-        return {**super()._repr_mimebundle_(**kwargs), "text/plain": repr(self)}
+        return self._static.bundle()
+
+    def _ipython_display_(self):
+        """The widget view, with the gallery as a PNG still beside it for front ends that run no widgets."""
+        self._static.show()
 
     @property
     def images(self):
@@ -514,6 +520,7 @@ class Panel(W.VBox):
             card.finish(run)
             self._busy(False)
             self._say(ending(run), "#b00020" if run.error else "inherit")
+            self._static.refresh()
         return run
 
     def _on_event(self, card, notes, event):

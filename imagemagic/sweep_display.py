@@ -14,6 +14,8 @@ import math
 import time
 import uuid
 
+from .static import WidgetDisplay
+
 BAR_INTERVAL = 1.0  # seconds; a notebook bar's redraw is a few widget messages
 SHEET_INTERVAL = 2.0  # a live frame is rendered on the event loop: keep it rare and fast
 
@@ -84,7 +86,19 @@ class RunView:
         self._publish = publish or display
         self._update = update or update_display
         self.display_id = f"imagegen-sweep-{uuid.uuid4().hex}" if sheet else None
-        self.bar = tqdm(total=len(cells), unit="image", desc="images", mininterval=math.inf, leave=True, file=file)
+        from tqdm.notebook import tqdm as notebook_bar
+
+        widget = {"display": False} if issubclass(tqdm, notebook_bar) else {}  # shown below, with its text line
+        self.bar = tqdm(
+            total=len(cells), unit="image", desc="images", mininterval=math.inf, leave=True, file=file, **widget
+        )
+        self._static = (
+            WidgetDisplay(self.bar.container, lambda: (str(self.bar), None), publish=self._publish, update=self._update)
+            if widget
+            else None
+        )
+        if self._static:
+            self._static.show()
         self._bar_throttle = Throttle(BAR_INTERVAL, self._draw_bar)
         self._sheet_throttle = Throttle(SHEET_INTERVAL, self._draw_sheet)
 
@@ -139,3 +153,5 @@ class RunView:
             self._sheet_throttle.cancel()
             self._draw_sheet(final=True)
         self.bar.close()
+        if self._static:  # a saved notebook shows the finished bar's line, not "images: 0%"
+            self._static.refresh()
