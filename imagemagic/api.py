@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import ImageMagicError, ImageMagicWarning
+from .marimo_live import live_output
 from .progress import Progress
 from .result import ImageResult
 from .session import Session, default
@@ -105,6 +106,7 @@ def _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cach
     plan = prepare(prompt, params, settings=settings, extra_body=extra_body, **edit)
     for note in plan.warnings:
         warnings.warn(note, ImageMagicWarning, stacklevel=3)
+    on_event = on_event or live_output()  # in marimo: the images replace the cell's output as they arrive
     return plan.call(on_event=on_event, cache=cache, session=session, notify=lambda line: print(line, file=sys.stderr))
 
 
