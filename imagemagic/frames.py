@@ -56,10 +56,10 @@ class SweepFrame(pandas.DataFrame):
             frame["image"] = frame["file"]
         return frame
 
-    def to_csv(self, *args, **kwargs):  # type: ignore[override]
+    def to_csv(self, *args, **kwargs):
         """pandas' to_csv of `plain()`: the image column is the file path."""
         return self.plain().to_csv(*args, **kwargs)
 
-    def to_parquet(self, *args, **kwargs):  # type: ignore[override]
+    def to_parquet(self, *args, **kwargs):
         """pandas' to_parquet of `plain()`: the image column is the file path."""
         return self.plain().to_parquet(*args, **kwargs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from .display import display_copy
 from .result import GeneratedImage
@@ -29,7 +30,7 @@ def live_output() -> Callable[[object], None] | None:
 class MarimoOutput:
     """The latest image of each slot, as one HTML row that replaces the cell's output on every image."""
 
-    def __init__(self, mo):
+    def __init__(self, mo: Any) -> None:
         self.mo = mo
         self.latest: dict[int, GeneratedImage] = {}
 
