@@ -7,12 +7,16 @@ import time
 PANEL = ".imagemagic-panel"
 
 
-def _start_panel(lab, page):
+def _start_panel(lab, page, artifacts):
     """Open notebooks/panel.ipynb, run its panel cell, return the panel's locator."""
     notebook = lab.open(page, "panel.ipynb")
     lab.run_cell(notebook, 0)
     panel = notebook.locator(PANEL)
-    panel.wait_for(timeout=60_000)  # the kernel's first import of ipywidgets, on a loaded machine
+    try:
+        panel.wait_for(timeout=60_000)  # the kernel's first import of ipywidgets, on a loaded machine
+    except Exception:
+        page.screenshot(path=artifacts / f"panel-missing-{type(lab).__name__}.png")
+        raise
     return panel
 
 
@@ -27,7 +31,7 @@ def _field(panel, label):
 
 def test_generate_shows_final_image_of_the_chosen_size(front_end, page, artifacts):
     lab = front_end
-    panel = _start_panel(lab, page)
+    panel = _start_panel(lab, page, artifacts)
     panel.locator("textarea").first.fill("A lighthouse on a cliff at dawn, watercolor")
     _field(panel, "size").fill("1536x1024")
     panel.get_by_role("button", name="Generate").click()
@@ -40,7 +44,7 @@ def test_generate_shows_final_image_of_the_chosen_size(front_end, page, artifact
 
 
 def test_cancel_mid_stream_returns_to_idle_before_another_partial_could_arrive(lab, page, artifacts):
-    panel = _start_panel(lab, page)
+    panel = _start_panel(lab, page, artifacts)
     panel.locator("textarea").first.fill("A red kite over a blue sea")
     panel.locator(".widget-checkbox input").check()
     _field(panel, "partial images").select_option("2")
