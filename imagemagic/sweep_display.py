@@ -152,6 +152,9 @@ class RunView:
         if self.display_id:
             self._sheet_throttle.cancel()
             self._draw_sheet(final=True)
-        self.bar.close()
-        if self._static:  # a saved notebook shows the finished bar's line, not "images: 0%"
+        if self._static:  # the bar's value and colour in one message, then its last line for a saved notebook
+            with self.bar.container.children[1].hold_sync():
+                self.bar.close()
             self._static.refresh()
+        else:
+            self.bar.close()
