@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,9 +24,10 @@ def cells(tmp_path_factory):
     folder = tmp_path_factory.mktemp("marimo")
     env = {k: v for k, v in os.environ.items() if k not in ENDPOINT_VARIABLES}
     env["IMAGEMAGIC_HOME"] = str(folder / "home")
-    out = folder / "kites.html"
+    out, notebook = folder / "kites.html", folder / NOTEBOOK.name  # marimo writes its session cache beside it
+    shutil.copy(NOTEBOOK, notebook)
     done = subprocess.run(
-        [sys.executable, "-m", "marimo", "export", "html", str(NOTEBOOK), "-o", str(out)],
+        [sys.executable, "-m", "marimo", "export", "html", str(notebook), "-o", str(out)],
         env=env,
         capture_output=True,
         text=True,
