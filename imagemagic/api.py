@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .marimo_live import live_output
 from .result import ImageResult
 from .run import RunPath
 from .session import Session
@@ -67,7 +68,7 @@ def generate(
     Without a key or base URL, the built-in offline preview server answers.
     """
     path = _path(prompt, api_key, base_url, offline, extra_body, params, cache, settings, session)
-    return path.run_sync(path.one(on_event))
+    return path.run_sync(path.one(on_event or live_output()))
 
 
 async def agenerate(
@@ -85,7 +86,7 @@ async def agenerate(
 ) -> ImageResult:
     """The async twin of `generate`, for code already inside an event loop."""
     path = _path(prompt, api_key, base_url, offline, extra_body, params, cache, settings, session)
-    return await path.one(on_event)
+    return await path.one(on_event or live_output())
 
 
 def edit(
@@ -113,7 +114,7 @@ def edit(
     """
     edit = {"operation": "edit", "image": image, "mask": mask}
     path = _path(prompt, api_key, base_url, offline, extra_body, params, cache, settings, session, **edit)
-    return path.run_sync(path.one(on_event))
+    return path.run_sync(path.one(on_event or live_output()))
 
 
 async def aedit(
@@ -134,4 +135,4 @@ async def aedit(
     """The async twin of `edit`, for code already inside an event loop."""
     edit = {"operation": "edit", "image": image, "mask": mask}
     path = _path(prompt, api_key, base_url, offline, extra_body, params, cache, settings, session, **edit)
-    return await path.one(on_event)
+    return await path.one(on_event or live_output())

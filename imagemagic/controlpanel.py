@@ -32,6 +32,7 @@ from .result import ImageResult, save_images
 from .run import RunPath, use_cache
 from .settings import Settings, prepare, request_for, size_note
 from .sizes import offered as offered_sizes
+from .static import WidgetDisplay, gallery_still
 from .usage import describe_tokens
 
 CHOICES = tuple(p.name for p in for_operation("generate") if p.choices and p.choices != "sizes")
@@ -346,6 +347,7 @@ class Panel(W.VBox):
             layout=W.Layout(align_items="center", display="none"),
         )
         self.input_strip.add_class("imagemagic-inputs")
+        self._static = WidgetDisplay(self, lambda: (repr(self), gallery_still(self.history)))
         self._compose()
         self._wire()
         self._apply_model()
@@ -414,7 +416,11 @@ class Panel(W.VBox):
         return f"<imagemagic panel: {len(self.history)} run{'s' if len(self.history) != 1 else ''}>"
 
     def _repr_mimebundle_(self, **kwargs):
-        return {**super()._repr_mimebundle_(**kwargs), "text/plain": repr(self)}
+        return self._static.bundle()
+
+    def _ipython_display_(self):
+        """The widget view, with the gallery as a PNG still beside it for front ends that run no widgets."""
+        self._static.show()
 
     @property
     def images(self):
@@ -548,6 +554,7 @@ class Panel(W.VBox):
             card.finish(run)
             self._busy(False)
             self._say(ending(run), "#b00020" if run.error else "inherit")
+            self._static.refresh()
         return run
 
     def _on_event(self, card, notes, event):

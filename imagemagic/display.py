@@ -21,6 +21,7 @@ import uuid
 from .errors import ImageDataError
 from .imaging import open_image
 from .progress import Status
+from .static import image_bundle
 from .usage import describe_tokens
 
 PLACEHOLDER_WIDTH = 480
@@ -176,14 +177,14 @@ class LiveDisplay:
             if img is None or img is self._shown[slot]:
                 continue
             try:
-                mime, shown = display_copy(img, self.max_side)
+                bundle = image_bundle(*display_copy(img, self.max_side))  # WebP, GIF: a static copy too
             except ImageDataError as exc:
                 self._latest[slot] = self._shown[slot]
                 self._status = _short(f"skipped: {exc}")
                 if self._shown[slot] is None:
                     self._update(self._placeholder(slot), raw=True, display_id=self._ids[slot])
                 continue
-            self._update({mime: shown, "text/plain": self._text(slot)}, raw=True, display_id=self._ids[slot])
+            self._update({**bundle, "text/plain": self._text(slot)}, raw=True, display_id=self._ids[slot])
             self._shown[slot] = img
 
     def _refresh_placeholders(self):

@@ -14,6 +14,7 @@ import math
 import time
 import uuid
 
+from .static import WidgetDisplay
 from .sweep_result import describe_spent
 
 BAR_INTERVAL = 1.0  # seconds; a notebook bar's redraw is a few widget messages
@@ -79,7 +80,19 @@ class RunView:
         self._publish = publish or display
         self._update = update or update_display
         self.display_id = f"imagegen-sweep-{uuid.uuid4().hex}" if sheet else None
-        self.bar = tqdm(total=len(cells), unit="image", desc="images", mininterval=math.inf, leave=True, file=file)
+        from tqdm.notebook import tqdm as notebook_bar
+
+        widget = {"display": False} if issubclass(tqdm, notebook_bar) else {}  # shown below, with its text line
+        self.bar = tqdm(
+            total=len(cells), unit="image", desc="images", mininterval=math.inf, leave=True, file=file, **widget
+        )
+        self._static = (
+            WidgetDisplay(self.bar.container, lambda: (str(self.bar), None), publish=self._publish, update=self._update)
+            if widget
+            else None
+        )
+        if self._static:
+            self._static.show()
         self._bar_throttle = Throttle(BAR_INTERVAL, self._draw_bar)
         self._sheet_throttle = Throttle(SHEET_INTERVAL, self._draw_sheet)
 
@@ -133,4 +146,9 @@ class RunView:
         if self.display_id:
             self._sheet_throttle.cancel()
             self._draw_sheet(final=True)
-        self.bar.close()
+        if self._static:  # the bar's value and colour in one message, then its last line for a saved notebook
+            with self.bar.container.children[1].hold_sync():
+                self.bar.close()
+            self._static.refresh()
+        else:
+            self.bar.close()

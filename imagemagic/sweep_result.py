@@ -171,12 +171,13 @@ class Sweep(list):
 
     def to_pandas(self):
         """A pandas DataFrame, one row per image: the variables, the parameters, the PIL image, the file,
-        tokens, cost, request id (and error for a failed request)."""
+        tokens, cost, request id (and error for a failed request). In a notebook the images show as
+        thumbnails; `to_csv`/`to_parquet` write the image column as the file path (frames.SweepFrame)."""
         try:
-            import pandas
+            from .frames import SweepFrame  # pandas is optional: only this method needs it
         except ImportError as exc:
             raise ImportError("Sweep.to_pandas() needs pandas: pip install pandas") from exc
-        return pandas.DataFrame(self.rows())
+        return SweepFrame(self.rows())
 
     def save(self, folder) -> list[Path]:
         """Write every image (original bytes) and a metadata CSV (`sweep.csv`) into `folder`, never

@@ -128,8 +128,8 @@ def test_the_magic_says_the_stop_once_and_prints_no_line_per_request(ip, start_s
 # --- names judged before expansion --------------------------------------------------------------------
 
 TYPO = (
-    "'qualty' is not a parameter of generate: did you mean 'quality'? use model, size, resolution, quality, n, background, "
-    "output_format, output_compression, moderation, stream, partial_images, style, response_format, user, "
+    "'qualty' is not a parameter of generate: did you mean 'quality'? use model, size, resolution, quality, n, "
+    "background, output_format, output_compression, moderation, stream, partial_images, style, response_format, user, "
     "complexity, frame_count, frame_duration_ms, or a variable the template uses"
 )
 

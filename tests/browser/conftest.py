@@ -1,4 +1,4 @@
-"""JupyterLab on loopback (token auth, a temporary root) driven by Playwright in Debian's chromium.
+"""JupyterLab and Notebook 7 on loopback (token auth, a temporary root) driven by Playwright in Debian's chromium.
 
 One JupyterLab per session; its kernels inherit IMAGEMAGIC_PREVIEW_DELAY so streams are slow
 enough to watch. Without /usr/bin/chromium every browser test is skipped with the reason.
@@ -81,12 +81,43 @@ def wait_idle(page, timeout=30_000):
     page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=timeout)
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory):
-    """JupyterLab on 127.0.0.1 with a random token and a temporary root; stopped after the session."""
+class Notebook7(Lab):
+    """A running Jupyter Notebook 7: a notebook opens in its own page (no workspace, no status bar)."""
+
+    def open(self, page, name):
+        """Open a notebook of the root; wait until its kernel is idle; return its panel."""
+        page.goto(f"{self.url}/notebooks/{name}?token={self.token}")
+        notebook = page.locator(".jp-NotebookPanel").first
+        notebook.locator(".jp-CodeCell").first.wait_for()
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=30_000)
+        return notebook
+
+    @staticmethod
+    def run_cell(notebook, index):
+        """Select the notebook's `index`-th code cell, run it with the toolbar's Run button (a first Shift+Enter can
+        be lost while Notebook 7 settles), and wait until it has started."""
+        page = notebook.page
+        prompt = notebook.locator(".jp-CodeCell").nth(index).locator(".jp-InputPrompt")
+        before = prompt.inner_text()
+        for attempt in range(3):  # a click before Notebook 7 has settled can be dropped: try again, never twice
+            prompt.click()
+            page.locator(".jp-NotebookPanel-toolbar [data-command='notebook:run-cell-and-select-next']").click()
+            try:
+                page.wait_for_function(
+                    "([el, before]) => el.innerText !== before", arg=[prompt.element_handle(), before], timeout=10_000
+                )
+                return
+            except Exception:
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=ARTIFACTS / f"notebook7-run-cell-{attempt}.png")
+        raise AssertionError(f"Notebook 7 did not start cell {index} (screenshots in {ARTIFACTS})")
+
+
+def _serve(tmp_path_factory, app, options, kind):
+    """Start `jupyter <app>` on 127.0.0.1 with a random token and a temporary root; yield `kind(...)` of it."""
     _require_chromium()
-    root = tmp_path_factory.mktemp("lab-root")
-    state = tmp_path_factory.mktemp("lab-state")
+    root = tmp_path_factory.mktemp(f"{app}-root")
+    state = tmp_path_factory.mktemp(f"{app}-state")
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
     env.update(
@@ -103,13 +134,13 @@ def lab(tmp_path_factory):
     news = state / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text('{"fetchNews": "false"}')  # no "get notified about Jupyter news?" toast over the page
-    log = open(state / "lab.log", "wb")
+    log = open(state / f"{app}.log", "wb")
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "jupyter",
-            "lab",
+            app,
             "--no-browser",
             "--allow-root",
             f"--IdentityProvider.token={token}",
@@ -117,9 +148,7 @@ def lab(tmp_path_factory):
             f"--port={port}",
             "--ServerApp.port_retries=0",
             f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.extension_manager=readonly",
+            *options,
         ],
         env=env,
         stdout=log,
@@ -136,16 +165,40 @@ def lab(tmp_path_factory):
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"JupyterLab did not start:\n{(state / 'lab.log').read_text()[-3000:]}")
+            pytest.fail(f"jupyter {app} did not start:\n{(state / f'{app}.log').read_text()[-3000:]}")
         time.sleep(0.2)
     shutil.copy(ROOT / "notebooks" / "panel.ipynb", root / "panel.ipynb")
-    yield Lab(root, url, token)
+    yield kind(root, url, token)
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """JupyterLab on 127.0.0.1 with a random token and a temporary root; stopped after the session."""
+    options = [
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+    ]
+    yield from _serve(tmp_path_factory, "lab", options, Lab)
+
+
+@pytest.fixture(scope="session")
+def notebook7(tmp_path_factory):
+    """Jupyter Notebook 7 on 127.0.0.1, as `lab`; stopped after the session."""
+    pytest.importorskip("notebook", minversion="7", reason="the test extra installs Notebook 7")
+    yield from _serve(tmp_path_factory, "notebook", [], Notebook7)
+
+
+@pytest.fixture(params=["lab", "notebook7"])
+def front_end(request):
+    """Each Jupyter front end in turn: JupyterLab, then Notebook 7."""
+    return request.getfixturevalue(request.param)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The panel in a real JupyterLab and a real browser: generate, see the image, cancel a stream."""
+"""The panel in a real JupyterLab (and Notebook 7) and a real browser: generate, see the image, cancel a stream."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ import time
 PANEL = ".imagemagic-panel"
 
 
-def _start_panel(lab, page):
+def _start_panel(lab, page, artifacts):
     """Open notebooks/panel.ipynb, run its panel cell, return the panel's locator."""
     notebook = lab.open(page, "panel.ipynb")
     lab.run_cell(notebook, 0)
     panel = notebook.locator(PANEL)
-    panel.wait_for(timeout=30_000)
+    try:
+        panel.wait_for(timeout=60_000)  # the kernel's first import of ipywidgets, on a loaded machine
+    except Exception:
+        page.screenshot(path=artifacts / f"panel-missing-{type(lab).__name__}.png")
+        raise
     return panel
 
 
@@ -25,8 +29,9 @@ def _field(panel, label):
     )
 
 
-def test_generate_shows_final_image_of_the_chosen_size(lab, page, artifacts):
-    panel = _start_panel(lab, page)
+def test_generate_shows_final_image_of_the_chosen_size(front_end, page, artifacts):
+    lab = front_end
+    panel = _start_panel(lab, page, artifacts)
     panel.locator("textarea").first.fill("A lighthouse on a cliff at dawn, watercolor")
     _field(panel, "size").fill("1536x1024")
     panel.get_by_role("button", name="Generate").click()
@@ -35,11 +40,11 @@ def test_generate_shows_final_image_of_the_chosen_size(lab, page, artifacts):
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=final.element_handle())
     assert final.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [1536, 1024]
     panel.get_by_text("done: 1 image").wait_for()
-    panel.screenshot(path=artifacts / "panel-generated.png")
+    panel.screenshot(path=artifacts / f"panel-generated-{type(lab).__name__}.png")
 
 
 def test_cancel_mid_stream_returns_to_idle_before_another_partial_could_arrive(lab, page, artifacts):
-    panel = _start_panel(lab, page)
+    panel = _start_panel(lab, page, artifacts)
     panel.locator("textarea").first.fill("A red kite over a blue sea")
     panel.get_by_role("checkbox", name="stream").check()
     _field(panel, "partial images").select_option("2")

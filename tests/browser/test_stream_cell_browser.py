@@ -1,4 +1,4 @@
-"""A streamed %%imagegen cell in a real JupyterLab: one output goes placeholder → partials → final."""
+"""A streamed %%imagegen cell in a real JupyterLab and Notebook 7: one output goes placeholder → partials → final."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def _size(data_url):
     return Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).size
 
 
-def test_streamed_cell_updates_one_output_in_place(lab, page, artifacts):
+def test_streamed_cell_updates_one_output_in_place(front_end, page, artifacts):
+    lab = front_end
     notebook = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell("%load_ext imagemagic"), nbformat.v4.new_code_cell(CELL)]
     )
@@ -48,4 +49,4 @@ def test_streamed_cell_updates_one_output_in_place(lab, page, artifacts):
     assert page.evaluate("window.imageOutputs") == 1
     assert cell.locator(".jp-OutputArea-output img").count() == 1
     assert cell.locator(".jp-OutputArea-output img").get_attribute("src") == seen[-1]
-    cell.screenshot(path=artifacts / "stream-cell.png")
+    cell.screenshot(path=artifacts / f"stream-cell-{type(lab).__name__}.png")

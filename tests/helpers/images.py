@@ -26,3 +26,8 @@ def decoded(data):
 def png_width(b64):
     """Width from a base64 PNG's IHDR (the first 24 bytes), without decoding the image."""
     return struct.unpack(">I", base64.b64decode(b64[:32])[16:20])[0]
+
+
+def pixels_loaded(pil):
+    """Whether a PIL image has decoded its pixels (Pillow 10 keeps them in `im`, Pillow 11 and later in `_im`)."""
+    return vars(pil).get("_im", vars(pil).get("im")) is not None
