@@ -372,7 +372,9 @@ class BatchJob:
         return {"text/plain": repr(self), "text/html": f"<table>{cells}</table>"}
 
 
-def batches(refresh: bool = True, *, settings: Settings | None = None, session=None) -> list[BatchJob | Unreadable]:
+def batches(
+    refresh: bool = True, *, settings: Settings | None = None, session: Session | None = None
+) -> list[BatchJob | Unreadable]:
     """Every batch job submitted from this machine, newest first, with its status.
 
     `refresh` asks the server about the jobs not yet done, each with the credentials configured for its
@@ -394,7 +396,9 @@ def batches(refresh: bool = True, *, settings: Settings | None = None, session=N
     return jobs
 
 
-def batch(job_id: str, *, settings: Settings | None = None, session=None, hint: str | None = None) -> BatchJob:
+def batch(
+    job_id: str, *, settings: Settings | None = None, session: Session | None = None, hint: str | None = None
+) -> BatchJob:
     """The recorded batch job `job_id` (our id, or one of its provider batch ids); BatchError when none.
 
     `hint`: where the jobs are listed, said when there is no such job (the CLI names its own command)."""

@@ -104,7 +104,7 @@ def record(plan: Plan, cost: float | None, *, session: Session | None = None, ho
         amount = quote(plan.request, plan.settings.prices).amount or 0.0
         (session or default()).ledger.spent += amount
     if amount > 0:
-        add(amount, plan.request.model, home=home)
+        add(amount, plan.request.model or "", home=home)
     return amount
 
 
@@ -114,7 +114,7 @@ def commit(plans: Iterable[Plan], *, session: Session | None = None, home: Path 
     amount = sum(quote(plan.request, plan.settings.prices, batch=True).amount or 0.0 for plan in online)
     if amount > 0:
         (session or default()).ledger.spent += amount
-        add(amount, online[0].request.model, home=home)
+        add(amount, online[0].request.model or "", home=home)
     return amount
 
 

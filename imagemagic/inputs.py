@@ -41,7 +41,7 @@ def _read(path, what, shown) -> bytes:
                 raise _refused(what, f"{what} {shown!r} is {size / 2**20:.1f} MB: {too_big}")
             data = handle.read(MAX_BYTES)
     except OSError as exc:
-        raise _refused(what, f"{what} {shown!r} could not be read: {exc.strerror or exc}") from None
+        raise _refused(what, f"{what} {shown!r} could not be read: {exc.strerror or exc}") from exc
     if len(data) >= MAX_BYTES:
         raise _refused(what, f"{what} {shown!r} is {MAX_BYTES / 2**20:.1f} MB or more: {too_big}")
     return data
@@ -115,7 +115,7 @@ def collect(value, what="image") -> tuple[InputImage, ...]:
     """The input images `value` stands for (a list or tuple of values: each in turn). ValidationError for a
     value that is not one of the accepted kinds or a file that cannot be read."""
     values = value if isinstance(value, (list, tuple)) and not _is_result(value) else [value]
-    found = []
+    found: list[InputImage] = []
     for item in values:
         found += _one(item, what, f"{what}{len(found) + 1}" if what == "image" else what)
     return tuple(found)
@@ -133,7 +133,8 @@ def mask_from(image_or_box: Any, size: tuple[int, int] | None = None) -> bytes:
     if isinstance(image_or_box, (tuple, list)) and len(image_or_box) == 4:
         if size is None:
             raise _refused("mask", "mask_from(box) needs size=(width, height) of the image to edit")
-        edit = Image.new("L", tuple(size), 0)
+        width, height = size
+        edit = Image.new("L", (width, height), 0)
         ImageDraw.Draw(edit).rectangle(tuple(image_or_box), fill=255)
     else:
         pil = image_or_box if isinstance(image_or_box, Image.Image) else collect(image_or_box, "mask")[0].pil
@@ -141,7 +142,8 @@ def mask_from(image_or_box: Any, size: tuple[int, int] | None = None) -> bytes:
             raise _refused("mask", f"mask_from takes an image or a box (x0, y0, x1, y1), not {image_or_box!r}")
         edit = pil.convert("L").point(lambda v: 255 if v >= 128 else 0)
         if size is not None:
-            edit = edit.resize(tuple(size), Image.NEAREST)
+            width, height = size
+            edit = edit.resize((width, height), Image.Resampling.NEAREST)
     mask = Image.new("RGBA", edit.size, (0, 0, 0, 255))
     mask.putalpha(edit.point(lambda v: 255 - v))
     out = io.BytesIO()

@@ -141,10 +141,10 @@ class SVGDocument:
             parser.Parse(bytes(data), True)
         except expat.ExpatError as exc:
             raise ImageDataError(f"{label}: the SVG document is not well-formed XML ({exc})") from exc
-        except _EntityDeclared:
+        except _EntityDeclared as exc:
             raise ImageDataError(
                 f"{label}: the SVG document declares XML entities (<!ENTITY>): refused, an SVG answer never needs them"
-            ) from None
+            ) from exc
         tag, attrs = found["root"]
         if not tag.rsplit(":", 1)[-1].endswith("svg"):
             raise ImageDataError(f"{label}: the XML document is not an SVG (its root is {tag!r})")

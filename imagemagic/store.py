@@ -261,8 +261,8 @@ class HistoryEntry:
     def _read(self, path):
         try:
             return path.read_bytes()
-        except FileNotFoundError:
-            raise ImageDataError(gone_line(self.path)) from None
+        except FileNotFoundError as exc:
+            raise ImageDataError(gone_line(self.path)) from exc
 
     @property
     def prompt(self):

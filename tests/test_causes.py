@@ -60,6 +60,6 @@ def test_a_usage_error_with_a_cause_is_still_one_line_in_the_magic(ip):
     with capture_output() as captured:
         ip.run_cell("%%imagegen --grid k=xs\ncard {k}")
     assert captured.stderr == (
-        "UsageError: this run makes 30 images, more than the sweep limit of 24 (est. cost $0.95); "
+        "UsageError: this run makes 30 images, more than the sweep limit of 24 (est. cost $6.32); "
         "nothing was sent. To go ahead: --limit 30 (limit=30 in Python)\n"
     )

@@ -393,8 +393,8 @@ class _Bounded:
         try:
             async with asyncio.timeout(max(left, 0.001)):
                 message = await self.receive()
-        except TimeoutError:
-            raise _TooSlow from None
+        except TimeoutError as exc:
+            raise _TooSlow from exc
         size = len(message.get("body", b""))
         if self.seen + size > self.limit or size > self.batches.room():
             raise _TooLarge
