@@ -22,7 +22,7 @@ MAX_SIDE = 1024  # pixels: a larger image is shown as a bounded copy (the origin
 def live_output() -> Callable[[object], None] | None:
     """An on_event hook that shows the images in the running marimo cell, or None when not in marimo."""
     mo = sys.modules.get("marimo")  # imported by the notebook itself when it runs in marimo
-    if mo is None or not mo.running_in_notebook():
+    if mo is None or not getattr(mo, "running_in_notebook", lambda: False)():
         return None
     return MarimoOutput(mo).on_event
 

@@ -1,4 +1,4 @@
-"""marimo: `marimo export html` runs tests/marimo/kites.py (generate, edit, sweep, a streamed generation)
+"""marimo: `marimo export html` runs tests/marimo_notebooks/kites.py (generate, edit, sweep, a streamed generation)
 in marimo's own runtime against the offline server; the export holds each result's image, and the
 streamed generation replaced its cell's output in place: partial, partial, final."""
 
@@ -15,7 +15,7 @@ import pytest
 from helpers.environment import ENDPOINT_VARIABLES
 
 pytest.importorskip("marimo", reason="the test extra installs marimo")
-NOTEBOOK = Path(__file__).parent / "marimo" / "kites.py"
+NOTEBOOK = Path(__file__).parent / "marimo_notebooks" / "kites.py"  # a folder named marimo would shadow the package
 
 
 @pytest.fixture(scope="module")
