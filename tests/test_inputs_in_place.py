@@ -25,7 +25,9 @@ def _sent(recorder):
 
 
 def _edit(recorder, **kwargs):
-    return imagemagic.edit("make it night", base_url=recorder.base + "/v1", api_key="test-key-in-place", **kwargs)
+    return imagemagic.edit(  # cache=False: each case must reach the server
+        "make it night", base_url=recorder.base + "/v1", api_key="test-key-in-place", cache=False, **kwargs
+    )
 
 
 def _file(tmp_path, fmt="JPEG"):

@@ -18,9 +18,8 @@ from imagemagic.store import HistoryStore
 
 def test_a_sweep_larger_than_the_cap_keeps_every_image_it_returns(server_url, monkeypatch, tmp_path):
     monkeypatch.setattr("imagemagic.store.GRACE_S", 0.0)  # every image is old enough to go
-    settings = Settings(history_limit_mb=0.000001)
-    sweep = imagemagic.sweep("a {animal}", animal=["fox", "owl", "cat", "elk"], base_url=server_url, progress=False,
-                             settings=settings)  # fmt: skip
+    settings = Settings(history_limit_mb=0.000001, base_url=server_url)
+    sweep = imagemagic.sweep("a {animal}", animal=["fox", "owl", "cat", "elk"], progress=False, settings=settings)
     assert [run.error for run in sweep] == [None] * 4
     assert len(sweep.images) == 4 and len(sweep.save(tmp_path)) == 4
 
@@ -54,7 +53,9 @@ def test_a_batch_jobs_images_are_spared_until_it_is_exported(clean_env, server_u
 
 
 def test_a_result_whose_file_is_gone_says_so_in_one_line(server_url, tmp_path):
-    sweep = imagemagic.sweep("a {animal}", animal=["fox", "owl"], base_url=server_url, progress=False)
+    sweep = imagemagic.sweep(
+        "a {animal}", animal=["fox", "owl"], progress=False, settings=Settings(base_url=server_url)
+    )
     sweep[0].files[0].unlink()
     with pytest.raises(ImageDataError) as info:
         sweep.save(tmp_path)

@@ -7,6 +7,7 @@ import csv
 import pytest
 
 import imagemagic
+from imagemagic.settings import Settings
 from imagemagic.spreadsheet import cell
 
 HOSTILE = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
@@ -23,7 +24,7 @@ def test_anything_else_is_unchanged(value):
 
 
 def test_sweep_csv_has_no_formula_cells(server_url, tmp_path):
-    sweep = imagemagic.sweep("{thing}", thing=HOSTILE[:4], base_url=server_url, progress=False)
+    sweep = imagemagic.sweep("{thing}", thing=HOSTILE[:4], progress=False, settings=Settings(base_url=server_url))
     sweep.save(tmp_path)
     with open(tmp_path / "sweep.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))

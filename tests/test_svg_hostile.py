@@ -16,6 +16,7 @@ from imagemagic.contact import THUMB, thumbnail
 from imagemagic.controlpanel import panel
 from imagemagic.errors import ImageDataError
 from imagemagic.result import GeneratedImage, ImageResult, SVGDocument
+from imagemagic.settings import Settings
 
 SVG_MODEL = {"model": "gpt-image-2.6-flare", "output_format": "svg"}
 LATIN1 = (
@@ -25,7 +26,8 @@ LATIN1 = (
 
 
 def test_a_sweep_of_svgs_has_thumbnails_images_and_saves(server_url, tmp_path):
-    sweep = imagemagic.sweep("a {animal}", animal=["fox", "owl"], base_url=server_url, progress=False, **SVG_MODEL)
+    settings = Settings(base_url=server_url)
+    sweep = imagemagic.sweep("a {animal}", animal=["fox", "owl"], progress=False, settings=settings, **SVG_MODEL)
     assert [run.error for run in sweep] == [None, None]
     assert all(isinstance(img, SVGDocument) for img in sweep.images)
     assert [run.thumbnails[0].size for run in sweep] == [(THUMB, THUMB)] * 2
