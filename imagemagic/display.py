@@ -18,6 +18,8 @@ import io
 import time
 import uuid
 
+from .errors import ImageDataError
+
 PLACEHOLDER_WIDTH = 480
 STRIP_HEIGHT = 128  # pixels: the thumbnails an ImageResult shows as
 STRIP_LIMIT = 16
@@ -77,18 +79,32 @@ def display_copy(img, max_side):
     """(mime, data) to show a GeneratedImage inline: an SVG as its text; otherwise the wire's own base64,
     never decoded, when its long side is within `max_side` (0: no bound), else a copy scaled to it (PNG
     when it has transparency, else JPEG)."""
+    return passthrough(img, max_side) or reduced_copy(img, max_side)
+
+
+def passthrough(img, max_side):
+    """(mime, data) of an image shown as it is (an SVG, or within the bound), else None: it needs a copy."""
     if img.format == "svg":
         return img.mime, img.data.decode("utf-8")
     if not max_side or max(_wire_size(img)) <= max_side:
         return img.mime, img.wire_b64
+    return None
+
+
+def reduced_copy(img, max_side):
+    """(mime, base64) of a copy of `img` at most `max_side` pixels a side, made from the cheapest source: read
+    from its file (or bytes), JPEG decoded already smaller (draft), then reduced by a box filter; only the
+    encoded copy is kept (its pixels and the source's go when this returns)."""
     from .result import open_image
 
-    source = open_image(img.data)  # its own decode, dropped after: the result's PIL image stays lazy
-    factor = -(-max(source.size) // max_side)  # the smallest whole factor that fits the bound
-    source.draft(source.mode, (source.width // factor, source.height // factor))  # JPEG: decode already smaller
-    if source.mode not in ("RGB", "RGBA", "L", "LA"):
-        source = source.convert("RGBA")
-    copy = source.reduce(max(1, -(-max(source.size) // max_side)))  # a box filter in C, far cheaper than resampling
+    with img.source() as handle:
+        source = open_image(handle, label=f"image {img.index + 1}")
+        factor = -(-max(source.size) // max_side)  # the smallest whole factor that fits the bound
+        source.draft(source.mode, (source.width // factor, source.height // factor))  # JPEG: decode already smaller
+        if source.mode not in ("RGB", "RGBA", "L", "LA"):
+            source = source.convert("RGBA")
+        copy = source.reduce(max(1, -(-max(source.size) // max_side)))  # a box filter in C, far cheaper than resampling
+        del source
     out = io.BytesIO()
     if copy.mode in ("RGBA", "LA", "PA") or "transparency" in copy.info:
         copy.save(out, "PNG", compress_level=1)
@@ -100,7 +116,7 @@ def display_copy(img, max_side):
 
 
 def _wire_size(img, head_chars=65536):
-    """(width, height) read from the start of the image's base64 text (its header), without decoding it all."""
+    """(width, height) read from the image's header: the start of its base64 text or of its file."""
     from PIL import Image
 
     if img.b64 is not None:
@@ -108,7 +124,8 @@ def _wire_size(img, head_chars=65536):
             return Image.open(io.BytesIO(base64.b64decode(img.b64[:head_chars]))).size
         except Exception:  # the header lies further in (a large EXIF block): open the whole image
             pass
-    return img.pil.size
+    with img.source() as handle:
+        return Image.open(handle).size
 
 
 def _dims(size):
@@ -136,6 +153,7 @@ class LiveDisplay:
         self._status = ""
         self._headline = "generating"
         self._flush_pending = False
+        self._copying = {}  # slot -> the task making its bounded copy
         self._started = time.monotonic()
         self.skipped = 0  # partials superseded before they were shown
 
@@ -191,23 +209,49 @@ class LiveDisplay:
 
     def flush(self):
         """Show the newest image of each slot that changed; older partials are dropped unseen, and one
-        that cannot be shown leaves the slot as it was, with a status line."""
-        from .errors import ImageDataError
-
+        that cannot be shown leaves the slot as it was, with a status line. A bounded copy is made in a
+        worker thread when an event loop runs (other images keep streaming meanwhile); see `drain`."""
         self._flush_pending = False
         for slot, img in enumerate(self._latest):
-            if img is None or img is self._shown[slot]:
+            if img is None or img is self._shown[slot] or slot in self._copying:
                 continue
             try:
-                mime, shown = display_copy(img, self.max_side)
+                ready = passthrough(img, self.max_side)
+                if ready is None and _loop_running():
+                    self._copying[slot] = asyncio.ensure_future(self._copy(slot, img))
+                    continue
+                self._show(slot, img, ready or reduced_copy(img, self.max_side))
             except ImageDataError as exc:
-                self._latest[slot] = self._shown[slot]
-                self._status = _short(f"skipped: {exc}")
-                if self._shown[slot] is None:
-                    self._update(self._placeholder(slot), raw=True, display_id=self._ids[slot])
-                continue
-            self._update({mime: shown, "text/plain": self._text(slot)}, raw=True, display_id=self._ids[slot])
-            self._shown[slot] = img
+                self._unshowable(slot, img, exc)
+
+    async def _copy(self, slot, img):
+        try:
+            shown = await asyncio.to_thread(reduced_copy, img, self.max_side)
+        except ImageDataError as exc:
+            self._unshowable(slot, img, exc)
+        else:
+            self._show(slot, img, shown)
+        finally:
+            del self._copying[slot]
+        self.flush()  # a newer image may have come meanwhile
+
+    async def drain(self):
+        """Wait for the copies being made, then show what is pending."""
+        while self._copying:
+            await asyncio.gather(*self._copying.values(), return_exceptions=True)
+        self.flush()
+
+    def _show(self, slot, img, shown):
+        mime, data = shown
+        self._update({mime: data, "text/plain": self._text(slot)}, raw=True, display_id=self._ids[slot])
+        self._shown[slot] = img
+
+    def _unshowable(self, slot, img, exc):
+        if self._latest[slot] is img:  # not superseded meanwhile: the slot stays as it was
+            self._latest[slot] = self._shown[slot]
+        self._status = _short(f"skipped: {exc}")
+        if self._shown[slot] is None:
+            self._update(self._placeholder(slot), raw=True, display_id=self._ids[slot])
 
     def _refresh_placeholders(self):
         for slot in range(self.count):
@@ -231,6 +275,14 @@ class LiveDisplay:
         while True:
             await asyncio.sleep(TICK_SECONDS)
             self._refresh_placeholders()
+
+
+def _loop_running():
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _short(line, width=44):

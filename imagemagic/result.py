@@ -1,7 +1,8 @@
 """Generated images: the original bytes and format, a lazily opened PIL image, and metadata.
 
-`GeneratedImage` keeps the base64 text exactly as it came off the wire, so a display can pass it
-on without decoding; the bytes are decoded on first use, the pixels only when PIL needs them.
+`GeneratedImage` refers to its bytes where they are: a file (the client decodes the wire's base64
+straight into the history folder, and the image reads the file when asked, holding nothing), bytes in
+memory, or base64 text (decoded on first use). The pixels decode only when PIL needs them.
 `ImageResult` is the list of PIL images a call returns, with usage and request ids attached.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 import itertools
 import warnings
@@ -39,7 +41,7 @@ def sniff_format(head):
 
 @dataclass(eq=False)
 class GeneratedImage:
-    """One image (final or partial) as received. Either `b64` (wire text) or `data` is given."""
+    """One image (final or partial) as received: `b64` (wire text), bytes, or a file holding them."""
 
     b64: str | None = field(default=None, repr=False)
     index: int = 0
@@ -50,12 +52,16 @@ class GeneratedImage:
     request_id: str | None = None
     usage: dict | None = None  # usage of the request this image came from
     file: object = None  # its path in the history once stored (an edit's input records it)
-    _data: bytes | None = field(default=None, repr=False)
+    _data: bytes | bytearray | None = field(default=None, repr=False)
     _pil: object = field(default=None, repr=False)
+    _path: Path | None = field(default=None, repr=False)  # the file holding the bytes (read when asked)
+    _size: int | None = field(default=None, repr=False)
+    _sha256: str | None = field(default=None, repr=False)
+    _head_bytes: bytes | None = field(default=None, repr=False)
 
     def __repr__(self):
         kind = "partial" if self.partial else "final"
-        size = f" {len(self._data):,} bytes" if self._data is not None else ""
+        size = f" {self.nbytes:,} bytes" if self._data is not None or self._path is not None else ""
         return f"<GeneratedImage {self.index + 1} ({kind}){size} request {self.request_id or '-'}>"
 
     @classmethod
@@ -65,7 +71,9 @@ class GeneratedImage:
 
     @property
     def data(self):
-        """The image file's bytes, decoded from base64 once, on first use."""
+        """The image file's bytes: read from its file each time (never held), or decoded from base64 once."""
+        if self._data is None and self.b64 is None and self._path is not None:
+            return self._path.read_bytes()
         if self._data is None:
             try:
                 self._data = base64.b64decode(self.b64, validate=True)
@@ -81,7 +89,45 @@ class GeneratedImage:
             raise ImageDataError(f"image {self.index + 1}: the data is not a PNG, JPEG, WebP, GIF or SVG image")
         return fmt
 
+    @property
+    def nbytes(self) -> int:
+        """The size of the image file in bytes (without reading a file that holds it)."""
+        return self._size if self._size is not None and self._data is None else len(self.data)
+
+    @property
+    def sha256(self) -> str:
+        """The sha256 of the bytes, hex (computed as they were decoded, when they were)."""
+        if self._sha256 is None:
+            self._sha256 = hashlib.sha256(self.data).hexdigest()
+        return self._sha256
+
+    @property
+    def spooled(self) -> Path | None:
+        """The file holding the bytes, when they were decoded straight to disk."""
+        return self._path if self._data is None and self.b64 is None else None
+
+    def moved_to(self, path: Path) -> None:
+        """The file holding the bytes was renamed to `path` (it is stored in the history)."""
+        self._path = self.file = path
+
+    def source(self):
+        """A binary file object of the bytes: the file itself when there is one (nothing read into memory)."""
+        spooled = self.spooled
+        return open(spooled, "rb") if spooled is not None else io.BytesIO(self.data)
+
+    def check(self):
+        """Refuse an empty image, a non-image or a decompression bomb (ImageDataError); reads the header only."""
+        if not self.nbytes:  # raises ImageDataError for invalid base64
+            raise ImageDataError(f"image {self.index + 1}: the data is empty")
+        if self.format == "svg":
+            self.image  # noqa: B018 - parsing the document is the check
+            return
+        with self.source() as handle:
+            open_image(handle, label=f"image {self.index + 1}").close()
+
     def _head(self):
+        if self._head_bytes is not None and self._data is None:
+            return self._head_bytes
         if self._data is None and self.b64 is not None:
             try:
                 return base64.b64decode(self.b64[:24])
@@ -97,7 +143,7 @@ class GeneratedImage:
     @property
     def wire_b64(self):
         """The base64 text to hand a front end: the wire's own text when there was one."""
-        return self.b64 if self.b64 is not None else base64.b64encode(self._data).decode("ascii")
+        return self.b64 if self.b64 is not None else base64.b64encode(self.data).decode("ascii")
 
     @property
     def image(self):
@@ -151,14 +197,15 @@ def _length(text):
 
 
 def open_image(data, label="image"):
-    """Open bytes as a PIL image without decoding pixels; refuse non-images and decompression bombs."""
+    """Open bytes (or a binary file object) as a PIL image without decoding pixels; refuse non-images and
+    decompression bombs."""
     from PIL import Image, UnidentifiedImageError
 
     bomb = f"{label}: refused as a possible decompression bomb"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(data if hasattr(data, "read") else io.BytesIO(data))
         except UnidentifiedImageError as exc:
             raise ImageDataError(f"{label}: the data is not an image PIL can read") from exc
         except Image.DecompressionBombError as exc:

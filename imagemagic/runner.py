@@ -23,7 +23,7 @@ async def _with_display(call, live):
         if ticker:
             ticker.cancel()
         if live:
-            live.flush()
+            await live.drain()
 
 
 def _bind(magics, name, result):

@@ -42,7 +42,12 @@ class Session:
         with self._lock:
             if key not in self._clients:
                 self._clients[key] = AsyncImagesClient(
-                    endpoint, sleep=self.sleep, clock=self.clock, transport=self.transport, **options
+                    endpoint,
+                    sleep=self.sleep,
+                    clock=self.clock,
+                    transport=self.transport,
+                    connect=self.connect,
+                    **options,
                 )
             return self._clients[key]
 

@@ -1,0 +1,82 @@
+"""Where an image's bytes go while its base64 is decoded: a file in the history folder, or memory.
+
+A spool takes the decoded bytes piece by piece (`write`), counts them, hashes them (sha256) and keeps
+the first bytes (to sniff the format) so that nothing has to read the image again to store it. A
+`FileSpool` writes a hidden temporary file (`.incoming-*.tmp`) in the folder the history store
+renames it out of (no second copy, no fsync until it is stored); a `MemorySpool` holds the bytes
+once, in one bytearray. `finish()` closes the spool and gives the `GeneratedImage` fields that point
+at its bytes; `discard()` drops them (an answer that turned out unusable).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HEAD_BYTES = 64  # kept for format sniffing
+
+
+class MemorySpool:
+    """Decoded bytes held once, in memory."""
+
+    path: Path | None = None
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self._hash = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        """Add decoded bytes."""
+        self.data += data
+        self._hash.update(data)
+
+    def finish(self) -> dict[str, Any]:
+        """The GeneratedImage fields for these bytes."""
+        return {"_data": self.data, "_sha256": self._hash.hexdigest()}
+
+    def discard(self) -> None:
+        """Drop the bytes."""
+        self.data = bytearray()
+
+
+class FileSpool:
+    """Decoded bytes written to a hidden temporary file in `folder`; raises OSError when it cannot be made."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".tmp")
+        self.path: Path | None = Path(name)
+        self._file = os.fdopen(fd, "wb")
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.head = b""
+
+    def write(self, data: bytes) -> None:
+        """Add decoded bytes (written at once: nothing is held)."""
+        if len(self.head) < HEAD_BYTES:
+            self.head += data[: HEAD_BYTES - len(self.head)]
+        self._file.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+
+    def finish(self) -> dict[str, Any]:
+        """Close the file; the GeneratedImage fields that point at it."""
+        self._file.close()
+        return {"_path": self.path, "_size": self.size, "_sha256": self._hash.hexdigest(), "_head_bytes": self.head}
+
+    def discard(self) -> None:
+        """Close and delete the file."""
+        self._file.close()
+        if self.path is not None:
+            remove(self.path)
+
+
+def remove(path: Path) -> None:
+    """Delete a spooled file if it is still there (a stored image was renamed away from it)."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
