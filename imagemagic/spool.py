@@ -43,33 +43,58 @@ class MemorySpool:
 
 
 class FileSpool:
-    """Decoded bytes written to a hidden temporary file in `folder`; raises OSError when it cannot be made."""
+    """Decoded bytes written to a hidden temporary file in `folder`; raises OSError when it cannot be made.
+
+    A write that fails (a full disk) loses nothing: what the file holds is read back and the rest is kept
+    in memory (`failure` says why); storing it is then the history store's to try, and to report."""
 
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".tmp")
         self.path: Path | None = Path(name)
-        self._file = os.fdopen(fd, "wb")
+        self._file = os.fdopen(fd, "wb", buffering=0)  # unbuffered: what was written is what the file holds
         self._hash = hashlib.sha256()
         self.size = 0
         self.head = b""
+        self.memory: bytearray | None = None  # the bytes, once a write failed
+        self.failure: str | None = None
 
     def write(self, data: bytes) -> None:
         """Add decoded bytes (written at once: nothing is held)."""
         if len(self.head) < HEAD_BYTES:
             self.head += data[: HEAD_BYTES - len(self.head)]
-        self._file.write(data)
         self._hash.update(data)
         self.size += len(data)
+        if self.memory is not None:
+            self.memory += data
+            return
+        view, written = memoryview(data), 0
+        try:
+            while written < len(view):
+                written += self._file.write(view[written:]) or 0
+        except OSError as exc:
+            self.failure = exc.strerror or str(exc)
+            self._to_memory(view[written:])
+
+    def _to_memory(self, unwritten: memoryview) -> None:
+        assert self.path is not None
+        self._file.close()
+        self.memory = bytearray(self.path.read_bytes()[: self.size - len(unwritten)])
+        self.memory += unwritten
+        remove(self.path)
+        self.path = None
 
     def finish(self) -> dict[str, Any]:
-        """Close the file; the GeneratedImage fields that point at it."""
+        """Close the file; the GeneratedImage fields that point at it (or at the bytes, after a failed write)."""
         self._file.close()
+        if self.memory is not None:
+            return {"_data": self.memory, "_sha256": self._hash.hexdigest()}
         return {"_path": self.path, "_size": self.size, "_sha256": self._hash.hexdigest(), "_head_bytes": self.head}
 
     def discard(self) -> None:
         """Close and delete the file."""
         self._file.close()
+        self.memory = None
         if self.path is not None:
             remove(self.path)
 
