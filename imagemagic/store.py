@@ -142,7 +142,12 @@ class HistoryStore:
         try:
             atomic_write(path.with_suffix(".json"), text)
         except BaseException:
-            path.unlink(missing_ok=True)  # no image without its metadata
+            if spooled is not None:  # no image without its metadata: the bytes go back where the image reads them
+                os.replace(path, spooled)
+                img.moved_to(spooled)
+                img.file = None
+            else:
+                path.unlink(missing_ok=True)
             raise
         self.index.add(str(path.relative_to(self.home)), record, img.nbytes + len(text))
         return path

@@ -9,8 +9,10 @@ import gc
 import hashlib
 import json
 
+import pytest
+
 import imagemagic
-from imagemagic import spool
+from imagemagic import spool, store
 
 
 def test_a_streamed_final_is_the_file_it_was_decoded_into_and_partials_leave_no_file(server_url, tmp_path, monkeypatch):
@@ -73,3 +75,19 @@ def test_a_spool_whose_write_fails_keeps_every_byte_in_memory(tmp_path):
     fields = sink.finish()
     assert bytes(fields["_data"]) == b"abcdefgh" and sink.failure == "No space left on device"
     assert fields["_sha256"] == hashlib.sha256(b"abcdefgh").hexdigest() and list(tmp_path.iterdir()) == []
+
+
+def test_an_image_whose_metadata_cannot_be_written_keeps_its_bytes(server_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("IMAGEMAGIC_HOME", str(tmp_path))
+    expected = imagemagic.generate("a kite", base_url=server_url, size="1024x1024").images[0].data
+    real = store.atomic_write
+
+    def no_metadata(path, data):
+        if path.suffix == ".json" and path.parent.parent.name == "images":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(store, "atomic_write", no_metadata)
+    with pytest.warns(imagemagic.ImageMagicWarning, match=r"^could not save 1 image to the history \("):
+        result = imagemagic.generate("a kite", base_url=server_url, size="1024x1024")
+    assert result.images[0].data == expected and result.files == [] and result.images[0].file is None
