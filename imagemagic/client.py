@@ -88,7 +88,9 @@ class AsyncImagesClient:
         self.max_answer_bytes = max_answer_bytes
         self.gate = gate  # a ratelimit.RateGate every request of one run consults (a 429 slows them all)
         self._transport = transport
-        self._http = weakref.WeakKeyDictionary()  # event loop -> httpx.AsyncClient: a pool is bound to its loop
+        self._http: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )  # a connection pool is bound to its event loop
 
     def __repr__(self):
         return f"<AsyncImagesClient {self.endpoint!r}>"

@@ -153,7 +153,8 @@ class LiveDisplay:
         self._status = ""
         self._headline = "generating"
         self._flush_pending = False
-        self._copying = {}  # slot -> the task making its bounded copy
+        self._copying = {}  # slot -> the image whose bounded copy is being made
+        self._tasks = set()  # the tasks making them
         self._started = time.monotonic()
         self.skipped = 0  # partials superseded before they were shown
 
@@ -210,15 +211,22 @@ class LiveDisplay:
     def flush(self):
         """Show the newest image of each slot that changed; older partials are dropped unseen, and one
         that cannot be shown leaves the slot as it was, with a status line. A bounded copy is made in a
-        worker thread when an event loop runs (other images keep streaming meanwhile); see `drain`."""
+        worker thread when an event loop runs (other images keep streaming meanwhile): a partial waits
+        for the copy in progress in its slot, a final does not wait for a partial's. See `drain`."""
         self._flush_pending = False
         for slot, img in enumerate(self._latest):
-            if img is None or img is self._shown[slot] or slot in self._copying:
+            busy = self._copying.get(slot)
+            if img is None or img is self._shown[slot] or img is busy:
                 continue
+            if busy is not None and (img.partial or not busy.partial):
+                continue  # shown when the copy in progress is done
             try:
                 ready = passthrough(img, self.max_side)
                 if ready is None and _loop_running():
-                    self._copying[slot] = asyncio.ensure_future(self._copy(slot, img))
+                    self._copying[slot] = img
+                    task = asyncio.ensure_future(self._copy(slot, img))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
                     continue
                 self._show(slot, img, ready or reduced_copy(img, self.max_side))
             except ImageDataError as exc:
@@ -230,15 +238,18 @@ class LiveDisplay:
         except ImageDataError as exc:
             self._unshowable(slot, img, exc)
         else:
-            self._show(slot, img, shown)
+            current = self._shown[slot]
+            if not (img.partial and current is not None and not current.partial):  # never a partial over its final
+                self._show(slot, img, shown)
         finally:
-            del self._copying[slot]
+            if self._copying.get(slot) is img:
+                del self._copying[slot]
         self.flush()  # a newer image may have come meanwhile
 
     async def drain(self):
         """Wait for the copies being made, then show what is pending."""
-        while self._copying:
-            await asyncio.gather(*self._copying.values(), return_exceptions=True)
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         self.flush()
 
     def _show(self, slot, img, shown):
