@@ -50,7 +50,7 @@ OFFSET = time.time() - time.perf_counter()
 %load_ext imagemagic
 %config ImageGenMagics.display = 'inline'
 """
-FLAGS = "--size 3840x2160 --stream --partial-images 3"
+FLAGS = "--fresh --size 3840x2160 --stream --partial-images 3"
 CELLS = {
     "ours (default bound)": f"get_ipython().run_cell_magic('imagegen', '{FLAGS}', 'a photo')",
     "ours, display_max_side = 0": (
@@ -128,18 +128,23 @@ def start_lab(root, state, env):
         time.sleep(0.2)
 
 
-def run_cell(page, notebook, index, timeout_s=300):
+def run_cell(page, notebook, index, timeout_s=float(os.environ.get("BENCH_CELL_TIMEOUT", 300))):
     """Run the `index`-th code cell and wait until its prompt shows it finished."""
     cell = notebook.locator(".jp-CodeCell").nth(index)
     prompt = cell.locator(".jp-InputPrompt")
     before = prompt.inner_text()
     prompt.click()
     page.keyboard.press("Shift+Enter")
-    page.wait_for_function(
-        "([el, before]) => el.innerText !== before && !el.innerText.includes('*')",
-        arg=[prompt.element_handle(), before],
-        timeout=timeout_s * 1000,
-    )
+    try:
+        page.wait_for_function(
+            "([el, before]) => el.innerText !== before && /\\[\\d+\\]/.test(el.innerText)",
+            arg=[prompt.element_handle(), before],
+            timeout=timeout_s * 1000,
+        )
+    except Exception as exc:
+        page.screenshot(path=HERE / "browser-failure.png")
+        text = cell.inner_text()[-2000:]
+        raise RuntimeError(f"cell {index} did not finish: prompt {prompt.inner_text()!r}, {text}") from exc
     return cell
 
 
@@ -197,6 +202,7 @@ def main():
                 notebook = page.locator(".jp-NotebookPanel").first
                 notebook.locator(".jp-CodeCell").first.wait_for(timeout=60_000)
                 page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
+                page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=60_000)
                 run_cell(page, notebook, 0)
                 cdp = page.context.new_cdp_session(page)
                 cdp.send("Network.enable")
