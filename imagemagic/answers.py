@@ -22,7 +22,7 @@ from .b64scan import B64Scanner, marker_index
 from .errors import ImageDataError, TransportError, error_from_body, masked
 from .progress import Progress
 from .result import GeneratedImage, add_usage
-from .spool import remove
+from .spool import Spool, remove
 from .sse import EventTooLarge, SSEStream
 
 
@@ -30,7 +30,7 @@ class _Images:
     """The images of one JSON document being scanned: the scanner, and which spools an image took."""
 
     def __init__(self, progress: Progress):
-        self.scanner = B64Scanner(progress.spool)
+        self.scanner: B64Scanner[Spool] = B64Scanner(progress.spool)
         self._taken: set[int] = set()
 
     def image(self, value: str, slot: int, **meta) -> GeneratedImage:
@@ -41,9 +41,9 @@ class _Images:
             return GeneratedImage(b64=value, index=slot, **meta)
         self._taken.add(k)
         if k in scanner.errors:
-            scanner.sinks[k].discard()  # type: ignore[attr-defined]
+            scanner.sinks[k].discard()
             raise ImageDataError(f"image {slot + 1}: the base64 data is invalid ({scanner.errors[k]})")
-        img = GeneratedImage(index=slot, **meta, **scanner.sinks[k].finish())  # type: ignore[attr-defined]
+        img = GeneratedImage(index=slot, **meta, **scanner.sinks[k].finish())
         if img.spooled is not None:  # a partial's file (or one never stored) goes when the image does
             weakref.finalize(img, remove, img.spooled)
         return img
@@ -52,7 +52,7 @@ class _Images:
         """Delete every spool no image took."""
         for k, sink in enumerate(self.scanner.sinks):
             if k not in self._taken:
-                sink.discard()  # type: ignore[attr-defined]
+                sink.discard()
         self._taken.update(range(len(self.scanner.sinks)))
 
 

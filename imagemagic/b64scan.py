@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 KEY = b"b64_json"
 MARKER = "#b64:"
@@ -29,15 +29,17 @@ class Sink(Protocol):
     def write(self, data: bytes, /) -> object: ...
 
 
-class B64Scanner:
+S = TypeVar("S", bound=Sink)
+
+
+class B64Scanner(Generic[S]):
     """`feed(chunk)` as the document arrives, then `close()` for the text to parse. `sinks[k]` is the sink
     of the k-th value (opened when the value starts), `errors[k]` its decoding error, if any."""
 
-    def __init__(self, open_sink: Callable[[], Sink]):
+    def __init__(self, open_sink: Callable[[], S]):
         self.open_sink = open_sink
-        self.sinks: list[Sink] = []
+        self.sinks: list[S] = []
         self.errors: dict[int, str] = {}
-        self.complete: set[int] = set()  # values whose closing quote arrived
         self._kept = bytearray()  # the document without its base64 values
         self._state = _OUT
         self._string_start = 0  # where the current string's text starts in _kept
@@ -122,7 +124,6 @@ class B64Scanner:
         k = len(self.sinks) - 1
         if self._carry and k not in self.errors:
             self._fail("Incorrect padding")
-        self.complete.add(k)
         self._kept += b'"'
         self._state = _OUT
         return quote + 1

@@ -8,9 +8,11 @@ axis the cells wrap in rows and each carries its own label. `render` draws it.
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 
 THUMB = 160  # pixels: the box each thumbnail fits in
+DECODES = 2  # full-size decodes for thumbnails at once (a 4K image's pixels are 25 MB each)
 WRAP = 8  # cells per row when there is only one axis
 CAPTION = 18
 LABEL_WIDTH = 150
@@ -104,12 +106,17 @@ def render(cells, title="", compress_level=6) -> bytes:
 
 
 def thumbnail(pil):
-    """A small copy of a PIL image that fits the contact sheet's box (no full-size copy is made)."""
+    """A small copy of a PIL image that fits the contact sheet's box (no full-size copy is made). At most
+    DECODES thumbnails decode their full-size pixels at once, whatever the number of worker threads."""
     from PIL import Image
 
     scale = min(1.0, THUMB / max(pil.size))
     size = (max(1, round(pil.width * scale)), max(1, round(pil.height * scale)))
-    small = pil.convert("RGB") if pil.mode not in ("RGB", "RGBA", "L") else pil
-    small = small.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    with _decoding:
+        small = pil.convert("RGB") if pil.mode not in ("RGB", "RGBA", "L") else pil
+        small = small.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
     small.info = {}  # never a reference back to the original (its bytes and pixels)
     return small
+
+
+_decoding = threading.BoundedSemaphore(DECODES)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import threading
 import time
 import uuid
 
@@ -91,13 +92,45 @@ def passthrough(img, max_side):
     return None
 
 
-def reduced_copy(img, max_side):
+class Superseded(Exception):
+    """A copy was abandoned: a newer image of its slot came."""
+
+
+class _Abandonable(io.RawIOBase):
+    """A binary file whose reads raise Superseded once `abandoned()` is true: PIL decodes in blocks, so a copy
+    stops within one block of being told."""
+
+    def __init__(self, raw, abandoned):
+        super().__init__()
+        self.raw, self.abandoned = raw, abandoned
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def readinto(self, buffer):
+        if self.abandoned():
+            raise Superseded
+        return self.raw.readinto(buffer)
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        return self.raw.seek(offset, whence)
+
+    def tell(self):
+        return self.raw.tell()
+
+
+def reduced_copy(img, max_side, abandoned=None):
     """(mime, base64) of a copy of `img` at most `max_side` pixels a side, made from the cheapest source: read
     from its file (or bytes), JPEG decoded already smaller (draft), then reduced by a box filter; only the
-    encoded copy is kept (its pixels and the source's go when this returns)."""
+    encoded copy is kept (its pixels and the source's go when this returns). Raises Superseded as soon as
+    `abandoned()` is true."""
     from .result import open_image
 
-    with img.source() as handle:
+    with img.source() as raw:
+        handle = io.BufferedReader(_Abandonable(raw, abandoned)) if abandoned else raw
         source = open_image(handle, label=f"image {img.index + 1}")
         factor = -(-max(source.size) // max_side)  # the smallest whole factor that fits the bound
         source.draft(source.mode, (source.width // factor, source.height // factor))  # JPEG: decode already smaller
@@ -153,7 +186,7 @@ class LiveDisplay:
         self._status = ""
         self._headline = "generating"
         self._flush_pending = False
-        self._copying = {}  # slot -> the image whose bounded copy is being made
+        self._copying = {}  # slot -> (the image whose bounded copy is being made, the event abandoning it)
         self._tasks = set()  # the tasks making them
         self._started = time.monotonic()
         self.skipped = 0  # partials superseded before they were shown
@@ -211,20 +244,23 @@ class LiveDisplay:
     def flush(self):
         """Show the newest image of each slot that changed; older partials are dropped unseen, and one
         that cannot be shown leaves the slot as it was, with a status line. A bounded copy is made in a
-        worker thread when an event loop runs (other images keep streaming meanwhile): a partial waits
-        for the copy in progress in its slot, a final does not wait for a partial's. See `drain`."""
+        worker thread when an event loop runs (other images keep streaming meanwhile); a newer image of
+        the slot abandons the copy of an older partial and starts its own at once. See `drain`."""
         self._flush_pending = False
         for slot, img in enumerate(self._latest):
             busy = self._copying.get(slot)
-            if img is None or img is self._shown[slot] or img is busy:
+            if img is None or img is self._shown[slot] or (busy is not None and busy[0] is img):
                 continue
-            if busy is not None and (img.partial or not busy.partial):
-                continue  # shown when the copy in progress is done
+            if busy is not None:
+                if not busy[0].partial:
+                    continue  # a final's copy is never abandoned: shown when it is done
+                busy[1].set()  # the partial being copied is superseded: released as its copy stops
             try:
                 ready = passthrough(img, self.max_side)
                 if ready is None and _loop_running():
-                    self._copying[slot] = img
-                    task = asyncio.ensure_future(self._copy(slot, img))
+                    abandon = threading.Event()
+                    self._copying[slot] = (img, abandon)
+                    task = asyncio.ensure_future(self._copy(slot, img, abandon))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
                     continue
@@ -232,9 +268,11 @@ class LiveDisplay:
             except ImageDataError as exc:
                 self._unshowable(slot, img, exc)
 
-    async def _copy(self, slot, img):
+    async def _copy(self, slot, img, abandon):
         try:
-            shown = await asyncio.to_thread(reduced_copy, img, self.max_side)
+            shown = await asyncio.to_thread(reduced_copy, img, self.max_side, abandon.is_set)
+        except Superseded:
+            pass
         except ImageDataError as exc:
             self._unshowable(slot, img, exc)
         else:
@@ -242,7 +280,7 @@ class LiveDisplay:
             if not (img.partial and current is not None and not current.partial):  # never a partial over its final
                 self._show(slot, img, shown)
         finally:
-            if self._copying.get(slot) is img:
+            if self._copying.get(slot, (None,))[0] is img:
                 del self._copying[slot]
         self.flush()  # a newer image may have come meanwhile
 

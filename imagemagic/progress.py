@@ -9,10 +9,11 @@ the caller gives the history store's spool).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .result import ImageResult
-from .spool import MemorySpool
+from .spool import MemorySpool, Spool
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,14 @@ class Status:
 class Progress:
     """What has arrived so far, slot by slot: the latest partial or the final image of each."""
 
-    def __init__(self, count, on_event=None, on_final=None, spool=MemorySpool):
+    def __init__(self, count, on_event=None, on_final=None, spool: Callable[[], Spool] = MemorySpool):
         self.slots = [None] * count
         self.requested = count
-        self._extra = {}  # (first slot, offset) of an image beyond its request's count -> its slot
-        self.usage = {}
-        self.request_ids = []
+        self._extra: dict[
+            tuple[int, int], int
+        ] = {}  # (first slot, offset) of an image beyond its request's count -> its slot
+        self.usage: dict = {}
+        self.request_ids: list[str] = []
         self.created = None
         self._on_event = on_event
         self._on_final = on_final

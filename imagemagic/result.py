@@ -96,9 +96,10 @@ class GeneratedImage:
 
     @property
     def sha256(self) -> str:
-        """The sha256 of the bytes, hex (computed as they were decoded, when they were)."""
+        """The sha256 of the bytes, hex (a file is hashed as it is read, never held whole)."""
         if self._sha256 is None:
-            self._sha256 = hashlib.sha256(self.data).hexdigest()
+            with self.source() as handle:
+                self._sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
         return self._sha256
 
     @property

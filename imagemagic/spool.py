@@ -1,7 +1,8 @@
 """Where an image's bytes go while its base64 is decoded: a file in the history folder, or memory.
 
-A spool takes the decoded bytes piece by piece (`write`), counts them, hashes them (sha256) and keeps
-the first bytes (to sniff the format) so that nothing has to read the image again to store it. A
+A spool takes the decoded bytes piece by piece (`write`), counts them and keeps the first bytes (to
+sniff the format) so that nothing reads the image again to show or store it (only a stored final's
+file is hashed, later: a partial never is). A
 `FileSpool` writes a hidden temporary file (`.incoming-*.tmp`) in the folder the history store
 renames it out of (no second copy, no fsync until it is stored); a `MemorySpool` holds the bytes
 once, in one bytearray. `finish()` closes the spool and gives the `GeneratedImage` fields that point
@@ -10,7 +11,6 @@ at its bytes; `discard()` drops them (an answer that turned out unusable).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -26,16 +26,14 @@ class MemorySpool:
 
     def __init__(self) -> None:
         self.data = bytearray()
-        self._hash = hashlib.sha256()
 
     def write(self, data: bytes) -> None:
         """Add decoded bytes."""
         self.data += data
-        self._hash.update(data)
 
     def finish(self) -> dict[str, Any]:
         """The GeneratedImage fields for these bytes."""
-        return {"_data": self.data, "_sha256": self._hash.hexdigest()}
+        return {"_data": self.data}
 
     def discard(self) -> None:
         """Drop the bytes."""
@@ -53,7 +51,6 @@ class FileSpool:
         fd, name = tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".tmp")
         self.path: Path | None = Path(name)
         self._file = os.fdopen(fd, "wb", buffering=0)  # unbuffered: what was written is what the file holds
-        self._hash = hashlib.sha256()
         self.size = 0
         self.head = b""
         self.memory: bytearray | None = None  # the bytes, once a write failed
@@ -63,7 +60,6 @@ class FileSpool:
         """Add decoded bytes (written at once: nothing is held)."""
         if len(self.head) < HEAD_BYTES:
             self.head += data[: HEAD_BYTES - len(self.head)]
-        self._hash.update(data)
         self.size += len(data)
         if self.memory is not None:
             self.memory += data
@@ -88,8 +84,8 @@ class FileSpool:
         """Close the file; the GeneratedImage fields that point at it (or at the bytes, after a failed write)."""
         self._file.close()
         if self.memory is not None:
-            return {"_data": self.memory, "_sha256": self._hash.hexdigest()}
-        return {"_path": self.path, "_size": self.size, "_sha256": self._hash.hexdigest(), "_head_bytes": self.head}
+            return {"_data": self.memory}
+        return {"_path": self.path, "_size": self.size, "_head_bytes": self.head}
 
     def discard(self) -> None:
         """Close and delete the file."""
@@ -105,3 +101,6 @@ def remove(path: Path) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+Spool = FileSpool | MemorySpool

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 
+import pytest
 from helpers.images import image_bytes
+from PIL import Image
 
 from imagemagic import display
-from imagemagic.display import LiveDisplay, reduced_copy
+from imagemagic.display import LiveDisplay, Superseded, reduced_copy
 from imagemagic.request import ImageRequest
 from imagemagic.result import GeneratedImage
 
@@ -33,7 +36,7 @@ def test_a_copy_is_made_in_a_worker_thread_from_the_file_while_the_loop_runs_on(
     final = big(tmp_path, "final.png", (10, 200, 10), partial=False)
     threads, release = [], threading.Event()
 
-    def slow_copy(img, max_side):
+    def slow_copy(img, max_side, abandoned=None):
         threads.append(threading.get_ident())
         release.wait(10)
         return reduced_copy(img, max_side)
@@ -64,7 +67,7 @@ def test_a_final_does_not_wait_for_a_partials_copy_and_is_never_covered_by_it(tm
     final = big(tmp_path, "final.png", (10, 10, 200), partial=False)
     partial_started, release_partial = threading.Event(), threading.Event()
 
-    def copy(img, max_side):
+    def copy(img, max_side, abandoned=None):
         if img is partial:
             partial_started.set()
             release_partial.wait(10)
@@ -88,3 +91,18 @@ def test_a_final_does_not_wait_for_a_partials_copy_and_is_never_covered_by_it(tm
 
     asyncio.run(run())
     assert [tuple(data)[0] for data in shown] == [False]  # only the final: the late partial was dropped
+
+
+def test_a_copy_told_it_is_superseded_stops_reading(tmp_path):
+    path = tmp_path / "noise.png"
+    Image.frombytes("RGB", (1200, 800), random.Random(3).randbytes(1200 * 800 * 3)).save(path)  # read in many blocks
+    img = GeneratedImage(_path=path, partial=True)
+    assert reduced_copy(img, 600, lambda: False) == reduced_copy(img, 600)
+    reads = []
+
+    def abandoned():
+        reads.append(1)
+        return len(reads) > 2  # told during the decode
+
+    with pytest.raises(Superseded):
+        reduced_copy(img, 600, abandoned)

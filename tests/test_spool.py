@@ -74,7 +74,7 @@ def test_a_spool_whose_write_fails_keeps_every_byte_in_memory(tmp_path):
     sink.write(b"gh")
     fields = sink.finish()
     assert bytes(fields["_data"]) == b"abcdefgh" and sink.failure == "No space left on device"
-    assert fields["_sha256"] == hashlib.sha256(b"abcdefgh").hexdigest() and list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_image_whose_metadata_cannot_be_written_keeps_its_bytes(server_url, tmp_path, monkeypatch):
