@@ -14,6 +14,7 @@ import hashlib
 import io
 import itertools
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,13 +154,56 @@ class GeneratedImage:
 
     @property
     def pil(self):
-        """A PIL image opened lazily from the original bytes (pixels decode on first use)."""
+        """A PIL image opened lazily from the original bytes (pixels decode on first use); an image in a file
+        is read from it block by block as PIL decodes, never held whole, and no file stays open."""
         if self._pil is None and self.format == "svg":
             raise ImageDataError(f"image {self.index + 1}: an SVG has no pixels for PIL; its document is in .data")
         if self._pil is None:
-            self._pil = open_image(self.data, label=f"image {self.index + 1}")
+            source = io.BufferedReader(_FileOf(self), 65536) if self.spooled is not None else self.data
+            self._pil = open_image(source, label=f"image {self.index + 1}")
             self._pil.info["imagemagic"] = self
         return self._pil
+
+
+class _FileOf(io.RawIOBase):
+    """The bytes of a GeneratedImage's file, opened for each read only (so none stays open), wherever the
+    history store has moved the file meanwhile. It refers to the image weakly: the image holds its PIL
+    image, which holds this, and a cycle would keep decoded pixels alive until the next collection."""
+
+    def __init__(self, img: GeneratedImage):
+        super().__init__()
+        self._img, self._path, self.pos = weakref.ref(img), img._path, 0
+
+    @property
+    def path(self) -> Path:
+        img = self._img()
+        if img is not None and img._path is not None:
+            self._path = img._path
+        assert self._path is not None
+        return self._path
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        with open(self.path, "rb") as handle:
+            handle.seek(self.pos)
+            count = handle.readinto(buffer)
+        self.pos += count
+        return count
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_END:
+            self.pos = self.path.stat().st_size + offset
+        else:
+            self.pos = (self.pos if whence == io.SEEK_CUR else 0) + offset
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
 
 
 class SVGDocument:

@@ -21,6 +21,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .contact import DECODERS
 from .errors import ImageMagicError, ImageMagicWarning, ValidationError
 from .expand import Variant, expand
 from .request import Problem
@@ -280,7 +281,7 @@ async def _one(plan, variant, *, gate, run_id, session, cache, semaphore):
             cost=result.cost,
             request_ids=list(result.request_ids),
             cached=result.cached,
-            thumbnails=await asyncio.to_thread(_thumbnails, result),
+            thumbnails=await asyncio.get_running_loop().run_in_executor(DECODERS, _thumbnails, result),
             _kept=result if kept else None,
         )
         if not kept:
