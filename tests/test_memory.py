@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import serve_in_thread
+from helpers.servers import serve_in_thread
 from PIL import Image
 
 CONCURRENCY, IMAGES = 4, 12
