@@ -142,7 +142,8 @@ def run_cell(page, notebook, index, timeout_s=float(os.environ.get("BENCH_CELL_T
             timeout=timeout_s * 1000,
         )
     except Exception as exc:
-        page.screenshot(path=HERE / "browser-failure.png")
+        (HERE.parent / "test-artifacts").mkdir(exist_ok=True)
+        page.screenshot(path=HERE.parent / "test-artifacts" / "browser-benchmark-failure.png")  # gitignored
         text = cell.inner_text()[-2000:]
         raise RuntimeError(f"cell {index} did not finish: prompt {prompt.inner_text()!r}, {text}") from exc
     return cell
