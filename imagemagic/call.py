@@ -51,7 +51,7 @@ class Call:
             meta = {**(meta or {}), **self.request.inputs_meta()}
         self.saver = self.store.saver(self.request, self.endpoint, meta)
         self.on_event = on_event
-        self.progress = Progress(self.request.count, on_event, on_final=self.saver)
+        self.progress = Progress(self.request.count, on_event, on_final=self.saver, spool=self.saver.spool)
 
     def partial(self) -> ImageResult:
         """What has arrived so far, as an ImageResult with its files."""

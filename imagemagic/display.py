@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import threading
 import time
 import uuid
 
@@ -61,16 +62,62 @@ def display_copy(img, max_side):
     """(mime, data) to show a GeneratedImage inline: an SVG as its text; otherwise the wire's own base64,
     never decoded, when its long side is within `max_side` (0: no bound), else a copy scaled to it (PNG
     when it has transparency, else JPEG)."""
+    return passthrough(img, max_side) or reduced_copy(img, max_side)
+
+
+def passthrough(img, max_side):
+    """(mime, data) of an image shown as it is (an SVG, or within the bound), else None: it needs a copy."""
     if img.format == "svg":
         return img.mime, img.image.text
     if not max_side or max(_wire_size(img)) <= max_side:
         return img.mime, img.wire_b64
-    source = open_image(img.data)  # its own decode, dropped after: the result's PIL image stays lazy
-    factor = -(-max(source.size) // max_side)  # the smallest whole factor that fits the bound
-    source.draft(source.mode, (source.width // factor, source.height // factor))  # JPEG: decode already smaller
-    if source.mode not in ("RGB", "RGBA", "L", "LA"):
-        source = source.convert("RGBA")
-    copy = source.reduce(max(1, -(-max(source.size) // max_side)))  # a box filter in C, far cheaper than resampling
+    return None
+
+
+class Superseded(Exception):
+    """A copy was abandoned: a newer image of its slot came."""
+
+
+class _Abandonable(io.RawIOBase):
+    """A binary file whose reads raise Superseded once `abandoned()` is true: PIL decodes in blocks, so a copy
+    stops within one block of being told."""
+
+    def __init__(self, raw, abandoned):
+        super().__init__()
+        self.raw, self.abandoned = raw, abandoned
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def readinto(self, buffer):
+        if self.abandoned():
+            raise Superseded
+        return self.raw.readinto(buffer)
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        return self.raw.seek(offset, whence)
+
+    def tell(self):
+        return self.raw.tell()
+
+
+def reduced_copy(img, max_side, abandoned=None):
+    """(mime, base64) of a copy of `img` at most `max_side` pixels a side, made from the cheapest source: read
+    from its file (or bytes), JPEG decoded already smaller (draft), then reduced by a box filter; only the
+    encoded copy is kept (its pixels and the source's go when this returns). Raises Superseded as soon as
+    `abandoned()` is true."""
+    with img.source() as raw:
+        handle = io.BufferedReader(_Abandonable(raw, abandoned)) if abandoned else raw
+        source = open_image(handle, label=f"image {img.index + 1}")
+        factor = -(-max(source.size) // max_side)  # the smallest whole factor that fits the bound
+        source.draft(source.mode, (source.width // factor, source.height // factor))  # JPEG: decode already smaller
+        if source.mode not in ("RGB", "RGBA", "L", "LA"):
+            source = source.convert("RGBA")
+        copy = source.reduce(max(1, -(-max(source.size) // max_side)))  # a box filter in C, far cheaper than resampling
+        del source
     out = io.BytesIO()
     if copy.mode in ("RGBA", "LA", "PA") or "transparency" in copy.info:
         copy.save(out, "PNG", compress_level=1)
@@ -82,7 +129,7 @@ def display_copy(img, max_side):
 
 
 def _wire_size(img, head_chars=65536):
-    """(width, height) read from the start of the image's base64 text (its header), without decoding it all."""
+    """(width, height) read from the image's header: the start of its base64 text or of its file."""
     from PIL import Image
 
     if img.b64 is not None:
@@ -90,7 +137,8 @@ def _wire_size(img, head_chars=65536):
             return Image.open(io.BytesIO(base64.b64decode(img.b64[:head_chars]))).size
         except Exception:  # the header lies further in (a large EXIF block): open the whole image
             pass
-    return img.pil.size
+    with img.source() as handle:
+        return Image.open(handle).size
 
 
 def _dims(size):
@@ -118,6 +166,8 @@ class LiveDisplay:
         self._status = ""
         self._headline = "generating"
         self._flush_pending = False
+        self._copying = {}  # slot -> (the image whose bounded copy is being made, the event abandoning it)
+        self._tasks = set()  # the tasks making them
         self._started = time.monotonic()
         self.skipped = 0  # partials superseded before they were shown
 
@@ -171,21 +221,64 @@ class LiveDisplay:
 
     def flush(self):
         """Show the newest image of each slot that changed; older partials are dropped unseen, and one
-        that cannot be shown leaves the slot as it was, with a status line."""
+        that cannot be shown leaves the slot as it was, with a status line. A bounded copy is made in a
+        worker thread when an event loop runs (other images keep streaming meanwhile); a newer image of
+        the slot abandons the copy of an older partial and starts its own at once. See `drain`."""
         self._flush_pending = False
         for slot, img in enumerate(self._latest):
-            if img is None or img is self._shown[slot]:
+            busy = self._copying.get(slot)
+            if img is None or img is self._shown[slot] or (busy is not None and busy[0] is img):
                 continue
+            if busy is not None:
+                if not busy[0].partial:
+                    continue  # a final's copy is never abandoned: shown when it is done
+                busy[1].set()  # the partial being copied is superseded: released as its copy stops
             try:
-                bundle = image_bundle(*display_copy(img, self.max_side))  # WebP, GIF: a static copy too
+                ready = passthrough(img, self.max_side)
+                if ready is None and _loop_running():
+                    abandon = threading.Event()
+                    self._copying[slot] = (img, abandon)
+                    task = asyncio.ensure_future(self._copy(slot, img, abandon))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                    continue
+                self._show(slot, img, ready or reduced_copy(img, self.max_side))
             except ImageDataError as exc:
-                self._latest[slot] = self._shown[slot]
-                self._status = _short(f"skipped: {exc}")
-                if self._shown[slot] is None:
-                    self._update(self._placeholder(slot), raw=True, display_id=self._ids[slot])
-                continue
-            self._update({**bundle, "text/plain": self._text(slot)}, raw=True, display_id=self._ids[slot])
-            self._shown[slot] = img
+                self._unshowable(slot, img, exc)
+
+    async def _copy(self, slot, img, abandon):
+        try:
+            shown = await asyncio.to_thread(reduced_copy, img, self.max_side, abandon.is_set)
+        except Superseded:
+            pass
+        except ImageDataError as exc:
+            self._unshowable(slot, img, exc)
+        else:
+            current = self._shown[slot]
+            if not (img.partial and current is not None and not current.partial):  # never a partial over its final
+                self._show(slot, img, shown)
+        finally:
+            if self._copying.get(slot, (None,))[0] is img:
+                del self._copying[slot]
+        self.flush()  # a newer image may have come meanwhile
+
+    async def drain(self):
+        """Wait for the copies being made, then show what is pending."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.flush()
+
+    def _show(self, slot, img, shown):
+        bundle = image_bundle(*shown)  # WebP, GIF: a static copy too (static.py)
+        self._update({**bundle, "text/plain": self._text(slot)}, raw=True, display_id=self._ids[slot])
+        self._shown[slot] = img
+
+    def _unshowable(self, slot, img, exc):
+        if self._latest[slot] is img:  # not superseded meanwhile: the slot stays as it was
+            self._latest[slot] = self._shown[slot]
+        self._status = _short(f"skipped: {exc}")
+        if self._shown[slot] is None:
+            self._update(self._placeholder(slot), raw=True, display_id=self._ids[slot])
 
     def _refresh_placeholders(self):
         for slot in range(self.count):
@@ -209,6 +302,14 @@ class LiveDisplay:
         while True:
             await asyncio.sleep(TICK_SECONDS)
             self._refresh_placeholders()
+
+
+def _loop_running():
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _short(line, width=44):

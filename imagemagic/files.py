@@ -18,8 +18,8 @@ from urllib.parse import quote
 import httpx
 
 from ._version import __version__
-from .client import CONNECT_TIMEOUT, _backoff, _plain, _retry_delay, _should_retry
 from .errors import APIConnectionError, APITimeoutError, TransportError, error_from_response
+from .retry import CONNECT_TIMEOUT, backoff, plain, retry_delay, should_retry
 
 
 class BatchAPI:
@@ -71,7 +71,7 @@ class BatchAPI:
             except httpx.TimeoutException as exc:
                 raise APITimeoutError(f"the download of {file_id} from {self.endpoint.host} stalled") from exc
             except httpx.HTTPError as exc:
-                raise APIConnectionError(f"the download of {file_id} broke off ({_plain(exc)})") from exc
+                raise APIConnectionError(f"the download of {file_id} broke off ({plain(exc)})") from exc
 
     async def _json(self, method, path, **options):
         async with self._send(method, path, **options) as response:
@@ -96,15 +96,15 @@ class BatchAPI:
                     error = error_from_response(
                         response.status_code, response.headers, response.content, response.reason_phrase, key
                     )
-                    if last or not _should_retry(response):
+                    if last or not should_retry(response):
                         raise error
-                    delay = _retry_delay(response, attempt)
+                    delay = retry_delay(response, attempt)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 if last:
-                    raise APIConnectionError(f"could not connect to {host}: {_plain(exc)}") from exc
-                delay = _backoff(attempt)
+                    raise APIConnectionError(f"could not connect to {host}: {plain(exc)}") from exc
+                delay = backoff(attempt)
             except httpx.TimeoutException as exc:
                 raise APITimeoutError(f"no answer from {host} within the read timeout ({method} {path})") from exc
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-                raise APIConnectionError(f"the connection to {host} broke off ({_plain(exc)})") from exc
+                raise APIConnectionError(f"the connection to {host} broke off ({plain(exc)})") from exc
             await self.sleep(delay)

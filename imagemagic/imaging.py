@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import ImageDataError
 
@@ -34,8 +34,9 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
-def open_image(data: bytes, label: str = "image") -> Image:
-    """Open bytes as a PIL image without decoding pixels; refuse non-images and decompression bombs."""
+def open_image(data: bytes | BinaryIO, label: str = "image") -> Image:
+    """Open bytes (or a binary file object) as a PIL image without decoding pixels; refuse non-images and
+    decompression bombs."""
     from PIL import Image as PIL
     from PIL import UnidentifiedImageError
 
@@ -43,7 +44,7 @@ def open_image(data: bytes, label: str = "image") -> Image:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PIL.DecompressionBombWarning)
         try:
-            img = PIL.open(io.BytesIO(data))
+            img = PIL.open(data if not isinstance(data, (bytes, bytearray)) else io.BytesIO(data))
         except UnidentifiedImageError as exc:
             raise ImageDataError(f"{label}: the data is not an image PIL can read") from exc
         except PIL.DecompressionBombError as exc:

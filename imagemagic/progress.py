@@ -3,14 +3,17 @@
 `Progress` keeps one slot per requested image (the latest partial, then the final image), so a
 failure or an interrupt still returns everything that arrived; an image the server sent beyond
 what was asked gets a slot of its own at the end (with a status line saying so). `Status` is a line for the status
-display (a retry, a wait).
+display (a retry, a wait). `spool()` says where an incoming image's bytes are decoded to (memory unless
+the caller gives the history store's spool).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .result import ImageResult
+from .spool import MemorySpool, Spool
 
 
 @dataclass(frozen=True)
@@ -23,15 +26,18 @@ class Status:
 class Progress:
     """What has arrived so far, slot by slot: the latest partial or the final image of each."""
 
-    def __init__(self, count, on_event=None, on_final=None):
+    def __init__(self, count, on_event=None, on_final=None, spool: Callable[[], Spool] = MemorySpool):
         self.slots = [None] * count
         self.requested = count
-        self._extra = {}  # (first slot, offset) of an image beyond its request's count -> its slot
-        self.usage = {}
-        self.request_ids = []
+        self._extra: dict[
+            tuple[int, int], int
+        ] = {}  # (first slot, offset) of an image beyond its request's count -> its slot
+        self.usage: dict = {}
+        self.request_ids: list[str] = []
         self.created = None
         self._on_event = on_event
         self._on_final = on_final
+        self.spool = spool  # gives each incoming image a spool to be decoded into (store: the history folder)
 
     def slot(self, first, offset, count):
         """The slot of the `offset`-th image of a request whose `count` images start at slot `first`.

@@ -14,6 +14,8 @@ import re
 import time
 from types import SimpleNamespace
 
+from .retry import retry_delay
+
 MAX_PAUSE = 120.0  # seconds, as the client caps Retry-After
 _RESET = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -47,9 +49,7 @@ class RateGate:
 
     def observe(self, status: int, headers) -> None:
         """Read an answer's status and headers; close the gate as long as they ask."""
-        from .client import _retry_delay
-
-        pause = _retry_delay(SimpleNamespace(headers=headers), 0) if status == 429 else 0.0
+        pause = retry_delay(SimpleNamespace(headers=headers), 0) if status == 429 else 0.0
         if headers.get("x-ratelimit-remaining-requests") == "0":
             pause = max(pause, reset_seconds(headers.get("x-ratelimit-reset-requests")) or 0.0)
         if pause > 0:

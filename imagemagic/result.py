@@ -1,7 +1,8 @@
 """Generated images: the original bytes and format, a lazily opened PIL image, and metadata.
 
-`GeneratedImage` keeps the base64 text exactly as it came off the wire, so a display can pass it
-on without decoding; the bytes are decoded on first use, the pixels only when PIL needs them.
+`GeneratedImage` refers to its bytes where they are: a file (the client decodes the wire's base64
+straight into the history folder, and the image reads the file when asked, holding nothing), bytes in
+memory, or base64 text (decoded on first use). The pixels decode only when PIL needs them.
 `ImageResult` is the list of PIL images a call returns, with usage and request ids attached.
 """
 
@@ -9,12 +10,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import io
 import itertools
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from . import live
 from .errors import ImageDataError
@@ -30,7 +34,7 @@ _MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": 
 
 @dataclass(eq=False)
 class GeneratedImage:
-    """One image (final or partial) as received. Either `b64` (wire text) or `data` is given."""
+    """One image (final or partial) as received: `b64` (wire text), bytes, or a file holding them."""
 
     b64: str | None = field(default=None, repr=False)
     index: int = 0
@@ -41,13 +45,17 @@ class GeneratedImage:
     request_id: str | None = None
     usage: dict[str, Any] | None = None  # usage of the request this image came from
     file: Path | None = None  # its path in the history once stored (an edit's input records it)
-    _data: bytes | None = field(default=None, repr=False)
+    _data: bytes | bytearray | None = field(default=None, repr=False)
     _pil: Image | None = field(default=None, repr=False)
     _document: SVGDocument | None = field(default=None, repr=False)
+    _path: Path | None = field(default=None, repr=False)  # the file holding the bytes (read when asked)
+    _size: int | None = field(default=None, repr=False)
+    _sha256: str | None = field(default=None, repr=False)
+    _head_bytes: bytes | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         kind = "partial" if self.partial else "final"
-        size = f" {len(self._data):,} bytes" if self._data is not None else ""
+        size = f" {self.nbytes:,} bytes" if self._data is not None or self._path is not None else ""
         return f"<GeneratedImage {self.index + 1} ({kind}){size} request {self.request_id or '-'}>"
 
     @classmethod
@@ -57,7 +65,9 @@ class GeneratedImage:
 
     @property
     def data(self) -> bytes:
-        """The image file's bytes, decoded from base64 once, on first use."""
+        """The image file's bytes: read from its file each time (never held), or decoded from base64 once."""
+        if self._data is None and self.b64 is None and self._path is not None:
+            return self._path.read_bytes()
         if self._data is None:
             try:
                 if self.b64 is None:
@@ -65,7 +75,7 @@ class GeneratedImage:
                 self._data = base64.b64decode(self.b64, validate=True)
             except (binascii.Error, ValueError, TypeError) as exc:
                 raise ImageDataError(f"image {self.index + 1}: the base64 data is invalid ({exc})") from exc
-        return self._data
+        return cast(bytes, self._data)  # a memory spool's bytearray reads as bytes, without a copy
 
     @property
     def format(self) -> str:
@@ -75,7 +85,46 @@ class GeneratedImage:
             raise ImageDataError(f"image {self.index + 1}: the data is not a PNG, JPEG, WebP, GIF or SVG image")
         return fmt
 
+    @property
+    def nbytes(self) -> int:
+        """The size of the image file in bytes (without reading a file that holds it)."""
+        return self._size if self._size is not None and self._data is None else len(self.data)
+
+    @property
+    def sha256(self) -> str:
+        """The sha256 of the bytes, hex (a file is hashed as it is read, never held whole)."""
+        if self._sha256 is None:
+            with self.source() as handle:
+                self._sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+        return self._sha256
+
+    @property
+    def spooled(self) -> Path | None:
+        """The file holding the bytes, when they were decoded straight to disk."""
+        return self._path if self._data is None and self.b64 is None else None
+
+    def moved_to(self, path: Path) -> None:
+        """The file holding the bytes was renamed to `path` (it is stored in the history)."""
+        self._path = self.file = path
+
+    def source(self) -> io.BufferedReader | io.BytesIO:
+        """A binary file object of the bytes: the file itself when there is one (nothing read into memory)."""
+        spooled = self.spooled
+        return open(spooled, "rb") if spooled is not None else io.BytesIO(self.data)
+
+    def check(self) -> None:
+        """Refuse an empty image, a non-image or a decompression bomb (ImageDataError); reads the header only."""
+        if not self.nbytes:  # raises ImageDataError for invalid base64
+            raise ImageDataError(f"image {self.index + 1}: the data is empty")
+        if self.format == "svg":
+            self.image  # noqa: B018 - parsing the document is the check
+            return
+        with self.source() as handle:
+            open_image(handle, label=f"image {self.index + 1}").close()
+
     def _head(self) -> bytes:
+        if self._head_bytes is not None and self._data is None:
+            return self._head_bytes
         if self._data is None and self.b64 is not None:
             try:
                 return base64.b64decode(self.b64[:24])
@@ -105,13 +154,56 @@ class GeneratedImage:
 
     @property
     def pil(self) -> Image:
-        """A PIL image opened lazily from the original bytes (pixels decode on first use)."""
+        """A PIL image opened lazily from the original bytes (pixels decode on first use); an image in a file
+        is read from it block by block as PIL decodes, never held whole, and no file stays open."""
         if self._pil is None and self.format == "svg":
             raise ImageDataError(f"image {self.index + 1}: an SVG has no pixels for PIL; its document is in .data")
         if self._pil is None:
-            self._pil = open_image(self.data, label=f"image {self.index + 1}")
+            source = io.BufferedReader(_FileOf(self), 65536) if self.spooled is not None else self.data
+            self._pil = open_image(source, label=f"image {self.index + 1}")
             self._pil.info["imagemagic"] = self
         return self._pil
+
+
+class _FileOf(io.RawIOBase):
+    """The bytes of a GeneratedImage's file, opened for each read only (so none stays open), wherever the
+    history store has moved the file meanwhile. It refers to the image weakly: the image holds its PIL
+    image, which holds this, and a cycle would keep decoded pixels alive until the next collection."""
+
+    def __init__(self, img: GeneratedImage):
+        super().__init__()
+        self._img, self._path, self.pos = weakref.ref(img), img._path, 0
+
+    @property
+    def path(self) -> Path:
+        img = self._img()
+        if img is not None and img._path is not None:
+            self._path = img._path
+        assert self._path is not None
+        return self._path
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        with open(self.path, "rb") as handle:
+            handle.seek(self.pos)
+            count = handle.readinto(buffer)
+        self.pos += count
+        return count
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_END:
+            self.pos = self.path.stat().st_size + offset
+        else:
+            self.pos = (self.pos if whence == io.SEEK_CUR else 0) + offset
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
 
 
 class SVGDocument:

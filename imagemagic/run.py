@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from . import budget
 from .call import Call
 from .client import AsyncImagesClient
-from .contact import thumbnail
+from .contact import DECODERS, thumbnail
 from .errors import (
     AuthenticationError,
     ImageMagicError,
@@ -318,7 +318,7 @@ class RunPath:
             cost=result.cost,
             request_ids=list(result.request_ids),
             cached=result.cached,
-            thumbnails=await asyncio.to_thread(lambda: [thumbnail(pil) for pil in result]),
+            thumbnails=await asyncio.get_running_loop().run_in_executor(DECODERS, _thumbnails, result),
             _kept=result if kept else None,
         )
         if not kept:
@@ -349,6 +349,10 @@ def failure_lines(sweep: Sweep) -> list[str]:
         for run in sweep
         if run.error is not None and not (sweep.stopped and hopeless(run.error))
     ]
+
+
+def _thumbnails(result: ImageResult) -> list:
+    return [thumbnail(pil) for pil in result]
 
 
 def _offline(plans: Sequence[Plan]) -> bool:

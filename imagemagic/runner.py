@@ -53,7 +53,7 @@ async def _with_display(path: RunPath, live: LiveDisplay | None) -> ImageResult:
         if ticker:
             ticker.cancel()
         if live:
-            live.flush()
+            await live.drain()
 
 
 def show_one(shell: Any, path: RunPath, args: Namespace) -> None:

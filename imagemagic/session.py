@@ -49,7 +49,9 @@ class Session:
         closes it; a run's clients with their rate gate are made so)."""
         from .client import AsyncImagesClient
 
-        return AsyncImagesClient(endpoint, sleep=self.sleep, clock=self.clock, transport=self.transport, **options)
+        return AsyncImagesClient(
+            endpoint, sleep=self.sleep, clock=self.clock, transport=self.transport, connect=self.connect, **options
+        )
 
     def local_server_url(self):
         """(base_url, started_now) of the local preview server, started on first use. Blocks while it starts."""

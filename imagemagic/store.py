@@ -37,6 +37,7 @@ from . import history_index, live
 from .errors import ImageDataError, ImageMagicError, Problem, ValidationError
 from .history_index import HistoryIndex
 from .result import GeneratedImage, ImageResult, add_usage, open_image
+from .spool import FileSpool, MemorySpool
 
 HOME_ENV = "IMAGEMAGIC_HOME"
 DEFAULT_LIMIT_MB = 1024.0
@@ -66,6 +67,14 @@ def atomic_write(path, data):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _fsync(path):
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def account_hash(endpoint) -> str:
@@ -109,10 +118,15 @@ class HistoryStore:
 
     def save(self, img, meta, stem):
         """Write one image and its metadata, and index it; return the image's path. Raises OSError."""
-        folder = self.home / "images" / time.strftime("%Y-%m-%d")
-        path = folder / f"{stem}-{img.index + 1}.{img.format}"
-        data = img.data
-        atomic_write(path, data)
+        path = self.folder() / f"{stem}-{img.index + 1}.{img.format}"
+        spooled = img.spooled
+        if spooled is not None:  # decoded straight into a file here: made durable and renamed, never copied
+            _fsync(spooled)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(spooled, path)
+            img.moved_to(path)
+        else:
+            atomic_write(path, img.data)
         record = {
             **meta,
             "file": path.name,
@@ -121,18 +135,27 @@ class HistoryStore:
             "request_id": img.request_id,
             "usage": img.usage,
             "revised_prompt": img.revised_prompt,
-            "bytes": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": img.nbytes,
+            "sha256": img.sha256,
             "saved": time.time(),
         }
         text = json.dumps(record, indent=1, ensure_ascii=False).encode()
         try:
             atomic_write(path.with_suffix(".json"), text)
         except BaseException:
-            path.unlink(missing_ok=True)  # no image without its metadata
+            if spooled is not None:  # no image without its metadata: the bytes go back where the image reads them
+                os.replace(path, spooled)
+                img.moved_to(spooled)
+                img.file = None
+            else:
+                path.unlink(missing_ok=True)
             raise
-        self.index.add(str(path.relative_to(self.home)), record, len(data) + len(text))
+        self.index.add(str(path.relative_to(self.home)), record, img.nbytes + len(text))
         return path
+
+    def folder(self) -> Path:
+        """Today's folder of images (where incoming images are decoded, too)."""
+        return self.home / "images" / time.strftime("%Y-%m-%d")
 
     def _cache_file(self, key):
         return self.home / "cache" / f"{key}.json"
@@ -387,6 +410,17 @@ class _CallSaver:
         except OSError as exc:
             self.failed += 1
             self.reason = exc.strerror or str(exc)
+
+    def spool(self) -> FileSpool | MemorySpool:
+        """Where the client decodes an incoming image: a file in the history folder (stored by renaming it),
+        or memory when the folder cannot be written (the image is then kept in the result, and the failure
+        line says it could not be stored)."""
+        if self.reason is None:
+            try:
+                return FileSpool(self.store.folder())
+            except OSError as exc:
+                self.reason = exc.strerror or str(exc)
+        return MemorySpool()
 
     @property
     def paths(self):

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from helpers.environment import ENDPOINT_VARIABLES, SERVER_VARIABLES
+from helpers.servers import serve_in_thread
 
 from imagemagic.server import embedded
 
@@ -69,21 +70,6 @@ def ip(server_url, monkeypatch):
     magics = shell.magics_manager.registry["ImageGenMagics"]
     for name, trait in ImageGenMagics.class_traits(config=True).items():
         setattr(magics, name, trait.default())
-
-
-def serve_in_thread(app):
-    """Serve any ASGI app on 127.0.0.1 (ephemeral port) in a thread; return (base, stop)."""
-    import threading
-
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        thread.join(0.005)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return f"http://127.0.0.1:{port}", lambda: (setattr(server, "should_exit", True), thread.join(5))
 
 
 class Recorder:

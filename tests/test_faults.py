@@ -25,7 +25,8 @@ from helpers.scripted import (
 )
 from PIL import Image
 
-from imagemagic import client as client_module
+from imagemagic import downloads as downloads_module
+from imagemagic import retry as retry_module
 from imagemagic.client import AsyncImagesClient, ImagesClient, Status
 from imagemagic.endpoint import Endpoint
 from imagemagic.errors import APIConnectionError, APIError, APITimeoutError, ImageDataError, TransportError
@@ -127,8 +128,8 @@ def test_backoff_is_capped_and_jittered(waits, monkeypatch):
     assert waits == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
     assert lines[0] == "connection failed, retrying in 0.5 s"
     monkeypatch.setattr(random, "random", lambda: 0.999)
-    assert 0.375 <= client_module._backoff(0) < 0.376
-    assert 6.0 <= client_module._backoff(9) < 6.01
+    assert 0.375 <= retry_module.backoff(0) < 0.376
+    assert 6.0 <= retry_module.backoff(9) < 6.01
 
 
 def test_connection_refused_is_retried_then_reported(waits):
@@ -332,7 +333,7 @@ def test_url_download_accepts_http_only(scripted):
 
 
 def test_url_download_is_size_limited(scripted, monkeypatch):
-    monkeypatch.setattr(client_module, "URL_DOWNLOAD_LIMIT", 1000)
+    monkeypatch.setattr(downloads_module, "URL_DOWNLOAD_LIMIT", 1000)
     big = base64.b64decode(png_b64((400, 400)))
     server = scripted()
     server.steps += [
@@ -344,7 +345,7 @@ def test_url_download_is_size_limited(scripted, monkeypatch):
 
 
 def test_url_download_times_out(scripted, monkeypatch):
-    monkeypatch.setattr(client_module, "URL_DOWNLOAD_TIMEOUT", 0.3)
+    monkeypatch.setattr(downloads_module, "URL_DOWNLOAD_TIMEOUT", 0.3)
     server = scripted()
     server.steps += [
         reply(body={"created": 1, "data": [{"url": f"http://127.0.0.1:{server.port}/files/a.png"}]}),

@@ -1,0 +1,254 @@
+"""Reading a successful answer, JSON or event stream, each image decoded as it arrives.
+
+The body is never held: chunks go through the event-stream decoder (sse.SSEStream) and the JSON
+scanner (b64scan), which decodes every `b64_json` value straight into a spool from
+`progress.spool()` (a file in the history folder, or memory) and keeps only the small rest of the
+answer for `json.loads`: ids, usage, revised prompt, created, the event's type, all parsed and checked
+as before. An answer (or one stream event) larger than `max_answer_bytes` is refused, every string a
+server sends is masked for the key (errors.masked), more images than requested are all kept, and an
+image that is not one is refused before anything shows or stores it (a partial is skipped with a
+status line). A spool no image took is deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from .b64scan import B64Scanner, marker_index
+from .errors import ImageDataError, TransportError, error_from_body, masked
+from .progress import Progress
+from .result import GeneratedImage, add_usage
+from .spool import Spool, remove
+from .sse import EventTooLarge, SSEStream
+
+
+class _Images:
+    """The images of one JSON document being scanned: the scanner, and which spools an image took."""
+
+    def __init__(self, progress: Progress):
+        self.scanner: B64Scanner[Spool] = B64Scanner(progress.spool)
+        self._taken: set[int] = set()
+
+    def image(self, value: str, slot: int, **meta) -> GeneratedImage:
+        """The image a `b64_json` value stands for: a spooled one (by its marker) or literal base64 text."""
+        k = marker_index(value)
+        scanner = self.scanner
+        if k is None or k >= len(scanner.sinks) or k in self._taken:
+            return GeneratedImage(b64=value, index=slot, **meta)
+        self._taken.add(k)
+        if k in scanner.errors:
+            scanner.sinks[k].discard()
+            raise ImageDataError(f"image {slot + 1}: the base64 data is invalid ({scanner.errors[k]})")
+        img = GeneratedImage(index=slot, **meta, **scanner.sinks[k].finish())
+        if img.spooled is not None:  # a partial's file (or one never stored) goes when the image does
+            weakref.finalize(img, remove, img.spooled)
+        return img
+
+    def discard(self) -> None:
+        """Delete every spool no image took."""
+        for k, sink in enumerate(self.scanner.sinks):
+            if k not in self._taken:
+                sink.discard()
+        self._taken.update(range(len(self.scanner.sinks)))
+
+
+class AnswerReader:
+    """Reads the answers of one endpoint (`host`, `api_key` for masking) into a Progress; `download(url,
+    slot)` fetches a `response_format=url` image."""
+
+    def __init__(
+        self, host: str, api_key: str | None, max_answer_bytes: int, download: Callable[[str, int], Awaitable[bytes]]
+    ):
+        self.host = host
+        self.api_key = api_key
+        self.max_answer_bytes = max_answer_bytes
+        self.download = download
+
+    def _masked(self, value):
+        return masked(value, self.api_key)
+
+    def too_large(self, what: str) -> str:
+        """The line refusing an answer or event past the cap."""
+        limit = f"{self.max_answer_bytes / 2**20:g} MiB"
+        return f"{what} from {self.host} is larger than {limit} (max_answer_mb); it was not read further"
+
+    async def read(self, resp: httpx.Response, count: int, first_slot: int, progress: Progress, request_id, deadline):
+        """Read a successful answer of `count` images into slots from `first_slot`; `deadline` is lifted once
+        a JSON answer is in (a download has its own)."""
+        content_type = self._masked(resp.headers.get("content-type", ""))
+        if content_type.startswith("text/event-stream"):
+            await self._stream(resp, count, first_slot, progress, request_id)
+        else:
+            await self._json(resp, content_type, count, first_slot, progress, request_id, deadline)
+
+    async def _json(self, resp, content_type, count, first_slot, progress, request_id, deadline):
+        declared = resp.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_answer_bytes:
+            raise TransportError(self.too_large("the answer"))
+        images, received = _Images(progress), 0
+        try:
+            async for chunk in resp.aiter_bytes():
+                received += len(chunk)
+                if received > self.max_answer_bytes:
+                    raise TransportError(self.too_large("the answer"))
+                images.scanner.feed(chunk)
+            deadline.reschedule(None)
+            try:
+                payload = json.loads(images.scanner.close())
+            except ValueError as exc:
+                raise TransportError(
+                    f"the server answered {content_type or 'without a content type'}, not JSON or an event stream"
+                ) from exc
+            payload = self._masked(payload)
+            if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+                raise TransportError("the server's JSON answer has no data list of images")
+            if not payload["data"]:
+                raise TransportError("the server's JSON answer holds no images (an empty data list)")
+            progress.created = payload.get("created", progress.created)
+            usage = _usage(payload)
+            add_usage(progress.usage, usage)
+            for offset, item in enumerate(payload["data"]):
+                slot = progress.slot(first_slot, offset, count)
+                progress.image(await self._item(images, item, slot, request_id, usage))
+        finally:
+            images.discard()
+
+    async def _item(self, images, item, slot, request_id, usage):
+        meta = {
+            "request_id": request_id,
+            "usage": usage,
+            "revised_prompt": _text(item.get("revised_prompt")) if isinstance(item, dict) else None,
+        }
+        if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
+            return _checked(images.image(item["b64_json"], slot, **meta))
+        if isinstance(item, dict) and isinstance(item.get("url"), str):
+            data = await self.download(item["url"], slot)
+            return _checked(GeneratedImage.from_bytes(data, url=item["url"], index=slot, **meta))
+        raise TransportError(f"image {slot + 1} in the answer has neither b64_json nor url")
+
+    async def _stream(self, resp, count, first_slot, progress, request_id):
+        sse, state = SSEStream(max_event_bytes=self.max_answer_bytes), _Event(progress)
+        done = 0
+
+        def slot():
+            return progress.slot(first_slot, done, count)
+
+        try:
+            async for chunk in resp.aiter_bytes():
+                for kind, value in sse.feed(chunk):
+                    if state.take(kind, value):
+                        done += self._event(state, slot, progress, request_id)
+                        state = _Event(progress)
+            for kind, value in sse.close():
+                if state.take(kind, value):
+                    done += self._event(state, slot, progress, request_id, at_end=True)
+        except EventTooLarge:
+            raise TransportError(self.too_large("a stream event")) from None
+        finally:
+            if state.images is not None:
+                state.images.discard()
+        if not done:
+            raise TransportError("the stream ended without a completed image")
+
+    def _event(self, state, slot, progress, request_id, at_end=False):
+        """Handle one event (`at_end`: delivered by the stream's end, not a blank line); `slot()` is where its
+        image goes. A partial that is not an acceptable image is skipped with a status line.
+
+        Returns 1 when it completed an image, else 0."""
+        images = state.images
+        try:
+            return self._event_of(images, state.name, slot, progress, request_id, at_end)
+        finally:
+            images.discard()
+
+    def _event_of(self, images, name, slot, progress, request_id, at_end):
+        text = images.scanner.close()
+        if text.strip() == b"[DONE]":
+            return 0
+        name = self._masked(name)
+        try:
+            payload = self._masked(json.loads(text))
+        except ValueError as exc:
+            if at_end:
+                raise TransportError(f"the stream ended inside a {name!r} event (truncated JSON)") from exc
+            raise TransportError(f"malformed JSON in a {name!r} event of the stream") from exc
+        if not isinstance(payload, dict):
+            raise TransportError(f"unexpected data in a {name!r} event of the stream")
+        if isinstance(payload.get("error"), dict):
+            raise error_from_body(payload, None, request_id, self.api_key)
+        kind = payload.get("type") or name
+        if not isinstance(kind, str):
+            raise TransportError(f"a {name!r} event of the stream has a type that is not a string")
+        if not kind.endswith(("partial_image", "completed")):
+            return 0
+        b64 = payload.get("b64_json")
+        if not isinstance(b64, str):
+            raise TransportError(f"a {kind!r} event carries no b64_json image")
+        partial = kind.endswith("partial_image")
+        index = payload.get("partial_image_index")
+        meta = {
+            "partial": partial,
+            "partial_index": index if partial and isinstance(index, int) else None,
+            "revised_prompt": _text(payload.get("revised_prompt")),
+            "request_id": request_id,
+            "usage": _usage(payload),
+        }
+        if partial:
+            try:
+                img = _checked(images.image(b64, slot(), **meta))
+            except ImageDataError as exc:
+                progress.status(f"partial skipped: {exc}")
+                return 0
+        else:
+            img = _checked(images.image(b64, slot(), **meta))
+            add_usage(progress.usage, img.usage)
+            progress.created = payload.get("created_at", progress.created)
+        progress.image(img)
+        return 0 if partial else 1
+
+
+class _Event:
+    """The event being read: its name and, once its data starts, the scanner of that data."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.name = "message"
+        self.images: _Images | None = None
+
+    def take(self, kind: str, value) -> bool:
+        """Take one piece of the stream; True when it dispatched an event that has data."""
+        if kind == "data":
+            self.images.scanner.feed(value)  # type: ignore[union-attr]
+        elif kind == "line":
+            if self.images is None:
+                self.images = _Images(self.progress)
+            else:
+                self.images.scanner.feed(b"\n")
+        elif kind == "event":
+            self.name = value or "message"
+        elif kind == "dispatch":
+            if self.images is not None:
+                return True
+            self.name = "message"
+        return False
+
+
+def _text(value):
+    """A string field of an answer, or None when the server sent something else."""
+    return value if isinstance(value, str) else None
+
+
+def _usage(payload):
+    """The payload's usage object, or None when it is missing or not an object."""
+    usage = payload.get("usage")
+    return usage if isinstance(usage, dict) else None
+
+
+def _checked(img: GeneratedImage) -> GeneratedImage:
+    """Refuse an image that is empty, not an image, or a decompression bomb, before anything shows or stores it."""
+    img.check()
+    return img

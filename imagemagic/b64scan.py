@@ -1,0 +1,160 @@
+"""Incremental scanner of one JSON document that decodes its images as they arrive: pure, no I/O.
+
+Feed it the document's bytes in chunks of any size. The string value of every `"b64_json"` key is
+base64-decoded piece by piece into a sink from `open_sink()` (anything with `write(bytes)`) and never
+kept; in the text kept for `json.loads` (`close()` returns it) that value is replaced by a marker,
+`"#b64:<k>"` (k counts values from 0; `#` is not base64, so no real value looks like one). Everything
+else (ids, usage, revised prompt, created) is kept as it came, to be parsed and checked by the caller.
+
+Strings are skipped whole, escapes included, so a `"b64_json"` inside another string is never taken
+for a key. Inside a value, `\\/` stands for `/`; any other escape, or text that is not strict base64,
+makes that value invalid: decoding stops, `errors[k]` says why, and the caller refuses the image.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
+
+KEY = b"b64_json"
+MARKER = "#b64:"
+_OUT, _STRING, _ESCAPE, _AFTER_KEY, _VALUE, _VALUE_ESCAPE = range(6)
+_SPACE = b" \t\r\n"
+
+
+class Sink(Protocol):
+    """Where one value's decoded bytes go."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+S = TypeVar("S", bound=Sink)
+
+
+class B64Scanner(Generic[S]):
+    """`feed(chunk)` as the document arrives, then `close()` for the text to parse. `sinks[k]` is the sink
+    of the k-th value (opened when the value starts), `errors[k]` its decoding error, if any."""
+
+    def __init__(self, open_sink: Callable[[], S]):
+        self.open_sink = open_sink
+        self.sinks: list[S] = []
+        self.errors: dict[int, str] = {}
+        self._kept = bytearray()  # the document without its base64 values
+        self._state = _OUT
+        self._string_start = 0  # where the current string's text starts in _kept
+        self._carry = b""  # base64 characters not yet a whole group of 4
+        self._padded = False  # the value's text so far ended in padding: nothing may follow
+
+    def feed(self, chunk: bytes) -> None:
+        """Scan the next bytes of the document."""
+        pos, size = 0, len(chunk)
+        while pos < size:
+            state = self._state
+            if state == _VALUE:
+                pos = self._value(chunk, pos)
+            elif state == _VALUE_ESCAPE:
+                self._state = _VALUE
+                if chunk[pos] == 0x2F:  # "\/" is "/"
+                    self._decode(b"/")
+                else:
+                    self._fail(f"the JSON string has an escape (\\{chr(chunk[pos])}) that is not base64")
+                pos += 1
+            elif state == _OUT:
+                quote = chunk.find(b'"', pos)
+                end = size if quote < 0 else quote + 1
+                self._kept += chunk[pos:end]
+                if quote >= 0:
+                    self._state, self._string_start = _STRING, len(self._kept)
+                pos = end
+            elif state == _ESCAPE:
+                self._kept.append(chunk[pos])
+                self._state = _STRING
+                pos += 1
+            elif state == _STRING:
+                pos = self._string(chunk, pos, size)
+            else:  # _AFTER_KEY: spaces, a colon, spaces, then a string value is streamed
+                byte = chunk[pos]
+                if byte in _SPACE or (byte == 0x3A and self._colon_pending()):
+                    self._kept.append(byte)
+                    pos += 1
+                elif byte == 0x22 and not self._colon_pending():
+                    self._kept += b'"' + f"{MARKER}{len(self.sinks)}".encode()
+                    self.sinks.append(self.open_sink())
+                    self._state, self._carry, self._padded = _VALUE, b"", False
+                    pos += 1
+                else:
+                    self._state = _OUT  # not a key with a string value: read on as plain JSON
+
+    def close(self) -> bytes:
+        """The document's text without its base64 values (a value still open is left unterminated)."""
+        kept, self._kept = self._kept, bytearray()
+        return bytes(kept)
+
+    def _colon_pending(self) -> bool:
+        return b":" not in self._kept[self._string_start + len(KEY) + 1 :]
+
+    def _string(self, chunk: bytes, pos: int, size: int) -> int:
+        quote = chunk.find(b'"', pos)
+        backslash = chunk.find(b"\\", pos, size if quote < 0 else quote)
+        if backslash >= 0:
+            self._kept += chunk[pos : backslash + 1]
+            self._state = _ESCAPE
+            return backslash + 1
+        if quote < 0:
+            self._kept += chunk[pos:]
+            return size
+        self._kept += chunk[pos : quote + 1]
+        start = self._string_start
+        is_key = len(self._kept) - 1 - start == len(KEY) and self._kept[start : start + len(KEY)] == KEY
+        self._state = _AFTER_KEY if is_key else _OUT
+        return quote + 1
+
+    def _value(self, chunk: bytes, pos: int) -> int:
+        quote = chunk.find(b'"', pos)
+        backslash = chunk.find(b"\\", pos, len(chunk) if quote < 0 else quote)
+        stop = backslash if backslash >= 0 else quote if quote >= 0 else len(chunk)
+        if stop > pos:
+            self._decode(chunk[pos:stop])
+        if backslash >= 0:
+            self._state = _VALUE_ESCAPE
+            return backslash + 1
+        if quote < 0:
+            return stop
+        k = len(self.sinks) - 1
+        if self._carry and k not in self.errors:
+            self._fail("Incorrect padding")
+        self._kept += b'"'
+        self._state = _OUT
+        return quote + 1
+
+    def _decode(self, text: bytes) -> None:
+        k = len(self.sinks) - 1
+        if k in self.errors:
+            return
+        if self._padded:
+            self._fail("Excess data after padding")
+            return
+        if self._carry:
+            text = self._carry + text
+        whole = len(text) - len(text) % 4
+        self._carry = text[whole:]
+        if not whole:
+            return
+        try:
+            data = binascii.a2b_base64(text[:whole] if whole < len(text) else text, strict_mode=True)
+        except binascii.Error as exc:
+            self._fail(str(exc))
+            return
+        self._padded = text[whole - 1] == 0x3D  # "="
+        self.sinks[k].write(data)
+
+    def _fail(self, reason: str) -> None:
+        self.errors.setdefault(len(self.sinks) - 1, reason)
+
+
+def marker_index(value: object) -> int | None:
+    """k when `value` is the marker of the k-th streamed value, else None."""
+    if isinstance(value, str) and value.startswith(MARKER) and value[len(MARKER) :].isdigit():
+        return int(value[len(MARKER) :])
+    return None

@@ -1,0 +1,97 @@
+"""Memory bounds as ratios to one image's payload (never absolute figures): a sweep of large images, and a
+stream of full-size partials, are decoded as they arrive, never held as answer text or twice.
+
+Each run is measured in a fresh process (tracemalloc's peak over the run: every Python object, bytes and
+text included) against a loopback server in this one, so the server's own buffers are not counted.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+from helpers.servers import serve_in_thread
+from PIL import Image
+
+CONCURRENCY, IMAGES = 4, 12
+
+WORKER = """
+import sys, tracemalloc, imagemagic
+from imagemagic.settings import Settings
+url, kind, count, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+settings = Settings(base_url=url, max_concurrency=concurrency, cache=False)
+def run(n):
+    if kind == "sweep":
+        done = imagemagic.sweep("photo {i}", i=list(range(n)), settings=settings, progress=False)
+        return sum(len(r.files) for r in done)
+    return len(imagemagic.generate("photo", stream=True, partial_images=3, settings=settings).files)
+run(1)  # imports and first-use caches, outside the measure
+tracemalloc.start()
+base = tracemalloc.get_traced_memory()[0]
+stored = run(count)
+print(tracemalloc.get_traced_memory()[1] - base, stored)
+"""
+
+
+def photo_png(side=1024, seed=7):
+    """A PNG that does not compress (noise): its base64 is 4/3 of it, as with a real photo."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), random.Random(seed).randbytes(side * side * 3)).save(out, "PNG")
+    return out.getvalue()
+
+
+def replay_app(body, content_type):
+    async def app(scope, receive, send):
+        while (await receive()).get("more_body"):
+            pass
+        headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def payload():
+    return photo_png()
+
+
+def peak_in_payloads(app, kind, count, payload, tmp_path):
+    base, stop = serve_in_thread(app)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", WORKER, f"{base}/v1", kind, str(count), str(CONCURRENCY)],
+            env={**os.environ, "IMAGEMAGIC_HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        stop()
+    assert done.returncode == 0, done.stderr[-2000:]
+    peak, stored = (int(x) for x in done.stdout.split())
+    print(f"{kind}: peak {peak / len(payload):.2f} payloads")
+    return peak / len(payload), stored
+
+
+def test_a_sweep_of_large_images_peaks_below_max_concurrency_plus_two_payloads(payload, tmp_path):
+    body = json.dumps({"created": 1, "data": [{"b64_json": base64.b64encode(payload).decode()}]}).encode()
+    peak, stored = peak_in_payloads(replay_app(body, b"application/json"), "sweep", IMAGES, payload, tmp_path)
+    assert stored == IMAGES
+    assert peak <= CONCURRENCY + 2, f"peak {peak:.1f} payloads"
+
+
+def test_a_stream_of_full_size_partials_holds_at_most_two_payloads(payload, tmp_path):
+    b64 = base64.b64encode(payload).decode()
+    events = [{"type": "image_generation.partial_image", "b64_json": b64, "partial_image_index": i} for i in range(3)]
+    events.append({"type": "image_generation.completed", "b64_json": b64, "usage": {"total_tokens": 3}})
+    body = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+    peak, stored = peak_in_payloads(replay_app(body, b"text/event-stream"), "stream", 1, payload, tmp_path)
+    assert stored == 1
+    assert peak <= 2, f"peak {peak:.1f} payloads"
