@@ -27,7 +27,7 @@ _EXPORTS = {
     "ImageRequest": "request", "ImageResult": "result", "GeneratedImage": "result",
     "ImagesClient": "client", "AsyncImagesClient": "client", "Endpoint": "endpoint",
     "HistoryStore": "store", "history": "store", "MODELS": "catalog", "DEFAULT_MODEL": "catalog",
-    "panel": "controlpanel", "Panel": "controlpanel",
+    "panel": "controlpanel", "Panel": "controlpanel", "refine": "refinement", "arefine": "refinement",
     "submit_batch": "batchjob", "batches": "batchjob", "batch": "batchjob", "BatchJob": "batchjob",
     "sweep": "sweeps", "asweep": "sweeps", "Sweep": "sweeps", "Run": "sweeps", "expand": "expand",
     **dict.fromkeys(_ERRORS, "errors"),

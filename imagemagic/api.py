@@ -43,6 +43,8 @@ class Call:
         self.notify = notify
         if getattr(self.request, "operation", "generate") == "edit":  # an edit records what it came from
             meta = {**(meta or {}), **self.request.inputs_meta()}
+        if plan.parent is not None:  # a refinement: a step of a chain
+            meta = {**(meta or {}), "parent": self.store.reference(plan.parent.file)}
         self.saver = self.store.saver(self.request, self.endpoint, meta)
         self.on_event = on_event
         self.progress = Progress(self.request.count, on_event, on_final=self.saver)
@@ -69,11 +71,13 @@ class Call:
                 img.file = path
                 if self.on_event:
                     self.on_event(img)
+            self.session.last_result = cached
             return cached
         settings = self.plan.settings
         endpoint = await self.session.connect(self.endpoint, self.notify)
         client = self.session.client(
             endpoint,
+            api=getattr(self.request, "api", "images"),
             timeout=settings.timeout,
             max_retries=settings.max_retries,
             max_concurrency=settings.max_concurrency,
@@ -93,6 +97,7 @@ class Call:
         result.cost = self.session.ledger.record(
             self.request.model, result, offline=self.endpoint.offline, prices=settings.prices
         )
+        self.session.last_result = result
         return result
 
     def run_sync(self) -> ImageResult:
@@ -101,7 +106,8 @@ class Call:
 
 
 def _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache, settings, session, **edit):
-    settings = (settings or Settings.current()).but(api_key=api_key, base_url=base_url, offline=offline)
+    api = params.pop("api", None)  # which API: a setting, given with the parameters
+    settings = (settings or Settings.current()).but(api_key=api_key, base_url=base_url, offline=offline, api=api)
     plan = prepare(prompt, params, settings=settings, extra_body=extra_body, **edit)
     for note in plan.warnings:
         warnings.warn(note, ImageMagicWarning, stacklevel=3)
@@ -134,6 +140,7 @@ def generate(
     response_format, user); `extra_body` sends parameters this release does not know.
     Defaults come from `%config ImageGenMagics` when the extension is loaded (or `settings`).
     `cache=True` reuses the stored images of an identical earlier request instead of paying again.
+    `api="responses"` sends it through the Responses API's image tool (default: %config ImageGenMagics.api).
     Without a key or base URL, the built-in offline preview server answers.
     """
     call = _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache, settings, session)
@@ -179,7 +186,7 @@ def edit(
     those (1-16 images); `mask`: one of the same kinds, a PNG whose transparent pixels mark what to edit
     (see `mask_from`). `params` are the parameters edits take (model, size, quality, n, background,
     output_format, output_compression, stream, partial_images, response_format, user, input_fidelity);
-    the rest is as for `generate`. The history records each input's sha256 and file.
+    the rest is as for `generate` (`api` included). The history records each input's sha256 and file.
     """
     edit = {"operation": "edit", "image": image, "mask": mask}
     call = _call(prompt, api_key, base_url, offline, on_event, extra_body, params, cache, settings, session, **edit)

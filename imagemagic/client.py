@@ -252,7 +252,10 @@ class AsyncImagesClient:
                 f"the server answered {content_type or 'without a content type'}, not JSON or an event stream"
             ) from exc
         del raw  # from here only the parsed answer is needed: the bytes go while its images are handled
-        payload = self._masked(payload)
+        await self._answer(self._masked(payload), count, first_slot, progress, request_id)
+
+    async def _answer(self, payload, count, first_slot, progress, request_id):
+        """Record the images and usage of a parsed (and masked) JSON answer of `count` images."""
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
             raise TransportError("the server's JSON answer has no data list of images")
         if not payload["data"]:
@@ -332,22 +335,10 @@ class AsyncImagesClient:
         where its image goes. A partial that is not an acceptable image is skipped with a status line.
 
         Returns 1 when it completed an image, else 0."""
-        if event.data.strip() == b"[DONE]":
+        parsed = self._event_payload(event, request_id, at_end)
+        if parsed is None:
             return 0
-        name = self._masked(event.event)
-        try:
-            payload = self._masked(json.loads(event.data))
-        except ValueError as exc:
-            if at_end:
-                raise TransportError(f"the stream ended inside a {name!r} event (truncated JSON)") from exc
-            raise TransportError(f"malformed JSON in a {name!r} event of the stream") from exc
-        if not isinstance(payload, dict):
-            raise TransportError(f"unexpected data in a {name!r} event of the stream")
-        if isinstance(payload.get("error"), dict):
-            raise error_from_body(payload, None, request_id, self.endpoint.api_key)
-        kind = payload.get("type") or name
-        if not isinstance(kind, str):
-            raise TransportError(f"a {name!r} event of the stream has a type that is not a string")
+        kind, payload = parsed
         if not kind.endswith(("partial_image", "completed")):
             return 0
         b64 = payload.get("b64_json")
@@ -376,6 +367,26 @@ class AsyncImagesClient:
             progress.created = payload.get("created_at", progress.created)
         progress.image(img)
         return 0 if partial else 1
+
+    def _event_payload(self, event, request_id, at_end=False):
+        """(type, masked JSON payload) of a stream event, None for `[DONE]`; an error event raises its APIError."""
+        if event.data.strip() == b"[DONE]":
+            return None
+        name = self._masked(event.event)
+        try:
+            payload = self._masked(json.loads(event.data))
+        except ValueError as exc:
+            if at_end:
+                raise TransportError(f"the stream ended inside a {name!r} event (truncated JSON)") from exc
+            raise TransportError(f"malformed JSON in a {name!r} event of the stream") from exc
+        if not isinstance(payload, dict):
+            raise TransportError(f"unexpected data in a {name!r} event of the stream")
+        if isinstance(payload.get("error"), dict):
+            raise error_from_body(payload, None, request_id, self.endpoint.api_key)
+        kind = payload.get("type") or name
+        if not isinstance(kind, str):
+            raise TransportError(f"a {name!r} event of the stream has a type that is not a string")
+        return kind, payload
 
 
 class ImagesClient:

@@ -164,6 +164,16 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         action="store_true",
         help="Send the prompt as written: no {name}, {expression} or $name filled from the namespace.",
     )
+    @argument(
+        "--continue",
+        dest="continue_from",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        help="Refine an earlier result (a variable: a result, one of its images, a history entry; bare: the last "
+        "result of this kernel) as the cell says: an edit of it (api images) or the conversation's next turn "
+        "(api responses). The history records the chain.",
+    )
     @argument("--limit", type=int, metavar="N", help="Allow a --grid run of up to N images (see sweep_limit).")
     @argument("--models", action="store_true", help="List the known models with their sizes and options, and stop.")
     @argument(
@@ -236,6 +246,8 @@ class ImageGenMagics(Magics, ImageGenDefaults):
 
             return run_sweep(self, variants, args, self.settings().but(offline=args.offline or None), extra)
         prompt = variants[0].prompt
+        if args.continue_from is not None:
+            return self._refine(args, prompt, extra, bool(edit))
         try:
             plan = prepare(
                 prompt,
@@ -248,6 +260,33 @@ class ImageGenMagics(Magics, ImageGenDefaults):
             raise UsageError(str(exc)) from None
         from .runner import run_in_notebook
 
+        run_in_notebook(self, plan, args)
+
+    def _refine(self, args, prompt, extra, editing):
+        """`--continue [NAME]`: the cell refines an earlier result (see refinement.plan_refinement)."""
+        from .errors import ValidationError
+        from .refinement import plan_refinement
+        from .runner import run_in_notebook
+        from .session import default
+
+        if editing or args.grid:
+            raise UsageError("--continue refines one earlier result: leave out --image and --grid")
+        if args.continue_from:
+            source = _input(self.shell, "--continue", args.continue_from)
+        elif default().last_result is not None:
+            source = default().last_result
+        else:
+            raise UsageError("--continue: no result in this kernel yet: name one (a result or a history entry)")
+        try:
+            plan = plan_refinement(
+                source,
+                prompt,
+                given_values(args),
+                settings=self.settings().but(offline=args.offline or None),
+                extra_body=extra,
+            )
+        except (ValueError, ValidationError) as exc:
+            raise UsageError(str(exc)) from None
         run_in_notebook(self, plan, args)
 
     def _remote_models(self):

@@ -50,6 +50,8 @@ class GeneratedImage:
     request_id: str | None = None
     usage: dict | None = None  # usage of the request this image came from
     file: object = None  # its path in the history once stored (an edit's input records it)
+    response_id: str | None = None  # the Responses API call that made it (a refinement continues it)
+    image_call_id: str | None = None  # its image_generation_call item in that response
     _data: bytes | None = field(default=None, repr=False)
     _pil: object = field(default=None, repr=False)
 
@@ -206,6 +208,19 @@ class ImageResult(list):
         state = ", partial" if self.partial else ", cached" if self.cached else ""
         plural = "s" if len(self) != 1 else ""
         return f"<ImageResult: {len(self)} image{plural}{': ' if sizes else ''}{', '.join(sizes)}{model}{state}>"
+
+    def refine(self, prompt, **params):
+        """Refine image 0 as `prompt` says (`api=`, `index=` and the request's parameters by name); return the
+        new step of the chain as an ImageResult. See imagemagic.refine."""
+        from .refinement import refine  # orchestration above this module: imported when a refinement is asked for
+
+        return refine(self, prompt, **params)
+
+    async def arefine(self, prompt, **params):
+        """The async twin of `refine`."""
+        from .refinement import arefine
+
+        return await arefine(self, prompt, **params)
 
     def save(self, folder, stem="image"):
         """Write each image's original bytes into `folder` as `<stem>-<n>.<format>`, never overwriting;

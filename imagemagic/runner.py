@@ -12,6 +12,7 @@ from IPython.core.error import UsageError
 
 from .display import LiveDisplay, caption, is_notebook
 from .errors import ImageMagicError
+from .responses_client import billed_apart
 from .usage import describe_cost
 
 
@@ -79,6 +80,7 @@ def run_in_notebook(magics, plan, args):
     if result.cached:
         print("(cached — add --fresh for a new generation)")
     else:
-        print(f"est. cost: {describe_cost(result.cost, plan.endpoint.offline)}")
+        apart = billed_apart(result)  # a Responses API call: the mainline model's tokens are billed too
+        print(f"est. cost: {describe_cost(result.cost, plan.endpoint.offline)}{f'; {apart}' if apart else ''}")
     if result.unsaved:
         print(f"warning: {result.unsaved}")

@@ -29,19 +29,23 @@ class Session:
         self._server = None  # (base_url, uvicorn.Server, thread) of the local preview server
         self._lock = threading.Lock()
         self._local = threading.local()
+        self.last_result = None  # the last complete ImageResult of this process: what a bare --continue refines
 
     def __repr__(self):
         server = f" local server {self._server[0]}" if self._server else ""
         return f"<imagemagic Session: {len(self._clients)} clients{server}>"
 
-    def client(self, endpoint, **options):
-        """The AsyncImagesClient for an endpoint and options, shared so connections are reused."""
+    def client(self, endpoint, *, api="images", **options):
+        """The client of `api` (images: AsyncImagesClient, responses: AsyncResponsesClient) for an endpoint and
+        options, shared so connections are reused."""
         from .client import AsyncImagesClient
+        from .responses_client import AsyncResponsesClient
 
-        key = (endpoint, tuple(sorted(options.items())))
+        key = (endpoint, api, tuple(sorted(options.items())))
+        kind = AsyncResponsesClient if api == "responses" else AsyncImagesClient
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = AsyncImagesClient(
+                self._clients[key] = kind(
                     endpoint, sleep=self.sleep, clock=self.clock, transport=self.transport, **options
                 )
             return self._clients[key]

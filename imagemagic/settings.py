@@ -15,9 +15,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from .catalog import DEFAULT_MODEL
+from .catalog import DEFAULT_MODEL, DEFAULT_RESPONSES_MODEL
 from .errors import ValidationError
 from .params import for_operation, unknown_names
+
+API_CHOICES = ("images", "responses")
 
 
 def _option(default, help, **extra):
@@ -73,6 +75,16 @@ class Settings:
         "Longest side in pixels of the images shown inline; larger ones are shown as smaller copies (JPEG, or PNG "
         "with transparency) while the originals stay in the history and the namespace. 0 shows originals.",
     )
+    api: str = _option(
+        "images",
+        "Which API makes the images: images (the Images API) or responses (the Responses API's image_generation "
+        "tool, where a refinement continues the conversation by previous_response_id).",
+        choices=API_CHOICES,
+    )
+    responses_model: str = _option(
+        DEFAULT_RESPONSES_MODEL,
+        "The mainline model of Responses API calls (its tokens are billed besides the image tool's).",
+    )
     api_key: str | None = field(default=None, repr=False, metadata={"secret": True})
 
     @classmethod
@@ -104,6 +116,7 @@ class Plan:
     endpoint: object
     settings: Settings
     warnings: tuple[str, ...] = ()
+    parent: object = None  # the step a refinement continues (refinement.Parent), recorded in the history
 
     def call(self, *, on_event=None, cache=False, notify=None, session=None, meta=None, gate=None):
         """The Call that carries out this plan (`meta`: extra history metadata, e.g. a run id; `gate`: a
@@ -147,20 +160,38 @@ def request_for(prompt, params=None, *, settings, extra_body=None, operation="ge
 
 
 def prepare(
-    prompt, params=None, *, settings=None, extra_body=None, operation="generate", image=None, mask=None
+    prompt,
+    params=None,
+    *,
+    settings=None,
+    extra_body=None,
+    operation="generate",
+    image=None,
+    mask=None,
+    previous_response_id=None,
 ) -> Plan:
     """Defaults under `params` (None: not given) → a validated request, its endpoint and warnings.
 
-    `operation="edit"` makes an edit of `image` (one input or a list) with an optional `mask`.
+    `operation="edit"` makes an edit of `image` (one input or a list) with an optional `mask`. With
+    `settings.api == "responses"` the request goes through the Responses API's image tool
+    (`previous_response_id` continues an earlier turn).
     Raises ValidationError listing every problem (unknown parameter names included); nothing is sent.
     """
     from .endpoint import resolve
     from .remote import shutdowns
+    from .request import Problem
+    from .responses_request import ResponsesRequest
 
     settings = settings or Settings.current()
+    if settings.api not in API_CHOICES:
+        line = f"api={settings.api!r} is not an API of imagemagic: use {' or '.join(API_CHOICES)}"
+        raise ValidationError([Problem("api", line)])
     request = request_for(
         prompt, params, settings=settings, extra_body=extra_body, operation=operation, image=image, mask=mask
-    ).validated()
+    )
+    if settings.api == "responses":
+        request = ResponsesRequest(request, settings.responses_model, previous_response_id)
+    request = request.validated()
     endpoint = resolve(api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline)
     reported = shutdowns(endpoint.base_url)  # the endpoint's dates if already cached; never fetched here
     return Plan(request, endpoint, settings, tuple(request.warnings(endpoint.base_url, shutdowns=reported)))

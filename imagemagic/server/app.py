@@ -3,7 +3,8 @@
 POST /v1/images/generations (JSON, or `text/event-stream` when the body says `stream: true`),
 POST /v1/images/edits (multipart or JSON; the preview repaints the first input where the mask says),
 GET /v1/models (with `shutdown_date` where the catalog has one), GET /v1/images/files/{token} for
-`response_format: url` (valid 60 minutes), and the Files and Batch APIs (see batches.py).
+`response_format: url` (valid 60 minutes), the Files and Batch APIs (see batches.py), and
+POST /v1/responses with the image_generation tool (see responses.py).
 Requests are judged by the same catalog as the client, so offline work fails as production would.
 
 Whatever the model, this server has its own limits, so no request can exhaust it:
@@ -616,6 +617,8 @@ def create_app(
     $IMAGEMAGIC_BATCH_DELAY or 0)."""
     from .batches import ROUTES as BATCH_ROUTES
     from .batches import Batches
+    from .responses import ROUTES as RESPONSE_ROUTES
+    from .responses import Turns
 
     routes = [
         Route("/v1/images/generations", generations, methods=["POST"]),
@@ -623,6 +626,7 @@ def create_app(
         Route("/v1/models", models, methods=["GET"]),
         Route(IMAGE_FILES + "{token}", image_file, methods=["GET"], name="image_file"),
         *BATCH_ROUTES,
+        *RESPONSE_ROUTES,
     ]
     app = Starlette(
         middleware=[Middleware(RequestIdMiddleware), Middleware(KeyMiddleware, api_key=api_key)],
@@ -632,4 +636,5 @@ def create_app(
     app.state.service = PreviewService(delay=delay, pixel_budget=pixel_budget, stash_bytes=stash_bytes)
     app.state.read_timeout = read_timeout
     app.state.batches = Batches(delay=batch_delay)
+    app.state.turns = Turns()  # earlier Responses API turns, for previous_response_id
     return app

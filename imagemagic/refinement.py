@@ -1,0 +1,130 @@
+"""Refinement: a new step of a chain that starts from an earlier result ("now make the sky purple").
+
+With `api="images"` a refinement is an edit whose input is the earlier image; with `api="responses"` it
+continues the earlier conversation (`previous_response_id`), or, when the earlier image was not made
+there, sends that image as an `input_image`. Either way the history records the step with its parent,
+so `entry.chain()` / `history(chain=...)` walks back to the first image.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .api import _warn_unsaved
+from .errors import ImageMagicWarning, ValidationError
+from .inputs import InputImage
+from .request import Problem
+from .result import GeneratedImage, ImageResult
+from .settings import Plan, Settings, prepare
+from .store import HistoryEntry
+
+SOURCES = "an ImageResult, one of its images, or a history entry"
+KEPT = ("model", "size", "quality", "background", "output_format", "output_compression")  # carried along a chain
+
+
+@dataclass(frozen=True)
+class Parent:
+    """The step a refinement continues: its image, history file, response id and image-call id."""
+
+    image: InputImage
+    file: Path | None
+    response_id: str | None = None
+    image_call_id: str | None = None
+    params: dict = field(default_factory=dict)  # the parameters a refinement keeps unless given anew
+
+
+def parent_of(source: Any, index: int = 0) -> Parent:
+    """The Parent of `source` (image `index` of an ImageResult, a GeneratedImage or a HistoryEntry).
+
+    ValidationError when it is none of these, or a partial image."""
+    if isinstance(source, ImageResult):
+        if not source.images:
+            raise ValidationError([Problem("continue", "the result holds no image to refine")])
+        if not 0 <= index < len(source.images):
+            raise ValidationError([Problem("continue", f"the result has no image {index + 1}: it holds {len(source)}")])
+        source = source.images[index]
+    if isinstance(source, GeneratedImage) and source.partial:
+        raise ValidationError([Problem("continue", "a partial image cannot be refined: wait for the final one")])
+    if isinstance(source, GeneratedImage) and source.file and Path(source.file).with_suffix(".json").is_file():
+        source = HistoryEntry(source.file)
+    if isinstance(source, HistoryEntry):
+        meta = source.meta
+        image = InputImage(source.generated().data, name=source.path.name, file=str(source.path))
+        kept = {k: v for k, v in meta.get("parameters", {}).items() if k in KEPT}
+        return Parent(image, source.path, meta.get("response_id"), meta.get("image_call_id"), kept)
+    if isinstance(source, GeneratedImage):  # not in the history (it could not be stored): its bytes only
+        image = InputImage(source.data, name=f"image-{source.index + 1}.{source.format}")
+        return Parent(image, None, source.response_id, source.image_call_id)
+    raise ValidationError([Problem("continue", f"{type(source).__name__} cannot be refined: give {SOURCES}")])
+
+
+def plan_refinement(
+    source: Any,
+    prompt: str,
+    params: dict | None = None,
+    *,
+    settings: Settings,
+    extra_body: dict | None = None,
+    index: int = 0,
+) -> Plan:
+    """The Plan of refining `source` as `prompt` says: an edit of its image (Images API), or the next turn of
+    its conversation (Responses API). The earlier step's model, size, quality, background and output format
+    are kept unless `params` says otherwise. Raises ValidationError; nothing is sent."""
+    parent = parent_of(source, index)
+    given = {k: v for k, v in (params or {}).items() if v is not None}
+    params = {**parent.params, **given}  # a step keeps the model, size and look of the one before
+    if settings.api == "responses" and parent.response_id:
+        continues = {"previous_response_id": parent.response_id}
+        plan = prepare(prompt, params, settings=settings, extra_body=extra_body, **continues)
+    else:
+        plan = prepare(prompt, params, settings=settings, extra_body=extra_body, operation="edit", image=parent.image)
+    return replace(plan, parent=parent)
+
+
+def _refinement(source, prompt, api, index, settings, session, on_event, params):
+    settings = (settings or Settings.current()).but(api=api)
+    plan = plan_refinement(source, prompt, params, settings=settings, index=index)
+    for note in plan.warnings:
+        warnings.warn(note, ImageMagicWarning, stacklevel=4)
+    return plan.call(on_event=on_event, session=session, notify=lambda line: print(line, file=sys.stderr))
+
+
+def refine(
+    source: Any,
+    prompt: str,
+    *,
+    api: str | None = None,
+    index: int = 0,
+    settings: Settings | None = None,
+    session: Any = None,
+    on_event: Any = None,
+    **params: Any,
+) -> ImageResult:
+    """Refine `source` ({sources}) as `prompt` says; return the new step as an ImageResult.
+
+    `api` is images (an edit of the earlier image) or responses (the conversation continues); default:
+    %config ImageGenMagics.api. `index` picks the image of a result. `params` are the request's parameters
+    by name."""
+    return _warn_unsaved(_refinement(source, prompt, api, index, settings, session, on_event, params).run_sync())
+
+
+async def arefine(
+    source: Any,
+    prompt: str,
+    *,
+    api: str | None = None,
+    index: int = 0,
+    settings: Settings | None = None,
+    session: Any = None,
+    on_event: Any = None,
+    **params: Any,
+) -> ImageResult:
+    """The async twin of `refine`."""
+    return _warn_unsaved(await _refinement(source, prompt, api, index, settings, session, on_event, params).run())
+
+
+refine.__doc__ = (refine.__doc__ or "").format(sources=SOURCES)
