@@ -239,6 +239,8 @@ class ImageGenMagics(Magics, ImageGenDefaults):
             )
         except (ValueError, ValidationError) as exc:
             raise UsageError(str(exc)) from None
+        if args.continue_from is not None:
+            return self._refine(args, variants[0].prompt, extra, bool(edit))
         if args.grid:
             if edit:
                 raise UsageError("--grid runs generations, not edits: leave out --image, or edit in a loop")
@@ -246,8 +248,6 @@ class ImageGenMagics(Magics, ImageGenDefaults):
 
             return run_sweep(self, variants, args, self.settings().but(offline=args.offline or None), extra)
         prompt = variants[0].prompt
-        if args.continue_from is not None:
-            return self._refine(args, prompt, extra, bool(edit))
         try:
             plan = prepare(
                 prompt,
