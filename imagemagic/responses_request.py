@@ -61,6 +61,11 @@ class ResponsesRequest:
             raise ValidationError(problems)
         return self
 
+    def wire_problems(self) -> list[Problem]:
+        """problems(), plus this: a request sent as is, as a Batch API line is, must be an Images API request."""
+        line = "api='responses' cannot be a Batch API line: batch lines are Images API requests (use api='images')"
+        return [*self.problems(), Problem("api", line)]
+
     def warnings(self, *args: Any, **kwargs: Any) -> list[str]:
         """The image request's advice (sizes, shutdown dates)."""
         return self.image.warnings(*args, **kwargs)

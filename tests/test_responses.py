@@ -230,3 +230,13 @@ def test_stream_needs_partial_images_on_the_server(server_url):
     answer = httpx.post(server_url + "/responses", json=body)
     assert answer.status_code == 400
     assert answer.json()["error"]["message"] == "Streaming with the image_generation tool needs partial_images 1-3."
+
+
+def test_a_batch_over_the_responses_api_is_refused_before_sending(recorder):
+    with pytest.raises(ValidationError) as info:
+        imagemagic.submit_batch(
+            ["a fox", "a kite"], settings=Settings(base_url=recorder.base + "/v1", api_key=KEY, api="responses")
+        )
+    line = "api='responses' cannot be a Batch API line: batch lines are Images API requests (use api='images')"
+    assert str(info.value) == f"request 1: {line}; request 2: {line}"
+    assert recorder.requests == []
