@@ -121,3 +121,31 @@ def test_our_requests_are_valid_and_the_sdks_tool(recorder):
         assert _errors(sent["body"], "CreateResponse") == []
     assert recorder.requests[2]["body"]["previous_response_id"] == "resp_rec2"
     assert recorder.requests[2]["body"]["tools"] == [tool]  # the step keeps the model, size and quality
+
+
+def test_an_edit_with_a_mask_streamed_is_a_valid_create_response(recorder):
+    from helpers.images import image_bytes
+
+    from imagemagic import mask_from
+
+    imagemagic.edit(
+        "night",
+        image=[image_bytes((64, 64)), image_bytes((64, 64), fmt="JPEG")],
+        mask=mask_from((0, 0, 8, 8), size=(64, 64)),
+        api="responses",
+        stream=True,
+        partial_images=1,
+        model="gpt-image-1.5",
+        input_fidelity="high",
+        base_url=recorder.base + "/v1",
+        api_key=KEY,
+    )
+    body = recorder.requests[0]["body"]
+    # OpenAPI tells a message's kind by its discriminator; JSON Schema's oneOf has none, and a message matches both
+    # EasyInputMessage and InputMessage, so the whole list fails as ambiguous: the message is checked as the
+    # EasyInputMessage it is (what the SDK's input=[{"role", "content"}] sends), the rest of the body as is.
+    assert _errors({**body, "input": "night"}, "CreateResponse") == []
+    assert [_errors(message, "EasyInputMessage") for message in body["input"]] == [[]]
+    assert body["stream"] is True and body["tools"][0]["input_fidelity"] == "high"
+    assert body["tools"][0]["input_image_mask"]["image_url"].startswith("data:image/png;base64,")
+    assert [part["type"] for part in body["input"][0]["content"]] == ["input_text", "input_image", "input_image"]
