@@ -126,12 +126,32 @@ class Plan:
         return Call(self, on_event=on_event, cache=cache, notify=notify, session=session, meta=meta, gate=gate)
 
 
-def request_for(prompt, params=None, *, settings, extra_body=None, operation="generate", image=None, mask=None):
+def request_for(
+    prompt,
+    params=None,
+    *,
+    settings,
+    extra_body=None,
+    operation="generate",
+    image=None,
+    mask=None,
+    previous_response_id=None,
+):
     """The request `settings`' defaults and `params` (None: not given) describe, not yet validated.
 
-    An edit takes its input images from `image` and `mask` (any kind inputs.collect accepts).
+    An edit takes its input images from `image` and `mask` (any kind inputs.collect accepts). With
+    `settings.api == "responses"` it is carried by the Responses API's image tool (a ResponsesRequest;
+    `previous_response_id` continues an earlier turn).
     Raises ValidationError for a name that is not a parameter of `operation` or an input that is no image.
     """
+    if settings.api == "responses":
+        from .responses_request import ResponsesRequest
+
+        image_request = request_for(
+            prompt, params, settings=settings.but(api="images"), extra_body=extra_body, operation=operation,
+            image=image, mask=mask,
+        )  # fmt: skip
+        return ResponsesRequest(image_request, settings.responses_model, previous_response_id)
     from .request import EditRequest, ImageRequest, Problem
 
     params = dict(params or {})
@@ -180,18 +200,15 @@ def prepare(
     from .endpoint import resolve
     from .remote import shutdowns
     from .request import Problem
-    from .responses_request import ResponsesRequest
 
     settings = settings or Settings.current()
     if settings.api not in API_CHOICES:
         line = f"api={settings.api!r} is not an API of imagemagic: use {' or '.join(API_CHOICES)}"
         raise ValidationError([Problem("api", line)])
     request = request_for(
-        prompt, params, settings=settings, extra_body=extra_body, operation=operation, image=image, mask=mask
-    )
-    if settings.api == "responses":
-        request = ResponsesRequest(request, settings.responses_model, previous_response_id)
-    request = request.validated()
+        prompt, params, settings=settings, extra_body=extra_body, operation=operation, image=image, mask=mask,
+        previous_response_id=previous_response_id,
+    ).validated()  # fmt: skip
     endpoint = resolve(api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline)
     reported = shutdowns(endpoint.base_url)  # the endpoint's dates if already cached; never fetched here
     return Plan(request, endpoint, settings, tuple(request.warnings(endpoint.base_url, shutdowns=reported)))

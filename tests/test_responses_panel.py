@@ -47,3 +47,14 @@ def test_refine_makes_a_three_step_chain(server_url, tmp_path, api):
         assert third.request.images[0].data == second.result.images[0].data
     p.clear_inputs_button.click()
     assert p.refining is None and p.input_strip.layout.display == "none"
+
+
+def test_the_image_tools_rules_are_explained_before_generate(server_url, tmp_path):
+    p = panel(settings=Settings(base_url=server_url, api="responses"), folder=tmp_path)
+    p.controls["prompt"].value = "a fox"
+    p.controls["n"].value = 2
+    line = "n=2: the Responses API's image tool makes one image per call: use n=1, or api='images'"
+    assert html.unescape(re.sub(r"<[^>]+>", "", p.hint.value)) == line
+    p.generate_button.click()  # nothing starts: the status says why
+    assert html.unescape(re.sub(r"<[^>]+>", "", p.status.value)) == line
+    assert p.history == [] and imagemagic.history(None) == []
