@@ -240,3 +240,22 @@ def test_a_batch_over_the_responses_api_is_refused_before_sending(recorder):
     line = "api='responses' cannot be a Batch API line: batch lines are Images API requests (use api='images')"
     assert str(info.value) == f"request 1: {line}; request 2: {line}"
     assert recorder.requests == []
+
+
+def test_an_earlier_image_call_as_an_input_item(server_url):
+    """The other way to go on: pass the earlier image_generation_call item (by id) instead of previous_response_id."""
+    tools = [{"type": "image_generation", "size": "1024x1024"}]
+    first = httpx.post(server_url + "/responses", json={"model": "gpt-5.5", "input": "a fox", "tools": tools}).json()
+    call = first["output"][0]
+    body = {
+        "model": "gpt-5.5",
+        "input": [{"type": "image_generation_call", "id": call["id"]}, {"role": "user", "content": "make it red"}],
+        "tools": tools,
+    }
+    second = httpx.post(server_url + "/responses", json=body).json()
+    assert second["output"][0]["action"] == "edit"
+    assert second["tool_usage"]["image_gen"]["input_tokens_details"]["image_tokens"] > 0
+    body["input"][0]["id"] = "ig_unknown"
+    refused = httpx.post(server_url + "/responses", json=body)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == "Item with id 'ig_unknown' not found."
