@@ -49,8 +49,9 @@ def parent_of(source: Any, index: int = 0) -> Parent:
         source = source.images[index]
     if isinstance(source, GeneratedImage) and source.partial:
         raise ValidationError([Problem("continue", "a partial image cannot be refined: wait for the final one")])
-    if isinstance(source, GeneratedImage) and source.file and Path(source.file).with_suffix(".json").is_file():
-        source = HistoryEntry(source.file)
+    stored = Path(str(source.file)) if isinstance(source, GeneratedImage) and source.file else None
+    if stored is not None and stored.with_suffix(".json").is_file():
+        source = HistoryEntry(stored)
     if isinstance(source, HistoryEntry):
         meta = source.meta
         image = InputImage(source.generated().data, name=source.path.name, file=str(source.path))

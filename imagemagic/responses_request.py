@@ -79,7 +79,7 @@ class ResponsesRequest:
     def tool(self) -> dict:
         """The image_generation tool as sent: the image request's parameters (and its extra_body)."""
         image = self.image
-        tool = {"type": "image_generation"}
+        tool: dict[str, Any] = {"type": "image_generation"}
         for name in IMAGE_TOOL.takes:
             if name not in ("stream", "user") and getattr(image, name, None) is not None:
                 tool[name] = getattr(image, name)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 from .catalog import DEFAULT_MODEL, DEFAULT_RESPONSES_MODEL
 from .errors import ValidationError
@@ -116,7 +117,7 @@ class Plan:
     endpoint: object
     settings: Settings
     warnings: tuple[str, ...] = ()
-    parent: object = None  # the step a refinement continues (refinement.Parent), recorded in the history
+    parent: Any = None  # the step a refinement continues (refinement.Parent), recorded in the history
 
     def call(self, *, on_event=None, cache=False, notify=None, session=None, meta=None, gate=None):
         """The Call that carries out this plan (`meta`: extra history metadata, e.g. a run id; `gate`: a

@@ -122,7 +122,8 @@ def _read_input(given, turns: Turns) -> tuple[str, list]:
         if not isinstance(item, dict):
             raise Refused(f"Invalid type for '{where}': expected an object.", where)
         if item.get("type") in ("image_generation_call", "item_reference"):
-            turn = turns.by_call(item.get("id")) if isinstance(item.get("id"), str) else None
+            ref = item.get("id")
+            turn = turns.by_call(ref) if isinstance(ref, str) else None
             if turn is None:
                 raise Refused(f"Item with id '{item.get('id')}' not found.", where, "item_not_found")
             images.append(InputImage(turn.image, name=f"{turn.image_call_id}.png"))
