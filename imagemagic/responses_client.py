@@ -4,7 +4,8 @@
 event-stream decoder, `Progress`) with the Responses API's body and answers: a `Response` object, or its
 stream, where `response.image_generation_call.partial_image` carries `partial_image_b64` (0-based
 `partial_image_index`), `response.image_generation_call.completed` carries no image, and the final bytes
-arrive in `response.output_item.done` (an `image_generation_call` item's `result`). Each image keeps its
+arrive in `response.output_item.done` (an `image_generation_call` item's `result`), passed on with its
+usage when `response.completed` follows (or as it is, when the stream ends first). Each image keeps its
 response id and image-call id, which a refinement continues.
 
 Usage: the image tool's tokens (`tool_usage.image_gen`) are the result's usage, priced as the image
@@ -55,8 +56,13 @@ class AsyncResponsesClient(AsyncImagesClient):
             progress.image(img)
 
     async def _read_stream(self, resp, count, first_slot, progress, request_id):
-        _STREAM.set({"response": None, "images": 0})  # this task's own: a fanned-out request has its own context
-        await super()._read_stream(resp, count, first_slot, progress, request_id)
+        state = {"response": None, "images": 0, "held": None}
+        _STREAM.set(state)  # this task's own: a fanned-out request has its own context
+        try:
+            await super()._read_stream(resp, count, first_slot, progress, request_id)
+        finally:  # a stream cut off after the final image still keeps it
+            if state["held"] is not None:
+                progress.image(state["held"])
 
     def _stream_event(self, event, slot, progress, request_id, at_end=False):
         """Handle one event of a Responses stream; returns 1 when it completed an image, else 0."""
@@ -96,15 +102,20 @@ class AsyncResponsesClient(AsyncImagesClient):
                 return 0
             if not isinstance(item.get("result"), str):
                 raise TransportError(f"a {kind!r} event's image_generation_call carries no result image")
-            progress.image(_final(item, slot(), state["response"], request_id, None))
+            state["held"] = _final(item, slot(), state["response"], request_id, None)  # stored with its usage, next
             state["images"] += 1
             return 1
         elif kind in ("response.completed", "response.failed", "response.incomplete") and isinstance(response, dict):
             _refused(response, request_id, self.endpoint.api_key)
-            add_usage(progress.usage, responses_usage(response))
+            usage = responses_usage(response)
+            add_usage(progress.usage, usage)
             progress.created = response.get("created_at", progress.created)
             if not state["images"]:
                 raise TransportError(_no_image(response))
+            if state["held"] is not None:
+                state["held"].usage = usage
+                progress.image(state["held"])
+                state["held"] = None
         return 0
 
 

@@ -116,6 +116,7 @@ def test_stream_updates_the_same_slot(server_url):
     assert decoded(final.data).size == (1024, 1024)
     meta = json.loads(result.files[0].with_suffix(".json").read_text())
     assert (meta["response_id"], meta["image_call_id"]) == (final.response_id, final.image_call_id)
+    assert meta["usage"]["output_tokens"] == result.usage["output_tokens"] > 0  # the image tool's, from .completed
     assert meta["parameters"]["api"] == "responses" and meta["parameters"]["responses_model"] == "gpt-5.5"
 
 
@@ -259,3 +260,35 @@ def test_an_earlier_image_call_as_an_input_item(server_url):
     refused = httpx.post(server_url + "/responses", json=body)
     assert refused.status_code == 400
     assert refused.json()["error"]["message"] == "Item with id 'ig_unknown' not found."
+
+
+def test_a_stream_cut_off_after_the_final_image_keeps_it(scripted):  # noqa: F811
+    """The final bytes came in response.output_item.done; the stream ends before response.completed."""
+    from helpers.scripted import event, png_b64, stream
+
+    final = png_b64(colour=(1, 2, 3))
+    created = {"id": "resp_cut", "object": "response", "status": "in_progress", "output": []}
+    item = {"id": "ig_cut", "type": "image_generation_call", "status": "completed", "result": final}
+    server = scripted(
+        stream(
+            event("response.created", response=created, sequence_number=0),
+            event("response.output_item.done", output_index=0, item=item, sequence_number=1),
+        )
+    )
+    result = imagemagic.generate("a fox", api="responses", base_url=server.url, api_key=KEY)
+    assert result.images[0].wire_b64 == final
+    assert (result.images[0].response_id, result.images[0].image_call_id) == ("resp_cut", "ig_cut")
+    assert result.files  # stored in the history too
+
+
+def test_a_response_without_an_image_says_what_the_model_answered(scripted):  # noqa: F811
+    from helpers.scripted import reply
+
+    said = {"type": "message", "content": [{"type": "output_text", "text": "I cannot draw that."}]}
+    body = {"id": "resp_no", "object": "response", "status": "completed", "output": [said]}
+    server = scripted(reply(body=body))
+    with pytest.raises(imagemagic.TransportError) as info:
+        imagemagic.generate("a fox", api="responses", base_url=server.url, api_key=KEY)
+    assert str(info.value) == (
+        "the response (completed) holds no generated image; the model answered: 'I cannot draw that.'"
+    )
