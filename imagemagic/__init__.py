@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # what `__getattr__` loads on first use, spelled out for type
     from .inputs import InputImage, mask_from
     from .params import PARAMS
     from .recipes import Recipe, recipe
+    from .refinement import arefine, refine
     from .request import EditRequest, ImageRequest
     from .result import GeneratedImage, ImageResult
     from .session import Session
@@ -70,6 +71,7 @@ _EXPORTS = {
     "ImagesClient": "client", "AsyncImagesClient": "client", "Endpoint": "endpoint",
     "HistoryStore": "store", "history": "store", "MODELS": "catalog", "DEFAULT_MODEL": "catalog",
     "panel": "controlpanel", "Panel": "controlpanel", "recipe": "recipes", "Recipe": "recipes",
+    "refine": "refinement", "arefine": "refinement",
     "submit_batch": "batchjob", "batches": "batchjob", "batch": "batchjob", "BatchJob": "batchjob",
     "sweep": "sweeps", "asweep": "sweeps", "Sweep": "sweep_result", "Run": "sweep_result", "expand": "expand",
     **dict.fromkeys(_ERRORS, "errors"),

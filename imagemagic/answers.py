@@ -121,13 +121,13 @@ class AnswerReader:
         meta = {
             "request_id": request_id,
             "usage": usage,
-            "revised_prompt": _text(item.get("revised_prompt")) if isinstance(item, dict) else None,
+            "revised_prompt": text_field(item.get("revised_prompt")) if isinstance(item, dict) else None,
         }
         if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
-            return _checked(images.image(item["b64_json"], slot, **meta))
+            return checked(images.image(item["b64_json"], slot, **meta))
         if isinstance(item, dict) and isinstance(item.get("url"), str):
             data = await self.download(item["url"], slot)
-            return _checked(GeneratedImage.from_bytes(data, url=item["url"], index=slot, **meta))
+            return checked(GeneratedImage.from_bytes(data, url=item["url"], index=slot, **meta))
         raise TransportError(f"image {slot + 1} in the answer has neither b64_json nor url")
 
     async def _stream(self, resp, count, first_slot, progress, request_id):
@@ -146,8 +146,8 @@ class AnswerReader:
             for kind, value in sse.close():
                 if state.take(kind, value):
                     done += self._event(state, slot, progress, request_id, at_end=True)
-        except EventTooLarge:
-            raise TransportError(self.too_large("a stream event")) from None
+        except EventTooLarge as exc:
+            raise TransportError(self.too_large("a stream event")) from exc
         finally:
             if state.images is not None:
                 state.images.discard()
@@ -193,18 +193,18 @@ class AnswerReader:
         meta = {
             "partial": partial,
             "partial_index": index if partial and isinstance(index, int) else None,
-            "revised_prompt": _text(payload.get("revised_prompt")),
+            "revised_prompt": text_field(payload.get("revised_prompt")),
             "request_id": request_id,
             "usage": _usage(payload),
         }
         if partial:
             try:
-                img = _checked(images.image(b64, slot(), **meta))
+                img = checked(images.image(b64, slot(), **meta))
             except ImageDataError as exc:
                 progress.status(f"partial skipped: {exc}")
                 return 0
         else:
-            img = _checked(images.image(b64, slot(), **meta))
+            img = checked(images.image(b64, slot(), **meta))
             add_usage(progress.usage, img.usage)
             progress.created = payload.get("created_at", progress.created)
         progress.image(img)
@@ -237,7 +237,7 @@ class _Event:
         return False
 
 
-def _text(value):
+def text_field(value: object) -> str | None:
     """A string field of an answer, or None when the server sent something else."""
     return value if isinstance(value, str) else None
 
@@ -248,7 +248,7 @@ def _usage(payload):
     return usage if isinstance(usage, dict) else None
 
 
-def _checked(img: GeneratedImage) -> GeneratedImage:
+def checked(img: GeneratedImage) -> GeneratedImage:
     """Refuse an image that is empty, not an image, or a decompression bomb, before anything shows or stores it."""
     img.check()
     return img

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from . import refinement  # noqa: F401 - registers ImageResult.refine/arefine for the results made here
 from .marimo_live import live_output
 from .result import ImageResult
 from .run import RunPath
@@ -34,7 +35,8 @@ def _path(
     session: Session | None,
     **edit: Any,
 ) -> RunPath:
-    settings = (settings or Settings.current()).but(api_key=api_key, base_url=base_url, offline=offline)
+    api = params.pop("api", None)  # which API: a setting, given with the parameters
+    settings = (settings or Settings.current()).but(api_key=api_key, base_url=base_url, offline=offline, api=api)
     plan = prepare(prompt, params, settings=settings, extra_body=extra_body, **edit)
     return RunPath(
         [plan],
@@ -65,6 +67,7 @@ def generate(
     Defaults come from `%config ImageGenMagics` when the extension is loaded (or `settings`).
     An identical earlier request's stored images are reused under the `cache` setting (on by
     default); `cache=False` pays for a new generation. Advice comes as ImageMagicWarning.
+    `api="responses"` sends it through the Responses API's image tool (default: %config ImageGenMagics.api).
     Without a key or base URL, the built-in offline preview server answers.
     """
     path = _path(prompt, api_key, base_url, offline, extra_body, params, cache, settings, session)

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import batch_collect, budget
+from . import batch_collect, budget  # refinement: registers ImageResult.refine
 from .batch_io import DONE, STAGES
 from .batch_preflight import URLS, capped, line, numbered, preflight
 from .batch_record import BatchError, JobRecord, LostJob, UnknownJob, Unreadable, find, recorded, write_inputs

@@ -49,6 +49,8 @@ class Call:
         self.notify = notify
         if isinstance(self.request, EditRequest):  # an edit records what it came from
             meta = {**(meta or {}), **self.request.inputs_meta()}
+        if plan.parent is not None:  # a refinement: a step of a chain
+            meta = {**(meta or {}), "parent": self.store.reference(plan.parent.file)}
         self.saver = self.store.saver(self.request, self.endpoint, meta)
         self.on_event = on_event
         self.progress = Progress(self.request.count, on_event, on_final=self.saver, spool=self.saver.spool)
@@ -75,11 +77,13 @@ class Call:
                 img.file = path
                 if self.on_event:
                     self.on_event(img)
+            self.session.last_result = cached
             return cached
         settings = self.plan.settings
         endpoint = await self.session.connect(self.endpoint, self.notify)
         client = self.clients(
             endpoint,
+            api=getattr(self.request, "api", "images"),
             timeout=settings.timeout,
             max_retries=settings.max_retries,
             max_concurrency=settings.max_concurrency,
@@ -98,6 +102,7 @@ class Call:
                 self.store.prune(keep=self.saver.paths)
         self.store.remember(self.key, result.files)
         self._charge(result)
+        self.session.last_result = result
         return result
 
     def _charge(self, result: ImageResult) -> None:

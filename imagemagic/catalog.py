@@ -16,6 +16,25 @@ DEFAULT_MODEL = "gpt-image-2"
 RESOLUTIONS = {"1K": 1024, "2K": 2048, "4K": 3840}  # the long side each resolution name asks for
 DEFAULT_RESOLUTION = "1K"  # an aspect without a resolution (free-size models)
 
+DEFAULT_RESPONSES_MODEL = "gpt-5.5"  # the mainline model of a Responses API call; the image model is the tool's
+
+
+@dataclass(frozen=True)
+class ImageTool:
+    """What the Responses API's image_generation tool takes: the parameters it carries (the rest of a request
+    is refused before sending), the output formats, and its image models' family."""
+
+    takes: tuple[str, ...] = (
+        "model", "size", "quality", "background", "output_format", "output_compression", "moderation",
+        "input_fidelity", "partial_images", "stream", "user",
+    )  # fmt: skip
+    output_formats: tuple[str, ...] = ("png", "webp", "jpeg")
+    family: str = "gpt-image"
+    max_partial_images: int = 3
+
+
+IMAGE_TOOL = ImageTool()
+
 
 @dataclass(frozen=True)
 class FreeSizes:

@@ -22,12 +22,14 @@ from pathlib import Path
 
 import ipywidgets as W
 
+from . import refinement  # noqa: F401 - registers ImageResult.refine/arefine for the results made here
 from .catalog import DEFAULT_MODEL, MODELS, lookup
 from .display import placeholder_png
 from .errors import ImageMagicError, ValidationError
 from .flags import help_for
 from .params import for_operation
 from .progress import Status
+from .refinement import plan_refinement
 from .result import ImageResult, save_images
 from .run import RunPath, use_cache
 from .settings import Settings, prepare, request_for, size_note
@@ -207,8 +209,15 @@ class Slot:
             tooltip="add this image to the inputs: the next Generate edits them",
             layout=W.Layout(width="auto"),
         )
+        self.refine = W.Button(
+            description="Refine",
+            icon="magic",
+            disabled=True,
+            tooltip="continue from this image: the next Generate refines it as the prompt says (a chain step)",
+            layout=W.Layout(width="auto"),
+        )
         self.box = W.VBox(
-            [self.picture, self.caption, W.HBox([self.select, self.use])],
+            [self.picture, self.caption, W.HBox([self.select, self.use, self.refine])],
             layout=W.Layout(width=THUMB, margin="0 12px 8px 0"),
         )
 
@@ -222,15 +231,17 @@ class Slot:
         self.caption.value = image_caption(img)
         self.select.disabled = False
         self.use.disabled = img.partial
+        self.refine.disabled = img.partial
 
 
 class RunCard:
     """The gallery entry of one run: a header line, then its images side by side."""
 
-    def __init__(self, number, request, on_use=None):
+    def __init__(self, number, request, on_use=None, on_refine=None):
         self.number = number
         self.size = request.size
         self.on_use = on_use  # called with an image when its "Use as input" is pressed
+        self.on_refine = on_refine  # called with an image when its "Refine" is pressed
         self.slots = []
         prompt = request.prompt if len(request.prompt) <= 120 else request.prompt[:119] + "…"
         inputs = len(getattr(request, "images", ()))
@@ -248,6 +259,8 @@ class RunCard:
             slot = Slot(self.number, len(self.slots), self.size)
             if self.on_use:
                 slot.use.on_click(lambda _, slot=slot: self.on_use(slot.image))
+            if self.on_refine:
+                slot.refine.on_click(lambda _, slot=slot: self.on_refine(slot.image))
             self.slots.append(slot)
             self.images.children = (*self.images.children, slot.box)
         return self.slots[index]
@@ -339,6 +352,7 @@ class Panel(W.VBox):
         self.cell = W.Textarea(rows=4, layout=W.Layout(width="auto", display="none"))
         self.gallery = W.VBox()
         self.inputs = []  # GeneratedImages the next Generate edits (none: it generates)
+        self.refining = None  # the GeneratedImage the next Generate refines (a step of its chain), or None
         self.input_label = W.HTML()
         self.input_thumbs = W.HBox()
         self.clear_inputs_button = W.Button(description="Clear inputs", icon="times", layout=W.Layout(width="auto"))
@@ -393,19 +407,28 @@ class Panel(W.VBox):
         self.inputs.append(img)
         self._show_inputs()
 
-    def clear_inputs(self):
-        """Drop the inputs: Generate generates again."""
+    def refine_from(self, img):
+        """Make a final image the one Generate refines (shown in the strip): the prompt says what to change."""
         self.inputs.clear()
+        self.refining = img
+        self._show_inputs()
+
+    def clear_inputs(self):
+        """Drop the inputs and the image being refined: Generate generates again."""
+        self.inputs.clear()
+        self.refining = None
         self._show_inputs()
 
     def _show_inputs(self):
         count = len(self.inputs)
         self.input_label.value = f"<b>inputs</b> ({count}): Generate edits {'it' if count == 1 else 'them'}"
+        if self.refining is not None:
+            self.input_label.value = f"<b>refining</b> over the {self.settings.api} API: Generate continues it"
+        shown = [self.refining] if self.refining is not None else self.inputs
         self.input_thumbs.children = [
-            W.Image(value=img.data, format=img.format, layout=W.Layout(width="64px", height="auto"))
-            for img in self.inputs
+            W.Image(value=img.data, format=img.format, layout=W.Layout(width="64px", height="auto")) for img in shown
         ]
-        self.input_strip.layout.display = None if count else "none"
+        self.input_strip.layout.display = None if shown else "none"
         self._check()
 
     def _operation(self):
@@ -434,7 +457,8 @@ class Panel(W.VBox):
     def params(self):
         """The parameters the widgets set (None: left at the default; with inputs, only those set)."""
         params = params_from(self.values(), self.settings.defaults)
-        return {k: v for k, v in params.items() if v is not None} if self.inputs else params
+        given = self.inputs or self.refining is not None  # an edit or a step: what is not set stays as it was
+        return {k: v for k, v in params.items() if v is not None} if given else params
 
     def request(self):
         """The request the widgets (and inputs) describe under the settings' defaults (not validated)."""
@@ -504,13 +528,17 @@ class Panel(W.VBox):
         except RuntimeError:
             self._say("the panel generates on a running event loop: use it in a Jupyter kernel", "#b00020")
             return None
+        prompt = self.values()["prompt"].strip()
         try:
-            plan = prepare(self.values()["prompt"].strip(), self.params(), settings=self.settings, **self._operation())
+            if self.refining is not None:
+                plan = plan_refinement(self.refining, prompt, self.params(), settings=self.settings)
+            else:
+                plan = prepare(prompt, self.params(), settings=self.settings, **self._operation())
         except ValidationError as exc:  # e.g. a key in the environment that cannot be sent (CredentialError)
             self._say(problems_line(exc), "#b00020")
             return None
         run = Run(len(self.cards) + 1, plan.request, plan.endpoint, self.settings.defaults, chosen=self.params())
-        card = RunCard(run.number, plan.request, on_use=self.use_as_input)
+        card = RunCard(run.number, plan.request, on_use=self.use_as_input, on_refine=self.refine_from)
         self.cards.append(card)
         self.gallery.children = (card.box, *self.gallery.children)
         notes = {}
@@ -552,6 +580,8 @@ class Panel(W.VBox):
             run.elapsed = time.monotonic() - started
             self.history.append(run)
             card.finish(run)
+            if call.plan.parent is not None and run.result and not run.result.partial:
+                self.refine_from(run.result.images[0])  # the conversation goes on from the newest step
             self._busy(False)
             self._say(ending(run), "#b00020" if run.error else "inherit")
             self._static.refresh()

@@ -213,6 +213,16 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         action="store_true",
         help="Send the prompt as written: no {name}, {expression} or $name filled from the namespace.",
     )
+    @argument(
+        "--continue",
+        dest="continue_from",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        help="Refine an earlier result (a variable: a result, one of its images, a history entry; bare: the last "
+        "result of this kernel) as the cell says: an edit of it (api images) or the conversation's next turn "
+        "(api responses). The history records the chain.",
+    )
     @argument("--limit", type=int, metavar="N", help="Allow a --grid run of up to N images (see sweep_limit).")
     @argument("--models", action="store_true", help="List the known models with their sizes and options, and stop.")
     @argument(
@@ -261,9 +271,11 @@ class ImageGenMagics(Magics, ImageGenDefaults):
 
         settings = self.settings().but(offline=args.offline or None)
         edit = _edit_inputs(self.shell, args)
+        cache = use_cache(settings, args.fresh)
+        if args.continue_from is not None:
+            return self._refine(args, prompt, settings, cache, bool(edit)), None
         if args.grid and edit:
             raise UsageError("--grid runs generations, not edits: leave out --image, or edit in a loop")
-        cache = use_cache(settings, args.fresh)
         try:
             extra = parse_extra(args.extra)
             if args.grid:
@@ -280,6 +292,30 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         except (ValueError, ValidationError) as exc:
             raise UsageError(str(exc)) from exc
         return RunPath([plan], cache=cache, notify=print), None
+
+    def _refine(self, args, prompt, settings, cache, editing):
+        """`--continue [NAME]`: the cell refines an earlier result (see refinement.plan_refinement)."""
+        from .errors import ValidationError
+        from .expand import fill
+        from .refinement import plan_refinement
+        from .run import RunPath
+        from .session import default
+
+        if editing or args.grid:
+            raise UsageError("--continue refines one earlier result: leave out --image and --grid")
+        if args.continue_from:
+            source = _input(self.shell, "--continue", args.continue_from)
+        elif default().last_result is not None:
+            source = default().last_result
+        else:
+            raise UsageError("--continue: no result in this kernel yet: name one (a result or a history entry)")
+        try:
+            extra = parse_extra(args.extra)
+            prompt = prompt if args.no_expand else fill(prompt, {}, self.shell.user_ns)
+            plan = plan_refinement(source, prompt, given_values(args), settings=settings, extra_body=extra)
+        except (ValueError, ValidationError) as exc:
+            raise UsageError(str(exc)) from exc
+        return RunPath([plan], cache=cache, notify=print)
 
     def _remote_models(self):
         from .endpoint import resolve

@@ -14,20 +14,30 @@ import hashlib
 import io
 import itertools
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, cast
 
 from . import live
-from .errors import ImageDataError
+from .errors import ImageDataError, ImageMagicError
 from .imaging import open_image, sniff_format, thumbnail_strip
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
     from .request import ImageRequest
+
+REFINERS: dict[str, Callable[..., Any]] = {}  # refine/arefine, registered by refinement.py (a layer above)
+
+
+def _refiner(name: str) -> Callable[..., Any]:
+    """The registered refinement function `name`; refinement.py registers itself when a front end loads it."""
+    if name not in REFINERS:
+        raise ImageMagicError("refining needs imagemagic.refinement: import imagemagic (or imagemagic.refinement)")
+    return REFINERS[name]
+
 
 _MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif", "svg": "image/svg+xml"}
 
@@ -45,6 +55,8 @@ class GeneratedImage:
     request_id: str | None = None
     usage: dict[str, Any] | None = None  # usage of the request this image came from
     file: Path | None = None  # its path in the history once stored (an edit's input records it)
+    response_id: str | None = None  # the Responses API call that made it (a refinement continues it)
+    image_call_id: str | None = None  # its image_generation_call item in that response
     _data: bytes | bytearray | None = field(default=None, repr=False)
     _pil: Image | None = field(default=None, repr=False)
     _document: SVGDocument | None = field(default=None, repr=False)
@@ -333,6 +345,15 @@ class ImageResult(list[Any]):
         state = ", partial" if self.partial else ", cached" if self.cached else ""
         plural = "s" if len(self) != 1 else ""
         return f"<ImageResult: {len(self)} image{plural}{': ' if sizes else ''}{', '.join(sizes)}{model}{state}>"
+
+    def refine(self, prompt: str, **params: Any) -> ImageResult:
+        """Refine image 0 as `prompt` says (`api=`, `index=` and the request's parameters by name); return the
+        new step of the chain as an ImageResult. See imagemagic.refine."""
+        return _refiner("refine")(self, prompt, **params)
+
+    async def arefine(self, prompt: str, **params: Any) -> ImageResult:
+        """The async twin of `refine`."""
+        return await _refiner("arefine")(self, prompt, **params)
 
     def save(self, folder: str | PathLike[str], stem: str = "image") -> list[Path]:
         """Write each image's original bytes into `folder` as `<stem>-<n>.<format>`, never overwriting;

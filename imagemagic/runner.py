@@ -15,10 +15,12 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from . import refinement  # noqa: F401 - registers ImageResult.refine/arefine for the results made here
 from .contact import Cell
 from .display import LiveDisplay, caption, is_notebook
 from .errors import ImageMagicError
 from .expand import Variants
+from .responses_client import billed_apart
 from .result import ImageResult
 from .run import RunPath, failure_lines, interrupted_line, kept_line
 from .settings import Plan, Settings
@@ -88,7 +90,8 @@ def show_one(shell: Any, path: RunPath, args: Namespace) -> None:
     if result.cached:
         print("(cached — add --fresh for a new generation)")
     else:
-        print(f"est. cost: {cost_line(result.cost, plan)}")
+        apart = billed_apart(result)  # a Responses API call: the mainline model's tokens are billed too
+        print(f"est. cost: {cost_line(result.cost, plan)}{f'; {apart}' if apart else ''}")
 
 
 def show_many(shell: Any, path: RunPath, variants: Variants, args: Namespace) -> None:

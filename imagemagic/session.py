@@ -31,25 +31,30 @@ class Session:
         self._server = None  # (base_url, uvicorn.Server, thread) of the local preview server
         self._lock = threading.Lock()
         self._local = threading.local()
+        self.last_result = None  # the last complete ImageResult of this process: what a bare --continue refines
 
     def __repr__(self):
         server = f" local server {self._server[0]}" if self._server else ""
         return f"<imagemagic Session: {len(self._clients)} clients{server}>"
 
-    def client(self, endpoint, **options):
-        """The AsyncImagesClient for an endpoint and options, shared so connections are reused."""
-        key = (endpoint, tuple(sorted(options.items())))
+    def client(self, endpoint, *, api="images", **options):
+        """The client of `api` (images: AsyncImagesClient, responses: AsyncResponsesClient) for an endpoint and
+        options, shared so connections are reused."""
+        key = (endpoint, api, tuple(sorted(options.items())))
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self.new_client(endpoint, **options)
+                self._clients[key] = self.new_client(endpoint, api=api, **options)
             return self._clients[key]
 
-    def new_client(self, endpoint, **options):
-        """A new AsyncImagesClient with this session's sleep, clock and transport (not shared: the caller
-        closes it; a run's clients with their rate gate are made so)."""
+    def new_client(self, endpoint, *, api="images", **options):
+        """A new client of `api` (images: AsyncImagesClient, responses: AsyncResponsesClient) with this
+        session's sleep, clock and transport (not shared: the caller closes it; a run's clients with their
+        rate gate are made so)."""
         from .client import AsyncImagesClient
+        from .responses_client import AsyncResponsesClient
 
-        return AsyncImagesClient(
+        kind = AsyncResponsesClient if api == "responses" else AsyncImagesClient
+        return kind(
             endpoint, sleep=self.sleep, clock=self.clock, transport=self.transport, connect=self.connect, **options
         )
 

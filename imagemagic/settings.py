@@ -17,12 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import DEFAULT_MODEL, lookup
+from .catalog import DEFAULT_MODEL, DEFAULT_RESPONSES_MODEL, lookup
 from .endpoint import Endpoint, resolve
 from .errors import ValidationError
 from .params import for_operation, unknown_names
 from .request import EditRequest, ImageRequest, Problem
 from .sizes import apply as apply_sizes
+
+API_CHOICES = ("images", "responses")
 
 
 def _option(default, help, **extra):
@@ -88,6 +90,16 @@ class Settings:
         "Dollars that may be spent online per day, counted across kernels and restarts (kept in the history "
         "folder); a run whose estimate would pass what is left sends nothing. None: no limit.",
     )
+    api: str = _option(
+        "images",
+        "Which API makes the images: images (the Images API) or responses (the Responses API's image_generation "
+        "tool, where a refinement continues the conversation by previous_response_id).",
+        choices=API_CHOICES,
+    )
+    responses_model: str = _option(
+        DEFAULT_RESPONSES_MODEL,
+        "The mainline model of Responses API calls (its tokens are billed besides the image tool's).",
+    )
     api_key: str | None = field(default=None, repr=False, metadata={"secret": True})
 
     @classmethod
@@ -119,14 +131,35 @@ class Plan:
     endpoint: Endpoint
     settings: Settings
     warnings: tuple[str, ...] = ()
+    parent: Any = None  # the step a refinement continues (refinement.Parent), recorded in the history
 
 
-def request_for(prompt, params=None, *, settings, extra_body=None, operation="generate", image=None, mask=None):
+def request_for(
+    prompt,
+    params=None,
+    *,
+    settings,
+    extra_body=None,
+    operation="generate",
+    image=None,
+    mask=None,
+    previous_response_id=None,
+):
     """The request `settings`' defaults and `params` (None: not given) describe, not yet validated.
 
-    An edit takes its input images from `image` and `mask` (any kind inputs.collect accepts).
+    An edit takes its input images from `image` and `mask` (any kind inputs.collect accepts). With
+    `settings.api == "responses"` it is carried by the Responses API's image tool (a ResponsesRequest;
+    `previous_response_id` continues an earlier turn).
     Raises ValidationError for a name that is not a parameter of `operation` or an input that is no image.
     """
+    if settings.api == "responses":
+        from .responses_request import ResponsesRequest
+
+        image_request = request_for(
+            prompt, params, settings=settings.but(api="images"), extra_body=extra_body, operation=operation,
+            image=image, mask=mask,
+        )  # fmt: skip
+        return ResponsesRequest(image_request, settings.responses_model, previous_response_id)
     params = dict(params or {})
     unknown = unknown_names(params, operation)
     if unknown:
@@ -161,18 +194,25 @@ def prepare(
     operation: str = "generate",
     image: Any = None,
     mask: Any = None,
+    previous_response_id: str | None = None,
 ) -> Plan:
     """Defaults under `params` (None: not given) → a validated request, its endpoint and warnings.
 
-    `operation="edit"` makes an edit of `image` (one input or a list) with an optional `mask`.
+    `operation="edit"` makes an edit of `image` (one input or a list) with an optional `mask`. With
+    `settings.api == "responses"` the request goes through the Responses API's image tool
+    (`previous_response_id` continues an earlier turn).
     Raises ValidationError listing every problem (unknown parameter names included); nothing is sent.
     """
     from .remote import shutdowns
 
     settings = settings or Settings.current()
+    if settings.api not in API_CHOICES:
+        line = f"api={settings.api!r} is not an API of imagemagic: use {' or '.join(API_CHOICES)}"
+        raise ValidationError([Problem("api", line)])
     request = request_for(
-        prompt, params, settings=settings, extra_body=extra_body, operation=operation, image=image, mask=mask
-    ).validated()
+        prompt, params, settings=settings, extra_body=extra_body, operation=operation, image=image, mask=mask,
+        previous_response_id=previous_response_id,
+    ).validated()  # fmt: skip
     endpoint = resolve(api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline)
     reported = shutdowns(endpoint.base_url)  # the endpoint's dates if already cached; never fetched here
     notes = [

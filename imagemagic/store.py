@@ -32,10 +32,12 @@ import tempfile
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from . import history_index, live
 from .errors import ImageDataError, ImageMagicError, Problem, ValidationError
 from .history_index import HistoryIndex
+from .imaging import thumbnail_strip
 from .result import GeneratedImage, ImageResult, add_usage, open_image
 from .spool import FileSpool, MemorySpool
 
@@ -135,6 +137,8 @@ class HistoryStore:
             "request_id": img.request_id,
             "usage": img.usage,
             "revised_prompt": img.revised_prompt,
+            "response_id": img.response_id,
+            "image_call_id": img.image_call_id,
             "bytes": img.nbytes,
             "sha256": img.sha256,
             "saved": time.time(),
@@ -156,6 +160,16 @@ class HistoryStore:
     def folder(self) -> Path:
         """Today's folder of images (where incoming images are decoded, too)."""
         return self.home / "images" / time.strftime("%Y-%m-%d")
+
+    def reference(self, path):
+        """How the history's metadata names the image at `path`: relative to the history folder when inside it."""
+        if path is None:
+            return None
+        path = Path(path)
+        try:
+            return str(path.relative_to(self.home))
+        except ValueError:
+            return str(path)
 
     def _cache_file(self, key):
         return self.home / "cache" / f"{key}.json"
@@ -190,14 +204,31 @@ class HistoryStore:
         result.cached, result.files, result.cost = True, [e.path for e in entries], 0.0
         return result
 
-    def entries(self, limit=None, *, prompt=None, model=None, since=None, until=None, run=None):
+    def entries(self, limit=None, *, prompt=None, model=None, since=None, until=None, run=None, chain=None):
         """The `limit` most recent stored images (all when None) that match, as HistoryEntry objects,
-        newest first. See `history` for the filters."""
+        newest first. See `history` for the filters; `chain` gives that image's chain instead."""
+        if chain is not None:
+            return self.entry(chain).chain()
         filters = _filters(limit, prompt, model, since, until, run)
         if not (self.home / "images").is_dir():
             return []
         rows = self.index.run(lambda db: history_index.select(db, **filters), in_memory=True)
         return [HistoryEntry(self.home / file, json.loads(meta)) for file, meta in rows]
+
+    def entry(self, source):
+        """The HistoryEntry of `source`: an entry, an ImageResult or image from the history (its first stored
+        file), or a path (absolute, or as the metadata names it). ValidationError when it is none of these."""
+        if isinstance(source, HistoryEntry):
+            return source
+        files = getattr(source, "files", None) or ([source.file] if getattr(source, "file", None) else [])
+        path = files[0] if files else source if isinstance(source, (str, Path)) else None
+        if path is not None:
+            path = Path(path) if Path(path).is_absolute() else self.home / path
+            if path.with_suffix(".json").is_file():
+                return HistoryEntry(path)
+        raise ValidationError(
+            [Problem("chain", f"{_short(source)} is not an image in the history: give a history entry or a result")]
+        )
 
     def prune(self, keep=()):
         """Delete the oldest images (and their metadata) until the history fits `limit_mb`; never those in
@@ -312,7 +343,28 @@ class HistoryEntry:
             request_id=meta.get("request_id"),
             usage=meta.get("usage"),
             revised_prompt=meta.get("revised_prompt"),
+            file=self.path,
+            response_id=meta.get("response_id"),
+            image_call_id=meta.get("image_call_id"),
         )
+
+    @property
+    def parent(self):
+        """The entry this image refined (a chain's earlier step), or None for a first image or a pruned parent."""
+        ref = self.meta.get("parent")
+        if not ref:
+            return None
+        path = Path(ref) if Path(ref).is_absolute() else self.path.parents[2] / ref  # <home>/images/<day>/<file>
+        return HistoryEntry(path) if path.with_suffix(".json").is_file() else None
+
+    def chain(self):
+        """The steps from the first image to this one, as a Chain (shown as a strip of its steps)."""
+        steps, seen, entry = [], set(), self
+        while entry is not None and entry.path not in seen:
+            seen.add(entry.path)
+            steps.append(entry)
+            entry = entry.parent
+        return Chain(reversed(steps))
 
     def thumbnail_png(self, size=160):
         """A small PNG of the image (at most `size` pixels a side), as base64 text."""
@@ -336,6 +388,31 @@ class HistoryEntry:
 
 
 Moment = datetime | date | str | float  # a point in time as history filters take it
+
+
+class Chain(list):
+    """The steps of a chain of refinements, first image first: HistoryEntry objects, each with its parent,
+    response id and image-call id in `.meta`. In a notebook: a strip of the steps' thumbnails."""
+
+    def __repr__(self):
+        return f"<Chain of {len(self)} step{'s' if len(self) != 1 else ''}>"
+
+    def lines(self):
+        """One line per step: its number, API, response id and prompt."""
+        return [
+            f"{n}. {e.meta.get('parameters', {}).get('api', 'images')}  {e.meta.get('response_id') or '-'}  "
+            f"{' '.join(e.prompt.split())[:60]!r}"
+            for n, e in enumerate(self, 1)
+        ]
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        text = "\n".join([repr(self), *self.lines()])
+        return {"text/plain": text, "image/png": base64.b64encode(thumbnail_strip([e.image for e in self])).decode()}
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _moment(name, value, end_of_day=False):
@@ -374,12 +451,15 @@ def history(
     since: Moment | None = None,
     until: Moment | None = None,
     run: str | None = None,
+    chain: Any = None,
 ) -> list[HistoryEntry]:
     """The `limit` most recent stored images (all when None), newest first, as HistoryEntry objects (lazy
     PIL `.image`). Filters: `prompt` text it contains (any case), `model`, `since`/`until` when it was
     saved (datetime, date, ISO text or Unix time; a date `until` includes that day), `run` the sweep or
-    batch id it was stored with."""
-    return HistoryStore(home).entries(limit, prompt=prompt, model=model, since=since, until=until, run=run)
+    batch id it was stored with. `chain=` an entry or a result: its chain of refinements instead, first
+    image first (a Chain)."""
+    store = HistoryStore(home)
+    return store.entries(limit, prompt=prompt, model=model, since=since, until=until, run=run, chain=chain)
 
 
 class _CallSaver:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import refinement  # noqa: F401 - registers ImageResult.refine/arefine for the results made here
 from .contact import Cell
 from .expand import expand
 from .planning import check_budget, plan_all

@@ -76,7 +76,8 @@ class Recorder:
     """An endpoint that records every request (method, path, query, headers, body; a multipart body's
     fields as `body` and every part in order as `parts`) and answers like the Images API with tiny real
     PNGs of the requested size (non-streaming). Set `.models` to a list of model objects to serve them
-    at GET /v1/models, or to 404 to have no such route."""
+    at GET /v1/models, or to 404 to have no such route. POST .../responses answers a Response object holding one
+    image_generation_call."""
 
     def __init__(self):
         self.requests = []
@@ -119,6 +120,9 @@ class Recorder:
         buffer = io.BytesIO()
         Image.new("RGB", (width, height), (10, 20, 30)).save(buffer, "PNG")
         b64 = base64.b64encode(buffer.getvalue()).decode()
+        if request.url.path.endswith("/responses"):  # a Responses API call: one image_generation_call
+            await JSONResponse(_response_answer(len(self.requests), b64))(scope, receive, send)
+            return
         count = int((body or {}).get("n") or 1)
         answer = {
             "created": 1,
@@ -131,6 +135,20 @@ class Recorder:
             },
         }
         await JSONResponse(answer, headers={"x-request-id": f"req_rec{len(self.requests)}"})(scope, receive, send)
+
+
+def _response_answer(number, b64):
+    """A Responses API answer holding one image (the image tool's usage apart from the mainline model's)."""
+    image_tokens = {"input_tokens": 3, "output_tokens": 7, "total_tokens": 10}
+    return {
+        "id": f"resp_rec{number}",
+        "object": "response",
+        "created_at": 1,
+        "status": "completed",
+        "output": [{"id": f"ig_rec{number}", "type": "image_generation_call", "status": "completed", "result": b64}],
+        "usage": {"input_tokens": 50, "output_tokens": 20, "total_tokens": 70},
+        "tool_usage": {"image_gen": {**image_tokens, "input_tokens_details": {"text_tokens": 3, "image_tokens": 0}}},
+    }
 
 
 async def _parts(request):

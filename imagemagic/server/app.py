@@ -3,7 +3,8 @@
 POST /v1/images/generations (JSON, or `text/event-stream` when the body says `stream: true`),
 POST /v1/images/edits (multipart or JSON; the preview repaints the first input where the mask says),
 GET /v1/models (with `shutdown_date` where the catalog has one), GET /v1/images/files/{token} for
-`response_format: url` (valid 60 minutes). The Files and Batch APIs are in batches.py; asgi.py makes the app.
+`response_format: url` (valid 60 minutes), POST /v1/responses with the image_generation tool (see responses.py).
+The Files and Batch APIs are in batches.py; asgi.py makes the app.
 Requests are judged by the same catalog as the client, so offline work fails as production would.
 
 Whatever the model, this server has its own limits, so no request can exhaust it:
@@ -127,7 +128,7 @@ class PixelBudget:
         self.used -= pixels
 
 
-class _Charged:
+class Charged:
     """An ASGI response that gives its pixels back to the budget once sent, or abandoned."""
 
     def __init__(self, response, budget, pixels):
@@ -249,7 +250,7 @@ def _depth(value):
     return deepest
 
 
-def _parse(raw):
+def parse_json(raw):
     """(body, None) for a JSON object this server can answer, else (None, the message saying why not)."""
     try:
         body = json.loads(raw)
@@ -319,7 +320,7 @@ async def generations(request: Request):
     raw, refused = await read_body(request)
     if refused is not None:
         return refused
-    body, why = _parse(raw)
+    body, why = parse_json(raw)
     if body is None:
         return error(why, code="invalid_json")
     req = judge(request.app.state.service, body)
@@ -343,7 +344,7 @@ async def answer_request(request, req):
         stream = StreamingResponse(
             _stream(service, req), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
-        return _Charged(stream, service.budget, pixels)
+        return Charged(stream, service.budget, pixels)
     try:
         return JSONResponse(await complete(service, req, request))
     finally:
@@ -417,7 +418,7 @@ async def edits(request: Request):
         if multipart:
             fields, images, mask = await _read_multipart(request, raw)
         else:
-            body, why = _parse(raw)
+            body, why = parse_json(raw)
             if body is None:
                 return error(why, code="invalid_json")
             fields, images, mask = read_json(body)

@@ -14,6 +14,8 @@ from starlette.routing import Route
 from .app import IMAGE_FILES, PIXEL_BUDGET, STASH_BYTES, PreviewService, edits, generations, image_file, models
 from .batches import ROUTES as BATCH_ROUTES
 from .batches import Batches
+from .responses import ROUTES as RESPONSE_ROUTES
+from .responses import Turns
 from .shared import READ_TIMEOUT, error
 
 
@@ -82,6 +84,7 @@ def create_app(
         Route("/v1/models", models, methods=["GET"]),
         Route(IMAGE_FILES + "{token}", image_file, methods=["GET"], name="image_file"),
         *BATCH_ROUTES,
+        *RESPONSE_ROUTES,
     ]
     app = Starlette(
         middleware=[Middleware(RequestIdMiddleware), Middleware(KeyMiddleware, api_key=api_key)],
@@ -91,4 +94,5 @@ def create_app(
     app.state.service = PreviewService(delay=delay, pixel_budget=pixel_budget, stash_bytes=stash_bytes)
     app.state.read_timeout = read_timeout
     app.state.batches = Batches(delay=batch_delay, folder=batch_folder)
+    app.state.turns = Turns()  # earlier Responses API turns, for previous_response_id
     return app

@@ -1,0 +1,257 @@
+"""Client of POST {base_url}/responses with the image_generation tool, on the Images client's transport.
+
+`AsyncResponsesClient` is `AsyncImagesClient` (auth, retries, deadlines, size caps, key masking, the
+event-stream decoder, `Progress`) with the Responses API's body and answers: a `Response` object, or its
+stream, where `response.image_generation_call.partial_image` carries `partial_image_b64` (0-based
+`partial_image_index`), `response.image_generation_call.completed` carries no image, and the final bytes
+arrive in `response.output_item.done` (an `image_generation_call` item's `result`), passed on with its
+usage when `response.completed` follows (or as it is, when the stream ends first). Each image keeps its
+response id and image-call id, which a refinement continues.
+
+Usage: the image tool's tokens (`tool_usage.image_gen`) are the result's usage, priced as the image
+model's; the mainline model's tokens (`usage`, billed too, at its own rates) are kept under `"mainline"`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from .answers import checked, text_field
+from .client import AsyncImagesClient
+from .downloads import read_capped
+from .errors import ImageDataError, TransportError, error_from_body, masked
+from .progress import Progress
+from .result import GeneratedImage, add_usage
+from .sse import EventTooLarge, SSEDecoder
+
+__all__ = ["AsyncResponsesClient", "responses_usage", "billed_apart"]
+
+MAINLINE_COUNTS = ("input_tokens", "output_tokens", "total_tokens")
+
+
+class AsyncResponsesClient(AsyncImagesClient):
+    """The async client of the Responses API's image tool; takes `ResponsesRequest`s (see responses_request)."""
+
+    def __repr__(self) -> str:
+        return f"<AsyncResponsesClient {self.endpoint!r}>"
+
+    def _wire(self, request: Any) -> tuple[str, bytes, str]:
+        body = json.dumps(request.wire_body(), ensure_ascii=False, separators=(",", ":")).encode()
+        return f"{self.endpoint.base_url}/responses", body, "application/json"
+
+    @property
+    def _reader(self) -> ResponsesReader:
+        return ResponsesReader(self.endpoint.host, self.endpoint.api_key, self.max_answer_bytes)
+
+
+class ResponsesReader:
+    """Reads one Responses answer (a Response object, or its event stream) into a Progress, within the same
+    caps and masking as the Images API's answers (answers.AnswerReader)."""
+
+    def __init__(self, host: str, api_key: str | None, max_answer_bytes: int) -> None:
+        self.host, self.api_key, self.max_answer_bytes = host, api_key, max_answer_bytes
+        self.response: str | None = None  # the id of the Response being read
+        self.images = 0
+        self.held: GeneratedImage | None = None  # a final image waiting for its usage (response.completed)
+
+    def _too_large(self, what: str) -> str:
+        limit = f"{self.max_answer_bytes / 2**20:g} MiB"
+        return f"{what} from {self.host} is larger than {limit} (max_answer_mb); it was not read further"
+
+    async def read(
+        self, resp: httpx.Response, count: int, first_slot: int, progress: Progress, request_id: Any, deadline: Any
+    ) -> None:
+        """Read a successful answer into slots from `first_slot`; `deadline` is lifted once a JSON answer is in."""
+        content_type = masked(resp.headers.get("content-type", ""), self.api_key)
+        if content_type.startswith("text/event-stream"):
+            await self._stream(resp, count, first_slot, progress, request_id)
+            return
+        raw = await read_capped(resp, self.max_answer_bytes)
+        if raw is None:
+            raise TransportError(self._too_large("the answer"))
+        deadline.reschedule(None)
+        try:
+            payload = json.loads(raw)
+        except ValueError as exc:
+            raise TransportError(
+                f"the server answered {content_type or 'without a content type'}, not JSON or an event stream"
+            ) from exc
+        del raw
+        self._answer(masked(payload, self.api_key), count, first_slot, progress, request_id)
+
+    def _answer(self, payload: Any, count: int, first_slot: int, progress: Progress, request_id: Any) -> None:
+        """Record the images and usage of a (non-streamed) Response object."""
+        if not isinstance(payload, dict) or payload.get("object") != "response":
+            raise TransportError("the server's JSON answer is not a Response object")
+        _refused(payload, request_id, self.api_key)
+        usage = responses_usage(payload)
+        add_usage(progress.usage, usage)
+        progress.created = payload.get("created_at", progress.created)
+        images = [item for item in _output(payload) if item.get("type") == "image_generation_call"]
+        if not any(isinstance(item.get("result"), str) for item in images):
+            raise TransportError(_no_image(payload))
+        for offset, item in enumerate(images):
+            if not isinstance(item.get("result"), str):
+                continue
+            img = _final(item, progress.slot(first_slot, offset, count), payload.get("id"), request_id, usage)
+            progress.image(img)
+
+    async def _stream(self, resp: httpx.Response, count: int, first_slot: int, progress: Progress, request_id: Any):
+        decoder = SSEDecoder(max_event_bytes=self.max_answer_bytes)
+
+        def slot() -> int:
+            return progress.slot(first_slot, self.images, count)
+
+        try:
+            async for chunk in resp.aiter_bytes():
+                for event in decoder.feed(chunk):
+                    self._event(event, slot, progress, request_id)
+            for event in decoder.close():
+                self._event(event, slot, progress, request_id, at_end=True)
+        except EventTooLarge as exc:
+            raise TransportError(self._too_large("a stream event")) from exc
+        finally:  # a stream cut off after the final image still keeps it
+            if self.held is not None:
+                progress.image(self.held)
+                self.held = None
+        if not self.images:
+            raise TransportError("the stream ended without a completed image")
+
+    def _payload(self, event: Any, request_id: Any, at_end: bool) -> tuple[str, dict] | None:
+        """(type, masked JSON payload) of a stream event, None for `[DONE]`; an error event raises its APIError."""
+        if event.data.strip() == b"[DONE]":
+            return None
+        name = masked(event.event, self.api_key)
+        try:
+            payload = masked(json.loads(event.data), self.api_key)
+        except ValueError as exc:
+            if at_end:
+                raise TransportError(f"the stream ended inside a {name!r} event (truncated JSON)") from exc
+            raise TransportError(f"malformed JSON in a {name!r} event of the stream") from exc
+        if not isinstance(payload, dict):
+            raise TransportError(f"unexpected data in a {name!r} event of the stream")
+        if isinstance(payload.get("error"), dict):
+            raise error_from_body(payload, None, request_id, self.api_key)
+        kind = payload.get("type") or name
+        if not isinstance(kind, str):
+            raise TransportError(f"a {name!r} event of the stream has a type that is not a string")
+        return kind, payload
+
+    def _event(self, event: Any, slot: Any, progress: Progress, request_id: Any, at_end: bool = False) -> None:
+        """Handle one event of a Responses stream."""
+        parsed = self._payload(event, request_id, at_end)
+        if parsed is None:
+            return
+        kind, payload = parsed
+        response = payload.get("response")
+        if isinstance(response, dict) and isinstance(response.get("id"), str):
+            self.response = response["id"]
+        if kind == "error":  # the Responses API's error event: code and message at the top
+            raise error_from_body({"error": payload}, None, request_id, self.api_key)
+        if kind == "response.image_generation_call.partial_image":
+            b64 = payload.get("partial_image_b64")
+            if not isinstance(b64, str):
+                raise TransportError(f"a {kind!r} event carries no partial_image_b64 image")
+            index = payload.get("partial_image_index")
+            img = GeneratedImage(
+                b64=b64,
+                index=slot(),
+                partial=True,
+                partial_index=index if isinstance(index, int) else None,
+                request_id=request_id,
+                response_id=self.response,
+                image_call_id=text_field(payload.get("item_id")),
+            )
+            try:
+                checked(img)
+            except ImageDataError as exc:
+                progress.status(f"partial skipped: {exc}")
+                return
+            progress.image(img)
+        elif kind == "response.output_item.done":
+            item = payload.get("item")
+            if not isinstance(item, dict) or item.get("type") != "image_generation_call":
+                return
+            if not isinstance(item.get("result"), str):
+                raise TransportError(f"a {kind!r} event's image_generation_call carries no result image")
+            self.held = _final(item, slot(), self.response, request_id, None)  # stored with its usage, next
+            self.images += 1
+        elif kind in ("response.completed", "response.failed", "response.incomplete") and isinstance(response, dict):
+            _refused(response, request_id, self.api_key)
+            usage = responses_usage(response)
+            add_usage(progress.usage, usage)
+            progress.created = response.get("created_at", progress.created)
+            if not self.images:
+                raise TransportError(_no_image(response))
+            if self.held is not None:
+                self.held.usage = usage
+                progress.image(self.held)
+                self.held = None
+
+
+def responses_usage(response: dict) -> dict:
+    """A Response's usage as an image result keeps it: the image tool's tokens (`tool_usage.image_gen`), and the
+    mainline model's under "mainline"."""
+    tool = response.get("tool_usage")
+    image_gen = tool.get("image_gen") if isinstance(tool, dict) else None
+    usage = dict(image_gen) if isinstance(image_gen, dict) else {}
+    mainline = response.get("usage")
+    if isinstance(mainline, dict):
+        usage["mainline"] = {k: v for k, v in mainline.items() if k in MAINLINE_COUNTS}
+    return usage
+
+
+def billed_apart(result: Any) -> str | None:
+    """The line saying that a Responses call's mainline model tokens are billed besides the image tool's, or
+    None when the result has none."""
+    mainline = (result.usage or {}).get("mainline")
+    if not mainline:
+        return None
+    model = getattr(getattr(result, "request", None), "mainline", None) or "the mainline model"
+    return (
+        f"plus {model}'s {mainline.get('input_tokens', 0):,} input and {mainline.get('output_tokens', 0):,} output "
+        "tokens, billed at its own rates (not in this estimate)"
+    )
+
+
+def _output(response: dict) -> list[dict]:
+    output = response.get("output")
+    return [item for item in output if isinstance(item, dict)] if isinstance(output, list) else []
+
+
+def _refused(response: dict, request_id: str | None, api_key: str | None) -> None:
+    """Raise the error of a failed Response (status failed with an error object)."""
+    error = response.get("error")
+    if isinstance(error, dict):
+        raise error_from_body({"error": error}, None, request_id, api_key)
+
+
+def _no_image(response: dict) -> str:
+    """Why a Response holds no image: its status, and what the model said instead."""
+    said = " ".join(
+        part.get("text", "")
+        for item in _output(response)
+        if item.get("type") == "message"
+        for part in item.get("content") or []
+        if isinstance(part, dict) and isinstance(part.get("text"), str)
+    ).strip()
+    status = response.get("status") or "unknown"
+    answer = f"; the model answered: {said[:200]!r}" if said else ""
+    return f"the response ({status}) holds no generated image{answer}"
+
+
+def _final(item: dict, slot: int, response_id: Any, request_id: str | None, usage: dict | None) -> GeneratedImage:
+    return checked(
+        GeneratedImage(
+            b64=item["result"],
+            index=slot,
+            revised_prompt=text_field(item.get("revised_prompt")),
+            request_id=request_id,
+            usage=usage,
+            response_id=text_field(response_id),
+            image_call_id=text_field(item.get("id")),
+        )
+    )
