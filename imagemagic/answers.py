@@ -166,23 +166,10 @@ class AnswerReader:
             images.discard()
 
     def _event_of(self, images, name, slot, progress, request_id, at_end):
-        text = images.scanner.close()
-        if text.strip() == b"[DONE]":
+        parsed = event_payload(name, images.scanner.close(), request_id, self.api_key, at_end)
+        if parsed is None:
             return 0
-        name = self._masked(name)
-        try:
-            payload = self._masked(json.loads(text))
-        except ValueError as exc:
-            if at_end:
-                raise TransportError(f"the stream ended inside a {name!r} event (truncated JSON)") from exc
-            raise TransportError(f"malformed JSON in a {name!r} event of the stream") from exc
-        if not isinstance(payload, dict):
-            raise TransportError(f"unexpected data in a {name!r} event of the stream")
-        if isinstance(payload.get("error"), dict):
-            raise error_from_body(payload, None, request_id, self.api_key)
-        kind = payload.get("type") or name
-        if not isinstance(kind, str):
-            raise TransportError(f"a {name!r} event of the stream has a type that is not a string")
+        kind, payload = parsed
         if not kind.endswith(("partial_image", "completed")):
             return 0
         b64 = payload.get("b64_json")
@@ -235,6 +222,28 @@ class _Event:
                 return True
             self.name = "message"
         return False
+
+
+def event_payload(name: str, data: bytes, request_id: str | None, api_key: str | None, at_end: bool = False):
+    """(type, masked JSON payload) of a stream event named `name` with `data` (what the JSON scanner kept, or
+    the whole data), None for `[DONE]`; an error event raises its APIError; odd data is one TransportError."""
+    if data.strip() == b"[DONE]":
+        return None
+    name = masked(name, api_key)
+    try:
+        payload = masked(json.loads(data), api_key)
+    except ValueError as exc:
+        if at_end:
+            raise TransportError(f"the stream ended inside a {name!r} event (truncated JSON)") from exc
+        raise TransportError(f"malformed JSON in a {name!r} event of the stream") from exc
+    if not isinstance(payload, dict):
+        raise TransportError(f"unexpected data in a {name!r} event of the stream")
+    if isinstance(payload.get("error"), dict):
+        raise error_from_body(payload, None, request_id, api_key)
+    kind = payload.get("type") or name
+    if not isinstance(kind, str):
+        raise TransportError(f"a {name!r} event of the stream has a type that is not a string")
+    return kind, payload
 
 
 def text_field(value: object) -> str | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from .answers import checked, text_field
+from .answers import checked, event_payload, text_field
 from .client import AsyncImagesClient
 from .downloads import read_capped
 from .errors import ImageDataError, TransportError, error_from_body, masked
@@ -120,29 +120,9 @@ class ResponsesReader:
         if not self.images:
             raise TransportError("the stream ended without a completed image")
 
-    def _payload(self, event: Any, request_id: Any, at_end: bool) -> tuple[str, dict] | None:
-        """(type, masked JSON payload) of a stream event, None for `[DONE]`; an error event raises its APIError."""
-        if event.data.strip() == b"[DONE]":
-            return None
-        name = masked(event.event, self.api_key)
-        try:
-            payload = masked(json.loads(event.data), self.api_key)
-        except ValueError as exc:
-            if at_end:
-                raise TransportError(f"the stream ended inside a {name!r} event (truncated JSON)") from exc
-            raise TransportError(f"malformed JSON in a {name!r} event of the stream") from exc
-        if not isinstance(payload, dict):
-            raise TransportError(f"unexpected data in a {name!r} event of the stream")
-        if isinstance(payload.get("error"), dict):
-            raise error_from_body(payload, None, request_id, self.api_key)
-        kind = payload.get("type") or name
-        if not isinstance(kind, str):
-            raise TransportError(f"a {name!r} event of the stream has a type that is not a string")
-        return kind, payload
-
     def _event(self, event: Any, slot: Any, progress: Progress, request_id: Any, at_end: bool = False) -> None:
         """Handle one event of a Responses stream."""
-        parsed = self._payload(event, request_id, at_end)
+        parsed = event_payload(event.event, event.data, request_id, self.api_key, at_end)
         if parsed is None:
             return
         kind, payload = parsed

@@ -7,24 +7,15 @@ import asyncio
 import html
 import re
 
+from helpers.panels import generate
+
 from imagemagic.controlpanel import panel
 from imagemagic.request import EditRequest
 
 
-def _generate(p, **values):
-    for name, value in values.items():
-        p.controls[name].value = value
-
-    async def click():
-        p.generate_button.click()
-        return await p.task
-
-    return asyncio.run(click())
-
-
 def test_use_as_input_then_generate_sends_an_edit(server_url, tmp_path):
     p = panel(base_url=server_url, folder=tmp_path)
-    first = _generate(p, prompt="a lighthouse", n=2)
+    first = generate(p, prompt="a lighthouse", n=2)
     slots = p.cards[0].slots
     assert p.input_strip.layout.display == "none"
     assert [s.use.disabled for s in slots] == [False, False]
@@ -33,7 +24,7 @@ def test_use_as_input_then_generate_sends_an_edit(server_url, tmp_path):
     assert html.unescape(re.sub(r"<[^>]+>", "", p.input_label.value)) == "inputs (1): Generate edits it"
     assert [t.value for t in p.input_thumbs.children] == [first.result.images[1].data]
     assert isinstance(p.request(), EditRequest)
-    second = _generate(p, prompt="the same lighthouse at night", n=1)
+    second = generate(p, prompt="the same lighthouse at night", n=1)
     assert second.error is None
     assert isinstance(second.request, EditRequest)
     assert [img.data for img in second.request.images] == [first.result.images[1].data]
@@ -46,7 +37,7 @@ def test_use_as_input_then_generate_sends_an_edit(server_url, tmp_path):
 
 def test_a_generation_only_setting_is_explained_when_editing(server_url, tmp_path):
     p = panel(base_url=server_url, folder=tmp_path)
-    _generate(p, prompt="a kite")
+    generate(p, prompt="a kite")
     p.cards[0].slots[0].use.click()
     p.controls["moderation"].value = "low"
     assert "'moderation' is not a parameter of edit" in html.unescape(p.hint.value)
@@ -77,7 +68,7 @@ def test_partials_cannot_be_inputs(start_server, tmp_path):
 
 def test_copy_as_cell_keeps_an_edit_an_edit_and_sends_exactly_the_panels_request(ip, server_url, tmp_path):
     p = panel(base_url=server_url, folder=tmp_path)
-    first = _generate(p, prompt="a lighthouse", n=2)
+    first = generate(p, prompt="a lighthouse", n=2)
     for slot in p.cards[0].slots:
         slot.use.click()
     p.controls["prompt"].value = "the same at night"

@@ -3,40 +3,29 @@ and three steps make one chain in the history."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 
 import pytest
+from helpers.panels import generate
 
 import imagemagic
 from imagemagic import Settings
 from imagemagic.controlpanel import panel
 
 
-def _generate(p, **values):
-    for name, value in values.items():
-        p.controls[name].value = value
-
-    async def click():
-        p.generate_button.click()
-        return await p.task
-
-    return asyncio.run(click())
-
-
 @pytest.mark.parametrize("api", ["images", "responses"])
 def test_refine_makes_a_three_step_chain(server_url, tmp_path, api):
     p = panel(settings=Settings(base_url=server_url, api=api), folder=tmp_path)
-    first = _generate(p, prompt="a red fox in the snow", size="1536x1024")
+    first = generate(p, prompt="a red fox in the snow", size="1536x1024")
     slot = p.cards[0].slots[0]
     assert not slot.refine.disabled
     slot.refine.click()
     label = html.unescape(re.sub(r"<[^>]+>", "", p.input_label.value))
     assert label == f"refining over the {api} API: Generate continues it"
     assert [t.value for t in p.input_thumbs.children] == [first.result.images[0].data]
-    second = _generate(p, prompt="now at night")
-    third = _generate(p, prompt="add a full moon")  # the panel goes on from the newest step
+    second = generate(p, prompt="now at night")
+    third = generate(p, prompt="add a full moon")  # the panel goes on from the newest step
     assert second.error is None and third.error is None
     assert [img.size for img in p.images] == [(1536, 1024)]  # the chain keeps the first step's size
     chain = imagemagic.history(chain=third.result)
@@ -49,7 +38,7 @@ def test_refine_makes_a_three_step_chain(server_url, tmp_path, api):
     assert p.refining is None and p.input_strip.layout.display == "none"
 
 
-def test_the_image_tools_rules_are_explained_before_generate(server_url, tmp_path):
+def test_the_image_tools_rules_are_explained_beforegenerate(server_url, tmp_path):
     p = panel(settings=Settings(base_url=server_url, api="responses"), folder=tmp_path)
     p.controls["prompt"].value = "a fox"
     p.controls["n"].value = 2

@@ -327,6 +327,16 @@ async def generations(request: Request):
     return await answer_request(request, req)
 
 
+def busy() -> Response:
+    """The 503 answer when the pixel budget is spent: retry after RETRY_AFTER seconds."""
+    return error(
+        "The server is busy rendering other images; retry shortly.",
+        status=503,
+        code="server_busy",
+        headers={"Retry-After": str(RETRY_AFTER)},
+    )
+
+
 async def answer_request(request, req):
     """The answer to a judged request (or the error response judging gave): JSON, or an event stream."""
     service = request.app.state.service
@@ -334,12 +344,7 @@ async def answer_request(request, req):
         return req
     pixels = request_pixels(service, req)  # an edit's decoded inputs count too
     if not service.budget.take(pixels):
-        return error(
-            "The server is busy rendering other images; retry shortly.",
-            status=503,
-            code="server_busy",
-            headers={"Retry-After": str(RETRY_AFTER)},
-        )
+        return busy()
     if req.stream:
         stream = StreamingResponse(
             _stream(service, req), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}

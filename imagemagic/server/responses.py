@@ -33,7 +33,8 @@ from ..catalog import DEFAULT_MODEL, IMAGE_TOOL
 from ..edits import FormError, from_data_url
 from ..inputimage import InputImage
 from . import preview
-from .app import INPUT_IMAGE_TOKENS, MAX_EDIT_BODY, RETRY_AFTER, Charged, judge, parse_json, usage_for
+from .app import INPUT_IMAGE_TOKENS, MAX_EDIT_BODY, Charged, busy, judge, parse_json, usage_for
+from .pixels import request_pixels
 from .shared import error, read_body
 
 MAX_TURNS = 256  # earlier responses kept for previous_response_id
@@ -354,14 +355,9 @@ async def responses(request: Request) -> Response | Charged:
     req = image_request(service, asked, stream)
     if isinstance(req, Response):
         return req
-    pixels = service.pixels(req)
+    pixels = request_pixels(service, req)  # an edit's decoded inputs count too
     if not service.budget.take(pixels):
-        return error(
-            "The server is busy rendering other images; retry shortly.",
-            status=503,
-            code="server_busy",
-            headers={"Retry-After": str(RETRY_AFTER)},
-        )
+        return busy()
     answer = Answer(service, turns, body, asked, req)
     if stream:
         headers = {"Cache-Control": "no-cache"}
