@@ -175,7 +175,14 @@ class BatchJob:
     small status table.
     """
 
-    def __init__(self, record: JobRecord, *, store=None, settings=None, session=None):
+    def __init__(
+        self,
+        record: JobRecord,
+        *,
+        store: HistoryStore | None = None,
+        settings: Settings | None = None,
+        session: Session | None = None,
+    ) -> None:
         self.job = record
         self.settings = settings or Settings.current()
         self.store = store or HistoryStore(limit_mb=self.settings.history_limit_mb)

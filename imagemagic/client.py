@@ -21,6 +21,7 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -40,6 +41,12 @@ from .loop import run_sync
 from .progress import Progress, Status
 from .retry import CONNECT_TIMEOUT, backoff, plain, reason, retry_delay, should_retry
 
+if TYPE_CHECKING:
+    from .ratelimit import RateGate
+    from .request import ImageRequest
+    from .responses_request import ResponsesRequest
+    from .result import GeneratedImage, ImageResult
+
 __all__ = ["AsyncImagesClient", "ImagesClient", "Progress", "Status"]
 
 DEFAULT_TIMEOUT = 600.0  # seconds: high-quality generations can take minutes
@@ -47,6 +54,7 @@ MAX_ANSWER_BYTES = 256 * 1024 * 1024  # an answer or one stream event; a 4K PNG 
 ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error answer read for its message
 
 Connect = Callable[[Endpoint, Callable[[str], None] | None], Awaitable[Endpoint]]
+OnEvent = Callable[["GeneratedImage | Status"], object]  # hears each image (partials, then finals) and Status line
 
 
 class AsyncImagesClient:
@@ -62,20 +70,20 @@ class AsyncImagesClient:
 
     def __init__(
         self,
-        endpoint=None,
+        endpoint: Endpoint | None = None,
         *,
-        timeout=DEFAULT_TIMEOUT,
-        max_retries=2,
-        retry_after_send=False,
-        max_concurrency=4,
-        max_answer_bytes=MAX_ANSWER_BYTES,
-        gate=None,
-        transport=None,
-        notify=None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        retry_after_send: bool = False,
+        max_concurrency: int = 4,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+        gate: RateGate | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        notify: Callable[[str], None] | None = None,
         connect: Connect | None = None,
-        sleep=asyncio.sleep,
-        clock=time.monotonic,
-    ):
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.endpoint = endpoint or resolve()
         self.connect = connect
         self.notify = notify
@@ -102,7 +110,7 @@ class AsyncImagesClient:
             self._http[loop] = httpx.AsyncClient(timeout=timeout, transport=self._transport, follow_redirects=False)
         return self._http[loop]
 
-    async def aclose(self):
+    async def aclose(self) -> None:
         """Close the connection pool of the running event loop."""
         http = self._http.pop(asyncio.get_running_loop(), None)
         if http is not None:
@@ -114,7 +122,13 @@ class AsyncImagesClient:
     async def __aexit__(self, *exc):
         await self.aclose()
 
-    async def generate(self, request, *, on_event=None, progress=None):
+    async def generate(
+        self,
+        request: ImageRequest | ResponsesRequest,
+        *,
+        on_event: OnEvent | None = None,
+        progress: Progress | None = None,
+    ) -> ImageResult:
         """Send `request` (validated first) and return an ImageResult.
 
         `on_event` is called with each GeneratedImage (partials, then finals) and Status line.
@@ -249,7 +263,7 @@ class ImagesClient:
     """The sync facade of AsyncImagesClient (inside Jupyter's running loop it nests via nest-asyncio2);
     outside one it runs on a private event loop per thread, so connections are reused between calls."""
 
-    def __init__(self, endpoint=None, **options):
+    def __init__(self, endpoint: Endpoint | None = None, **options: Any) -> None:
         self._async = AsyncImagesClient(endpoint, **options)
         self._local = threading.local()  # each thread's private event loop
 
@@ -257,7 +271,7 @@ class ImagesClient:
         return f"<ImagesClient {self.endpoint!r}>"
 
     @property
-    def endpoint(self):
+    def endpoint(self) -> Endpoint:
         """The resolved Endpoint."""
         return self._async.endpoint
 
@@ -267,7 +281,13 @@ class ImagesClient:
             loop = self._local.loop = asyncio.new_event_loop()
         return loop
 
-    def generate(self, request, *, on_event=None, progress=None):
+    def generate(
+        self,
+        request: ImageRequest | ResponsesRequest,
+        *,
+        on_event: OnEvent | None = None,
+        progress: Progress | None = None,
+    ) -> ImageResult:
         """Send `request` and return an ImageResult (see AsyncImagesClient.generate).
 
         On Ctrl-C the connection is closed and the KeyboardInterrupt carries `.partial`.
@@ -276,6 +296,6 @@ class ImagesClient:
         coro = self._async.generate(request, progress=progress)
         return run_sync(coro, on_interrupt=functools.partial(progress.result, request), private_loop=self._private_loop)
 
-    def close(self):
+    def close(self) -> None:
         """Close the connection pool."""
         run_sync(self._async.aclose(), private_loop=self._private_loop)

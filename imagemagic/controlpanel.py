@@ -19,6 +19,7 @@ import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
@@ -36,6 +37,14 @@ from .settings import Settings, prepare, request_for, size_note
 from .sizes import offered as offered_sizes
 from .static import WidgetDisplay, gallery_still
 from .usage import describe_tokens
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from .request import ImageRequest
+    from .responses_request import ResponsesRequest
+    from .result import GeneratedImage
+    from .session import Session
 
 CHOICES = tuple(p.name for p in for_operation("generate") if p.choices and p.choices != "sizes")
 TICK_SECONDS = 0.25
@@ -310,14 +319,23 @@ def _controls(defaults):
 class Panel(W.VBox):
     """The control panel, a VBox: `images` are the latest run's PIL images, `history` every run."""
 
-    def __init__(self, *, settings=None, api_key=None, base_url=None, offline=None, folder=None, session=None):
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        offline: bool | None = None,
+        folder: str | os.PathLike[str] | None = None,
+        session: Session | None = None,
+    ) -> None:
         super().__init__(layout=W.Layout(width="100%", max_width="1100px"))
         self.settings = (settings or Settings.current()).but(api_key=api_key, base_url=base_url, offline=offline)
         self.session = session
-        self.history = []
-        self.task = None  # the latest generation; awaiting it gives its Run
-        self._call = None  # the running Call's task, which Cancel cancels
-        self.cards = []
+        self.history: list[Run] = []
+        self.task: asyncio.Task[Run] | None = None  # the latest generation; awaiting it gives its Run
+        self._call: asyncio.Task[ImageResult] | None = None  # the running Call's task, which Cancel cancels
+        self.cards: list[RunCard] = []
         self.controls = _controls(self.settings.defaults)
         button = W.Layout(width="130px", flex="0 0 auto")
         self.generate_button = W.Button(description="Generate", button_style="primary", icon="play", layout=button)
@@ -351,8 +369,9 @@ class Panel(W.VBox):
         self.status = W.HTML(layout=W.Layout(flex="1 1 auto", margin="0 0 0 8px"))
         self.cell = W.Textarea(rows=4, layout=W.Layout(width="auto", display="none"))
         self.gallery = W.VBox()
-        self.inputs = []  # GeneratedImages the next Generate edits (none: it generates)
-        self.refining = None  # the GeneratedImage the next Generate refines (a step of its chain), or None
+        self.inputs: list[GeneratedImage] = []  # GeneratedImages the next Generate edits (none: it generates)
+        # the GeneratedImage the next Generate refines (a step of its chain), or None
+        self.refining: GeneratedImage | None = None
         self.input_label = W.HTML()
         self.input_thumbs = W.HBox()
         self.clear_inputs_button = W.Button(description="Clear inputs", icon="times", layout=W.Layout(width="auto"))
@@ -402,18 +421,18 @@ class Panel(W.VBox):
         self.save_button.on_click(lambda _: self.save())
         self.clear_inputs_button.on_click(lambda _: self.clear_inputs())
 
-    def use_as_input(self, img):
+    def use_as_input(self, img: GeneratedImage) -> None:
         """Add a final image to the inputs (shown in the strip above the parameters): Generate now edits."""
         self.inputs.append(img)
         self._show_inputs()
 
-    def refine_from(self, img):
+    def refine_from(self, img: GeneratedImage) -> None:
         """Make a final image the one Generate refines (shown in the strip): the prompt says what to change."""
         self.inputs.clear()
         self.refining = img
         self._show_inputs()
 
-    def clear_inputs(self):
+    def clear_inputs(self) -> None:
         """Drop the inputs and the image being refined: Generate generates again."""
         self.inputs.clear()
         self.refining = None
@@ -446,25 +465,25 @@ class Panel(W.VBox):
         self._static.show()
 
     @property
-    def images(self):
+    def images(self) -> list[Image.Image]:
         """The PIL images of the latest run."""
         return self.history[-1].images if self.history else []
 
-    def values(self):
+    def values(self) -> dict[str, Any]:
         """The widgets' values by name (the prompt and each parameter)."""
         return {name: control.value for name, control in self.controls.items()}
 
-    def params(self):
+    def params(self) -> dict[str, Any]:
         """The parameters the widgets set (None: left at the default; with inputs, only those set)."""
         params = params_from(self.values(), self.settings.defaults)
         given = self.inputs or self.refining is not None  # an edit or a step: what is not set stays as it was
         return {k: v for k, v in params.items() if v is not None} if given else params
 
-    def request(self):
+    def request(self) -> ImageRequest | ResponsesRequest:
         """The request the widgets (and inputs) describe under the settings' defaults (not validated)."""
         return request_for(self.values()["prompt"].strip(), self.params(), settings=self.settings, **self._operation())
 
-    def cell_text(self):
+    def cell_text(self) -> str:
         """The `%%imagegen` cell that sends the same request under the same `%config`."""
         return cell_text(self.request(), self.settings.defaults, self.params())
 
@@ -515,7 +534,7 @@ class Panel(W.VBox):
     def _say(self, text, tone="inherit"):
         self.status.value = _html_line(text, tone)
 
-    def generate(self):
+    def generate(self) -> asyncio.Task[Run] | None:
         """Start a generation as a task on the running event loop and return it (None if it cannot start)."""
         _, line = self._problems()
         if line:
@@ -541,7 +560,7 @@ class Panel(W.VBox):
         card = RunCard(run.number, plan.request, on_use=self.use_as_input, on_refine=self.refine_from)
         self.cards.append(card)
         self.gallery.children = (card.box, *self.gallery.children)
-        notes = {}
+        notes: dict[str, str] = {}
         path = RunPath(
             [plan],
             session=self.session,
@@ -556,7 +575,7 @@ class Panel(W.VBox):
         self.task = loop.create_task(self._run(run, card, call, self._call, notes))
         return self.task
 
-    def cancel(self):
+    def cancel(self) -> None:
         """Cancel the running generation: the connection is closed and what arrived is kept."""
         if self._call is not None:
             self._call.cancel()
@@ -606,7 +625,7 @@ class Panel(W.VBox):
         self.generate_button.disabled = busy
         self.cancel_button.disabled = not busy
 
-    def copy_as_cell(self):
+    def copy_as_cell(self) -> str:
         """Show the equivalent `%%imagegen` cell, ready to copy, and return its text ("" when it cannot be made)."""
         try:
             self.cell.value = self.cell_text()
@@ -616,7 +635,7 @@ class Panel(W.VBox):
         self.cell.layout.display = None
         return self.cell.value
 
-    def save(self):
+    def save(self) -> list[Path]:
         """Write the selected images into the folder; report the paths and return them."""
         named = [pair for card in self.cards for pair in card.selected()]
         if not named:

@@ -46,11 +46,11 @@ class Endpoint:
         return f"<Endpoint {kind} {self.base_url or '(local preview server)'}{key}>"
 
     @property
-    def host(self):
+    def host(self) -> str:
         """The host name requests go to ("localhost" for the local server before it starts)."""
         return urlsplit(self.base_url).hostname or "" if self.base_url else "localhost"
 
-    def url(self, model, operation="generate"):
+    def url(self, model: str, operation: str = "generate") -> str:
         """The URL of `operation` (generate: images/generations, edit: images/edits); Azure puts the
         deployment (our model name) in the path."""
         path = "images/edits" if operation == "edit" else "images/generations"
@@ -58,7 +58,7 @@ class Endpoint:
             return f"{self.base_url}/openai/deployments/{model}/{path}"
         return f"{self.base_url}/{path}"
 
-    def not_found_hint(self):
+    def not_found_hint(self) -> str | None:
         """The hint for a 404 that is not about the model: a base URL without /v1 (None when it has it)."""
         if self.base_url is None or self.azure_api_version or urlsplit(self.base_url).path.endswith("/v1"):
             return None
@@ -66,11 +66,11 @@ class Endpoint:
             f"try {self.base_url}/v1"
         )
 
-    def params(self):
+    def params(self) -> dict[str, str]:
         """Query parameters every request carries."""
         return {"api-version": self.azure_api_version} if self.azure_api_version else {}
 
-    def headers(self):
+    def headers(self) -> dict[str, str]:
         """Authentication and organisation headers."""
         headers = {}
         if self.api_key:

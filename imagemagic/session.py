@@ -12,32 +12,51 @@ import asyncio
 import dataclasses
 import threading
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .loop import run_sync
 from .store import default_home
 from .usage import Ledger
 
+if TYPE_CHECKING:
+    import httpx
+
+    from .client import AsyncImagesClient
+    from .endpoint import Endpoint
+    from .result import ImageResult
+
+T = TypeVar("T")
+
 
 class Session:
     """Shared state of one process (or one test). `sleep` and `clock` are injected like a transport."""
 
-    def __init__(self, *, sleep=asyncio.sleep, clock=time.monotonic, transport=None):
+    def __init__(
+        self,
+        *,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.ledger = Ledger()
         self.sleep = sleep
         self.clock = clock
         self.transport = transport
-        self._clients = {}
-        self._server = None  # (base_url, uvicorn.Server, thread) of the local preview server
+        self._clients: dict[tuple[Endpoint, str, tuple[tuple[str, Any], ...]], AsyncImagesClient] = {}
+        # (base_url, uvicorn.Server, thread) of the local preview server
+        self._server: tuple[str, Any, threading.Thread] | None = None
         self._lock = threading.Lock()
         self._local = threading.local()
-        self.last_result = None  # the last complete ImageResult of this process: what a bare --continue refines
+        # the last complete ImageResult of this process: what a bare --continue refines
+        self.last_result: ImageResult | None = None
 
     def __repr__(self):
         server = f" local server {self._server[0]}" if self._server else ""
         return f"<imagemagic Session: {len(self._clients)} clients{server}>"
 
-    def client(self, endpoint, *, api="images", **options):
+    def client(self, endpoint: Endpoint, *, api: str = "images", **options: Any) -> AsyncImagesClient:
         """The client of `api` (images: AsyncImagesClient, responses: AsyncResponsesClient) for an endpoint and
         options, shared so connections are reused."""
         key = (endpoint, api, tuple(sorted(options.items())))
@@ -46,7 +65,7 @@ class Session:
                 self._clients[key] = self.new_client(endpoint, api=api, **options)
             return self._clients[key]
 
-    def new_client(self, endpoint, *, api="images", **options):
+    def new_client(self, endpoint: Endpoint, *, api: str = "images", **options: Any) -> AsyncImagesClient:
         """A new client of `api` (images: AsyncImagesClient, responses: AsyncResponsesClient) with this
         session's sleep, clock and transport (not shared: the caller closes it; a run's clients with their
         rate gate are made so)."""
@@ -58,7 +77,7 @@ class Session:
             endpoint, sleep=self.sleep, clock=self.clock, transport=self.transport, connect=self.connect, **options
         )
 
-    def local_server_url(self):
+    def local_server_url(self) -> tuple[str, bool]:
         """(base_url, started_now) of the local preview server, started on first use. Blocks while it starts."""
         with self._lock:
             if self._server is not None and self._server[2].is_alive():
@@ -79,7 +98,7 @@ class Session:
             return None
         return folder
 
-    async def connect(self, endpoint, notify=None):
+    async def connect(self, endpoint: Endpoint, notify: Callable[[str], None] | None = None) -> Endpoint:
         """The endpoint with an address: the local server is started off the event loop when it is the answer.
 
         `notify(line)` hears the one line saying the local server was started.
@@ -91,7 +110,7 @@ class Session:
             notify(f"{endpoint.reason}: using the offline preview server at {url}")
         return dataclasses.replace(endpoint, base_url=url)
 
-    def run_sync(self, coro, on_interrupt=None):
+    def run_sync(self, coro: Coroutine[Any, Any, T], on_interrupt: Callable[[], object] | None = None) -> T:
         """Run a coroutine from synchronous code (see loop.run_sync), on this thread's private loop if none runs."""
         return run_sync(coro, on_interrupt=on_interrupt, private_loop=self._private_loop)
 
@@ -101,7 +120,7 @@ class Session:
             loop = self._local.loop = asyncio.new_event_loop()
         return loop
 
-    def close(self):
+    def close(self) -> None:
         """Stop the local server, if this session started one."""
         with self._lock:
             if self._server is not None:

@@ -30,9 +30,10 @@ import secrets
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import history_index, live
 from .errors import ImageDataError, ImageMagicError, Problem, ValidationError
@@ -40,6 +41,11 @@ from .history_index import HistoryIndex
 from .imaging import thumbnail_strip
 from .result import GeneratedImage, ImageResult, add_usage, open_image
 from .spool import FileSpool, MemorySpool
+
+if TYPE_CHECKING:
+    from .endpoint import Endpoint
+    from .request import ImageRequest
+    from .responses_request import ResponsesRequest
 
 HOME_ENV = "IMAGEMAGIC_HOME"
 DEFAULT_LIMIT_MB = 1024.0
@@ -103,7 +109,12 @@ class HistoryStore:
     than `grace_s` seconds.
     """
 
-    def __init__(self, home=None, limit_mb=DEFAULT_LIMIT_MB, grace_s=None):
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        limit_mb: float = DEFAULT_LIMIT_MB,
+        grace_s: float | None = None,
+    ) -> None:
         self.home = Path(home) if home else default_home()
         self.limit_mb = limit_mb
         self.grace_s = GRACE_S if grace_s is None else grace_s
@@ -112,13 +123,15 @@ class HistoryStore:
     def __repr__(self):
         return f"<HistoryStore {self.home}>"
 
-    def saver(self, request, endpoint, meta=None):
+    def saver(
+        self, request: ImageRequest | ResponsesRequest, endpoint: Endpoint, meta: Mapping[str, Any] | None = None
+    ) -> _CallSaver:
         """A callable storing each final image of one call; its `.paths` lists the files in slot order and
         `.failure` the one line saying which could not be stored. `meta` adds keys to every image's
         metadata, e.g. {"run": <sweep or batch id>} for history(run=...)."""
         return _CallSaver(self, request, endpoint, meta)
 
-    def save(self, img, meta, stem):
+    def save(self, img: GeneratedImage, meta: Mapping[str, Any], stem: str) -> Path:
         """Write one image and its metadata, and index it; return the image's path. Raises OSError."""
         path = self.folder() / f"{stem}-{img.index + 1}.{img.format}"
         spooled = img.spooled
@@ -161,7 +174,7 @@ class HistoryStore:
         """Today's folder of images (where incoming images are decoded, too)."""
         return self.home / "images" / time.strftime("%Y-%m-%d")
 
-    def reference(self, path):
+    def reference(self, path: str | os.PathLike[str] | None) -> str | None:
         """How the history's metadata names the image at `path`: relative to the history folder when inside it."""
         if path is None:
             return None
@@ -174,7 +187,7 @@ class HistoryStore:
     def _cache_file(self, key):
         return self.home / "cache" / f"{key}.json"
 
-    def remember(self, key, paths):
+    def remember(self, key: str, paths: Iterable[str | os.PathLike[str]]) -> None:
         """Record `paths` (a complete call's images, in order) as the answer to request `key`; a folder
         that cannot be written only means no cache."""
         names = [str(Path(p).relative_to(self.home)) for p in paths]
@@ -183,7 +196,7 @@ class HistoryStore:
         except OSError:
             pass
 
-    def cached(self, key):
+    def cached(self, key: str) -> ImageResult | None:
         """The stored ImageResult for request `key` (marked `.cached`, with `.files` and the usage it
         was made with, which is not counted again), or None when any image is missing or damaged."""
         try:
@@ -204,7 +217,17 @@ class HistoryStore:
         result.cached, result.files, result.cost = True, [e.path for e in entries], 0.0
         return result
 
-    def entries(self, limit=None, *, prompt=None, model=None, since=None, until=None, run=None, chain=None):
+    def entries(
+        self,
+        limit: int | None = None,
+        *,
+        prompt: str | None = None,
+        model: str | None = None,
+        since: Moment | None = None,
+        until: Moment | None = None,
+        run: str | None = None,
+        chain: Any = None,
+    ) -> list[HistoryEntry]:
         """The `limit` most recent stored images (all when None) that match, as HistoryEntry objects,
         newest first. See `history` for the filters; `chain` gives that image's chain instead."""
         if chain is not None:
@@ -215,7 +238,7 @@ class HistoryStore:
         rows = self.index.run(lambda db: history_index.select(db, **filters), in_memory=True)
         return [HistoryEntry(self.home / file, json.loads(meta)) for file, meta in rows]
 
-    def entry(self, source):
+    def entry(self, source: Any) -> HistoryEntry:
         """The HistoryEntry of `source`: an entry, an ImageResult or image from the history (its first stored
         file), or a path (absolute, or as the metadata names it). ValidationError when it is none of these."""
         if isinstance(source, HistoryEntry):
@@ -230,7 +253,7 @@ class HistoryStore:
             [Problem("chain", f"{_short(source)} is not an image in the history: give a history entry or a result")]
         )
 
-    def prune(self, keep=()):
+    def prune(self, keep: Iterable[str | os.PathLike[str]] = ()) -> None:
         """Delete the oldest images (and their metadata) until the history fits `limit_mb`; never those in
         `keep` or held by a live result (live.py), nor those of a batch job not yet exported
         (`protected_runs`), nor any younger than `grace_s`. Never raises: what cannot be deleted now is

@@ -10,8 +10,11 @@ from __future__ import annotations
 import base64
 import csv
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import live
 from .contact import Cell, render
@@ -20,6 +23,9 @@ from .request import ImageRequest
 from .result import ImageResult, save_images
 from .spreadsheet import cell
 from .store import HistoryEntry
+
+if TYPE_CHECKING:
+    from .frames import SweepFrame
 
 
 def describe_spent(cost: float | None, offline: bool) -> str:
@@ -85,7 +91,16 @@ class Sweep(list):
     In a notebook it shows as a contact sheet labelled by its axes, with the cost per image and in total.
     """
 
-    def __init__(self, runs=(), *, id=None, offline=False, elapsed=None, stopped=None, total=None):
+    def __init__(
+        self,
+        runs: Iterable[Run] = (),
+        *,
+        id: str | None = None,
+        offline: bool = False,
+        elapsed: float | None = None,
+        stopped: str | None = None,
+        total: int | None = None,
+    ) -> None:
         super().__init__(runs)
         self.total = total  # the requests the run had, when it did not finish (an interrupt)
         self.id = id
@@ -169,7 +184,7 @@ class Sweep(list):
                 rows.append({**base, **failed, "request_id": getattr(run.error, "request_id", None)})
         return rows
 
-    def to_pandas(self):
+    def to_pandas(self) -> SweepFrame:
         """A pandas DataFrame, one row per image: the variables, the parameters, the PIL image, the file,
         tokens, cost, request id (and error for a failed request). In a notebook the images show as
         thumbnails; `to_csv`/`to_parquet` write the image column as the file path (frames.SweepFrame)."""
@@ -179,7 +194,7 @@ class Sweep(list):
             raise ImportError("Sweep.to_pandas() needs pandas: pip install pandas") from exc
         return SweepFrame(self.rows())
 
-    def save(self, folder) -> list[Path]:
+    def save(self, folder: str | PathLike[str]) -> list[Path]:
         """Write every image (original bytes) and a metadata CSV (`sweep.csv`) into `folder`, never
         overwriting; return the image paths."""
         folder = Path(folder).expanduser()

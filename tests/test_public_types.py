@@ -9,20 +9,6 @@ from pathlib import Path
 
 import imagemagic
 
-# Classes other branches of this round split or rewrite (runpath: Call, Session, Sweep, Panel; stream: the
-# clients, the history store; batch: BatchJob, Endpoint): annotated there, then this list is deleted.
-ANNOTATED_BY_THEIR_BRANCHES = {
-    "Call",
-    "Session",
-    "Sweep",
-    "Panel",
-    "ImagesClient",
-    "AsyncImagesClient",
-    "HistoryStore",
-    "BatchJob",
-    "Endpoint",
-}
-
 
 def _unannotated(function) -> list[str]:
     """The parameters (and "return") of `function` that carry no annotation."""
@@ -49,7 +35,7 @@ def test_every_public_function_and_method_is_annotated():
         obj = getattr(imagemagic, name)
         if inspect.isfunction(obj):
             functions = {name: obj}
-        elif inspect.isclass(obj) and name not in ANNOTATED_BY_THEIR_BRANCHES:
+        elif inspect.isclass(obj):
             functions = {
                 k: v
                 for c in obj.__mro__
