@@ -17,8 +17,7 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .errors import CredentialError, ValidationError
-from .request import Problem
+from .errors import CredentialError, Problem, ValidationError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 AZURE_API_VERSION = "2025-04-01-preview"

@@ -30,7 +30,6 @@ from .flags import (
 )
 from .params import NAMES, PARAMS
 from .settings import Settings, options
-from .sizes import apply as apply_sizes
 
 _TRAITS = {bool: Bool, int: CInt, float: Float, str: Unicode, dict: Dict}
 
@@ -147,6 +146,7 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         if value is None:
             return value
         from .request import ImageRequest
+        from .sizes import apply as apply_sizes
 
         current = {n: getattr(self, n) for n in NAMES}  # judged with the other defaults (jpeg, then compression)
         values = {**current, name: value, "stream": True if name == "partial_images" else current["stream"]}

@@ -15,14 +15,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .catalog import DEFAULT_MODEL, DEFAULT_RESPONSES_MODEL, lookup
 from .endpoint import Endpoint, resolve
-from .errors import ValidationError
+from .errors import Problem, ValidationError
 from .params import for_operation, unknown_names
-from .request import EditRequest, ImageRequest, Problem
-from .sizes import apply as apply_sizes
+
+if TYPE_CHECKING:  # loaded when a request is made, not at %load_ext (which needs Settings only)
+    from .request import EditRequest, ImageRequest
 
 API_CHOICES = ("images", "responses")
 
@@ -160,6 +161,8 @@ def request_for(
             image=image, mask=mask,
         )  # fmt: skip
         return ResponsesRequest(image_request, settings.responses_model, previous_response_id)
+    from .request import EditRequest, ImageRequest  # on first use: %load_ext needs Settings only
+
     params = dict(params or {})
     unknown = unknown_names(params, operation)
     if unknown:
@@ -224,6 +227,8 @@ def prepare(
 
 def _sized(params, settings, operation):
     """settings' defaults under `params` (None: not given), with the size an aspect comes to; and that choice."""
+    from .sizes import apply as apply_sizes
+
     takes = {p.name for p in for_operation(operation)}
     values = {k: v for k, v in settings.defaults.items() if v is not None and k in takes}
     values.update({k: v for k, v in (params or {}).items() if v is not None})
