@@ -238,10 +238,12 @@ class RunPath:
 
     def call(self, plan: Plan, *, on_event: Callable[[Any], None] | None = None, **options: Any) -> Call:
         """The Call for one of the run's plans (kept, so `partial()` can answer)."""
-        call = Call(plan, session=self.session, cache=self.cache, on_event=on_event, notify=self.notify,
-                    store=self.store, **options)  # fmt: skip
+        call = self._new_call(plan, on_event=on_event, **options)
         self.calls.append(call)
         return call
+
+    def _new_call(self, plan: Plan, **options: Any) -> Call:
+        return Call(plan, session=self.session, cache=self.cache, notify=self.notify, store=self.store, **options)
 
     async def one(self, on_event: Callable[[Any], None] | None = None, call: Call | None = None) -> ImageResult:
         """Carry out the run's one plan (or `call`, made by `call()`): its ImageResult; errors keep `.partial`."""
@@ -300,7 +302,7 @@ class RunPath:
     async def _sweep_run(self, plan: Plan, variant: Variant, run_id: str, clients: _RunClients) -> Run:
         if any(scope in self._stops for scope in _scopes(plan)):
             return Run(variant.variables, plan.request, sent=False)
-        call = self.call(plan, meta={"run": run_id}, clients=clients)
+        call = self._new_call(plan, meta={"run": run_id}, clients=clients)  # not kept: its images go once stored
         try:
             result = await call.run()
         except ImageMagicError as exc:

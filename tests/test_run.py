@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import html
 import os
 import subprocess
@@ -229,6 +230,27 @@ def test_a_sweep_leaves_no_client_in_the_session(server_url):
     for _ in range(2):
         sweep("a {animal}", animal=ANIMALS[:2], settings=Settings(base_url=server_url), session=session, progress=False)
     assert session._clients == {}
+
+
+def test_a_sweep_lets_each_finished_request_go_while_it_runs(server_url):
+    """A finished request's Call (its images, their decoded pixels) is not kept by the run: only those in
+    flight are alive, so a long sweep's memory stays flat (RSS figures: benchmarks/sweeps.py)."""
+    from imagemagic.call import Call
+    from imagemagic.expand import expand
+    from imagemagic.planning import plan_all
+    from imagemagic.run import RunPath
+
+    settings = Settings(base_url=server_url, max_concurrency=1, cache=False)
+    variants = expand("kite {i}", i=list(range(6)))
+    path = RunPath(plan_all(variants, settings=settings), cache=False)
+    alive = []
+
+    def on_run(run, first):
+        gc.collect()
+        alive.append(sum(isinstance(o, Call) for o in gc.get_objects()))
+
+    sweep_ = path.run_sync(path.many(variants, on_run=on_run))
+    assert len(sweep_) == 6 and max(alive) <= 1, alive
 
 
 def test_image_takes_a_python_list(ip, server_url):
