@@ -200,7 +200,7 @@ class AsyncImagesClient:
                         error = error_from_response(
                             resp.status_code, resp.headers, content, resp.reason_phrase, self.endpoint.api_key
                         )
-                        if last or not should_retry(resp):
+                        if last or not should_retry(resp, error):
                             raise error
                     else:
                         if request_id:

@@ -96,7 +96,7 @@ class BatchAPI:
                     error = error_from_response(
                         response.status_code, response.headers, response.content, response.reason_phrase, key
                     )
-                    if last or not should_retry(response):
+                    if last or not should_retry(response, error):
                         raise error
                     delay = retry_delay(response, attempt)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:

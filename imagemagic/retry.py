@@ -1,6 +1,7 @@
 """The retry policy the official SDK uses, shared by every client of the API (images, files, batches).
 
-Which answers are retried (408, 409, 429, 5xx, or what `x-should-retry` says), how long to wait
+Which answers are retried (408, 409, 429, 5xx, or what `x-should-retry` says; never an exhausted
+quota, whose 429 no wait gets past), how long to wait
 (`retry-after-ms` or `Retry-After`, seconds or a date, up to 120 s; else 0.5 s doubling to 8 s with
 jitter), and the words for a status line.
 """
@@ -11,13 +12,18 @@ import email.utils
 import random
 import time
 
+from .errors import APIError
+
 CONNECT_TIMEOUT = 10.0  # seconds to connect, whatever the call's timeout
 MAX_RETRY_AFTER = 120.0
 _RETRY_STATUS = {408, 409, 429}
+NEVER_RETRIED = {"insufficient_quota"}  # an error code or type that no later attempt can get past
 
 
-def should_retry(resp) -> bool:
-    """True when an error answer may be sent again."""
+def should_retry(resp, error: APIError | None = None) -> bool:
+    """True when an error answer (`error`: what it says) may be sent again."""
+    if error is not None and NEVER_RETRIED & {error.code, error.type}:
+        return False
     flag = resp.headers.get("x-should-retry")
     if flag in ("true", "false"):
         return flag == "true"

@@ -102,6 +102,24 @@ def test_no_quota_an_unknown_model_or_no_permission_stop_the_run(status, error):
         server.close()
 
 
+@pytest.mark.parametrize(("code", "attempts"), [("insufficient_quota", 1), ("rate_limit_exceeded", 3)])
+def test_an_exhausted_quota_is_never_retried_a_rate_limit_is(code, attempts):
+    """No wait gets past an exhausted quota: its 429 is not sent again (a rate limit's is, max_retries times)."""
+    server = ScriptedServer(default=reply(429, {"error": {"message": "no", "type": code, "code": code}}))
+    waits = []
+
+    async def sleep(seconds):
+        waits.append(seconds)
+
+    try:
+        settings = Settings(base_url=server.url, max_retries=2, cache=False)
+        with pytest.raises(imagemagic.RateLimitError):
+            imagemagic.generate("a kite", settings=settings, session=Session(sleep=sleep))
+        assert len(server.requests) == attempts and len(waits) == attempts - 1
+    finally:
+        server.close()
+
+
 def test_an_ordinary_failure_does_not_stop_the_run():
     bad = {"message": "Your prompt was rejected.", "type": "invalid_request_error", "code": "moderation_blocked"}
     server = ScriptedServer(reply(400, {"error": bad}))
