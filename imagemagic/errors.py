@@ -30,10 +30,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
-
-if TYPE_CHECKING:
-    from .result import ImageResult
+from typing import Any, Self
 
 
 @dataclass(frozen=True)
@@ -47,9 +44,11 @@ class Problem:
 class ImageMagicError(Exception):
     """Base class of every imagemagic error."""
 
-    partial: ImageResult | None = None  # what arrived before the failure, if anything did
+    # What arrived before the failure, if anything did: an ImageResult. Typed Any because result.py sits
+    # above this module (it raises these errors), and even a type-only import would point back up.
+    partial: Any = None
 
-    def with_partial(self, result: ImageResult | None) -> Self:
+    def with_partial(self, result: Any) -> Self:
         """Attach what arrived before the failure and return the error."""
         self.partial = result if result else None
         return self

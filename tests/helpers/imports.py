@@ -1,9 +1,9 @@
 """The package's import graph, read from the source (AST), and the figures the structure is judged by.
 
-Every `import` counts, at module level or inside a function; an import under `if TYPE_CHECKING:` does
-not run and is left out. An edge goes to the module that is imported (`from .server import app` →
-imagemagic.server.app; `from .request import Problem` → imagemagic.request), never to the parent
-packages Python also initialises.
+Every `import` counts, at module level, inside a function or under `if TYPE_CHECKING:` (a type-only
+import does not run, but it is a dependency all the same: types flow one way too). An edge goes to the
+module that is imported (`from .server import app` → imagemagic.server.app; `from .request import Problem`
+→ imagemagic.request), never to the parent packages Python also initialises.
 
     python -m tests.helpers.imports        # prints the figures: cycles, levels, deferred imports, annotations
 """
@@ -37,22 +37,11 @@ def modules(package: Path = PACKAGE) -> dict[str, Path]:
     return found
 
 
-def _type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
 def _imports(tree: ast.AST):
-    """(import node, deferred) for each import that runs, skipping `if TYPE_CHECKING:` blocks."""
+    """(import node, deferred) for each import of the module, type-only ones included."""
 
     def walk(node, deferred):
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _type_checking(child):
-                for orelse in child.orelse:
-                    yield from walk(orelse, deferred)
-                continue
             if isinstance(child, (ast.Import, ast.ImportFrom)):
                 yield child, deferred
             inner = deferred or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
