@@ -31,7 +31,7 @@ from imagemagic.settings import Settings, prepare
 from imagemagic.store import history
 
 GATEWAY_KEY = "gw-canary-0123456789abcdef"
-OPENAI_KEY = "sk-canary-openai-9876543210"
+OPENAI_KEY = "canary-key-openai-9876543210"
 PNG = image_bytes((32, 32), (10, 200, 30))
 
 

@@ -96,6 +96,8 @@ class Notebook7(Lab):
     def run_cell(notebook, index):
         """Select the notebook's `index`-th code cell, run it with the toolbar's Run button (a first Shift+Enter can
         be lost while Notebook 7 settles), and wait until it has started."""
+        from playwright.sync_api import TimeoutError as PageTimeout
+
         page = notebook.page
         prompt = notebook.locator(".jp-CodeCell").nth(index).locator(".jp-InputPrompt")
         before = prompt.inner_text()
@@ -107,7 +109,7 @@ class Notebook7(Lab):
                     "([el, before]) => el.innerText !== before", arg=[prompt.element_handle(), before], timeout=10_000
                 )
                 return
-            except Exception:
+            except PageTimeout:  # the click was dropped: screenshot, then click again
                 ARTIFACTS.mkdir(exist_ok=True)
                 page.screenshot(path=ARTIFACTS / f"notebook7-run-cell-{attempt}.png")
         raise AssertionError(f"Notebook 7 did not start cell {index} (screenshots in {ARTIFACTS})")

@@ -9,12 +9,14 @@ PANEL = ".imagemagic-panel"
 
 def _start_panel(lab, page, artifacts):
     """Open notebooks/panel.ipynb, run its panel cell, return the panel's locator."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+
     notebook = lab.open(page, "panel.ipynb")
     lab.run_cell(notebook, 0)
     panel = notebook.locator(PANEL)
     try:
         panel.wait_for(timeout=60_000)  # the kernel's first import of ipywidgets, on a loaded machine
-    except Exception:
+    except PageTimeout:  # keep a screenshot of what the page showed instead, then fail
         page.screenshot(path=artifacts / f"panel-missing-{type(lab).__name__}.png")
         raise
     return panel
