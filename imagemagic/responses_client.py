@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 
-from .answers import checked, event_payload, text_field
+from .answers import AnswerReader, checked, event_payload, text_field
 from .client import AsyncImagesClient
 from .downloads import read_capped
-from .errors import ImageDataError, TransportError, error_from_body, masked
+from .errors import ImageDataError, TransportError, error_from_body
 from .progress import Progress
 from .result import GeneratedImage, add_usage
 from .sse import EventTooLarge, SSEDecoder
@@ -44,34 +44,23 @@ class AsyncResponsesClient(AsyncImagesClient):
 
     @property
     def _reader(self) -> ResponsesReader:
-        return ResponsesReader(self.endpoint.host, self.endpoint.api_key, self.max_answer_bytes)
+        return ResponsesReader(self.endpoint.host, self.endpoint.api_key, self.max_answer_bytes, self._download)
 
 
-class ResponsesReader:
-    """Reads one Responses answer (a Response object, or its event stream) into a Progress, within the same
-    caps and masking as the Images API's answers (answers.AnswerReader)."""
+class ResponsesReader(AnswerReader):
+    """Reads one Responses answer (a Response object, or its event stream) into a Progress: the Images API's
+    reader (the same caps, masking and JSON/stream dispatch) with the Responses API's answers."""
 
-    def __init__(self, host: str, api_key: str | None, max_answer_bytes: int) -> None:
-        self.host, self.api_key, self.max_answer_bytes = host, api_key, max_answer_bytes
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         self.response: str | None = None  # the id of the Response being read
         self.images = 0
         self.held: GeneratedImage | None = None  # a final image waiting for its usage (response.completed)
 
-    def _too_large(self, what: str) -> str:
-        limit = f"{self.max_answer_bytes / 2**20:g} MiB"
-        return f"{what} from {self.host} is larger than {limit} (max_answer_mb); it was not read further"
-
-    async def read(
-        self, resp: httpx.Response, count: int, first_slot: int, progress: Progress, request_id: Any, deadline: Any
-    ) -> None:
-        """Read a successful answer into slots from `first_slot`; `deadline` is lifted once a JSON answer is in."""
-        content_type = masked(resp.headers.get("content-type", ""), self.api_key)
-        if content_type.startswith("text/event-stream"):
-            await self._stream(resp, count, first_slot, progress, request_id)
-            return
+    async def _json(self, resp, content_type, count, first_slot, progress, request_id, deadline):
         raw = await read_capped(resp, self.max_answer_bytes)
         if raw is None:
-            raise TransportError(self._too_large("the answer"))
+            raise TransportError(self.too_large("the answer"))
         deadline.reschedule(None)
         try:
             payload = json.loads(raw)
@@ -80,7 +69,7 @@ class ResponsesReader:
                 f"the server answered {content_type or 'without a content type'}, not JSON or an event stream"
             ) from exc
         del raw
-        self._answer(masked(payload, self.api_key), count, first_slot, progress, request_id)
+        self._answer(self._masked(payload), count, first_slot, progress, request_id)
 
     def _answer(self, payload: Any, count: int, first_slot: int, progress: Progress, request_id: Any) -> None:
         """Record the images and usage of a (non-streamed) Response object."""
@@ -112,7 +101,7 @@ class ResponsesReader:
             for event in decoder.close():
                 self._event(event, slot, progress, request_id, at_end=True)
         except EventTooLarge as exc:
-            raise TransportError(self._too_large("a stream event")) from exc
+            raise TransportError(self.too_large("a stream event")) from exc
         finally:  # a stream cut off after the final image still keeps it
             if self.held is not None:
                 progress.image(self.held)
