@@ -20,7 +20,7 @@ import time
 import uuid
 
 from .errors import ImageDataError
-from .imaging import open_image
+from .imaging import encoded_copy, open_image
 from .progress import Status
 from .static import image_bundle
 from .usage import describe_tokens
@@ -118,14 +118,7 @@ def reduced_copy(img, max_side, abandoned=None):
             source = source.convert("RGBA")
         copy = source.reduce(max(1, -(-max(source.size) // max_side)))  # a box filter in C, far cheaper than resampling
         del source
-    out = io.BytesIO()
-    if copy.mode in ("RGBA", "LA", "PA") or "transparency" in copy.info:
-        copy.save(out, "PNG", compress_level=1)
-        mime = "image/png"
-    else:
-        copy.convert("RGB").save(out, "JPEG", quality=85)
-        mime = "image/jpeg"
-    return mime, base64.b64encode(out.getvalue()).decode("ascii")
+    return encoded_copy(copy)
 
 
 def _wire_size(img, head_chars=65536):

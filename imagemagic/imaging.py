@@ -4,6 +4,7 @@ shows as."""
 
 from __future__ import annotations
 
+import base64
 import io
 import warnings
 from collections.abc import Iterable
@@ -53,6 +54,18 @@ def open_image(data: bytes | BinaryIO, label: str = "image") -> Image:
     if width * height > MAX_PIXELS:
         raise ImageDataError(f"{bomb} ({width}x{height} is more than {MAX_PIXELS:,} pixels)")
     return img
+
+
+def encoded_copy(image: Image, quality: int = 85, lossless: bool = False) -> tuple[str, str]:
+    """(mime, base64) of `image` to show: PNG when it has transparency (or `lossless`), else JPEG at `quality`."""
+    out = io.BytesIO()
+    if lossless or image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        image.save(out, "PNG", compress_level=1)
+        mime = "image/png"
+    else:
+        image.convert("RGB").save(out, "JPEG", quality=quality)
+        mime = "image/jpeg"
+    return mime, base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def thumbnail_strip(images: Iterable[Any], height: int = STRIP_HEIGHT, limit: int = STRIP_LIMIT) -> bytes:

@@ -14,12 +14,11 @@ state was not saved. So every display carries a form those draw:
 from __future__ import annotations
 
 import base64
-import io
 import uuid
 from collections.abc import Callable, Iterable
 
 from .contact import Cell, render, thumbnail
-from .imaging import open_image
+from .imaging import encoded_copy, open_image
 
 STATIC_IMAGES = ("image/png", "image/jpeg", "image/svg+xml")  # what every static viewer draws
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -42,14 +41,7 @@ def image_bundle(mime: str, data: str) -> dict[str, str]:
 def still(img) -> tuple[str, str]:
     """(mime, base64) of a PIL image's current frame: PNG when it is a GIF or has transparency, else JPEG."""
     frame = img.convert("RGBA") if img.mode not in ("RGB", "RGBA", "L", "LA") else img
-    out = io.BytesIO()
-    if img.format == "GIF" or frame.mode in ("RGBA", "LA") or "transparency" in img.info:
-        frame.save(out, "PNG", compress_level=1)
-        mime = "image/png"
-    else:
-        frame.convert("RGB").save(out, "JPEG", quality=90)
-        mime = "image/jpeg"
-    return mime, base64.b64encode(out.getvalue()).decode("ascii")
+    return encoded_copy(frame, quality=90, lossless=img.format == "GIF" or "transparency" in img.info)
 
 
 def gallery_still(runs: Iterable, limit: int = GALLERY_LIMIT) -> bytes | None:
