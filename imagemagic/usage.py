@@ -37,12 +37,59 @@ def price_for(model, prices=None):
     return table.get(model) or table.get(base_name(model))
 
 
+COST_SOURCES = ("provider", "tokens", "estimate")  # where a cost came from, as `cost source: …` names it
+
+
+def provider_cost(usage) -> float | None:
+    """The USD the provider reported for an answer (`usage.cost`, as OpenRouter and LiteLLM send it), or None
+    when it sent none (or something that is not a finite amount of 0 or more)."""
+    found = usage.get("cost") if isinstance(usage, dict) else None
+    if isinstance(found, bool) or not isinstance(found, (int, float)) or not 0 <= found < float("inf"):
+        return None
+    return float(found)
+
+
+def images_shape(usage):
+    """`usage` with the Images API's keys (input_tokens, output_tokens and their details), also when it came
+    in the chat shape (prompt_tokens, completion_tokens, completion_tokens_details.image_tokens)."""
+    if not isinstance(usage, dict) or "input_tokens" in usage or "prompt_tokens" not in usage:
+        return usage
+    prompt, completion = usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    out_details = usage.get("completion_tokens_details") or {}
+    image_in, image_out = prompt_details.get("image_tokens") or 0, out_details.get("image_tokens", completion)
+    return {
+        **usage,
+        "input_tokens": prompt,
+        "output_tokens": completion,
+        "input_tokens_details": {
+            "text_tokens": prompt - image_in,
+            "image_tokens": image_in,
+            "cached_tokens": prompt_details.get("cached_tokens") or 0,
+        },
+        "output_tokens_details": {"image_tokens": image_out, "text_tokens": completion - image_out},
+    }
+
+
+def priced(usage, price, *, batch=False) -> tuple[float | None, str | None]:
+    """(USD, source) of one answer: the provider's own figure ("provider"), else its tokens at the price
+    table's rates ("tokens"), else (None, None): the caller may fall back to an estimate."""
+    reported = provider_cost(usage)
+    if reported is not None:
+        return reported, "provider"
+    amount = cost(usage, price, batch=batch)
+    return (amount, "tokens") if amount is not None else (None, None)
+
+
 def cost(usage, price, *, batch=False):
     """Estimated USD for one answer's `usage`, or None without a price or token counts.
 
     Cached input tokens (`input_tokens_details.cached_tokens`, when the answer reports them) are billed at
     the cached rates, counted against the text tokens first; `batch=True` bills half, as the Batch API does.
+    Usage in the chat shape is read too (images_shape); output text tokens are billed at `text_output` when the
+    price row has one, else as image output.
     """
+    usage = images_shape(usage)
     if not price or not usage or "input_tokens" not in usage:
         return None
     details = usage.get("input_tokens_details") or {}
@@ -51,12 +98,14 @@ def cost(usage, price, *, batch=False):
     cached = details.get("cached_tokens", 0)
     cached_text = min(cached, text_in)
     cached_image = min(cached - cached_text, image_in)
+    text_out = (usage.get("output_tokens_details") or {}).get("text_tokens", 0) if "text_output" in price else 0
     total = (
         (text_in - cached_text) * price["text_input"]
         + cached_text * price.get("cached_text_input", price["text_input"])
         + (image_in - cached_image) * price["image_input"]
         + cached_image * price.get("cached_image_input", price["image_input"])
         + usage.get("output_tokens", 0) * price["image_output"]
+        - text_out * (price["image_output"] - price.get("text_output", price["image_output"]))
     ) / 1e6
     return total * BATCH_DISCOUNT if batch else total
 
