@@ -213,6 +213,8 @@ class ModelTotals:
     output_tokens: int = 0
     cost: float | None = 0.0
     offline: bool = True
+    sources: set = field(default_factory=set)  # where the costs came from: provider, tokens, estimate
+    refused: int = 0  # calls the provider's moderation refused: not billed
 
 
 @dataclass
@@ -228,28 +230,39 @@ class Ledger:
         totals = self.models.setdefault(model, ModelTotals())
         totals.calls += 1
         totals.images += len(result)
-        totals.input_tokens += result.usage.get("input_tokens", 0)
-        totals.output_tokens += result.usage.get("output_tokens", 0)
+        usage = images_shape(result.usage) or {}
+        totals.input_tokens += usage.get("input_tokens", 0)
+        totals.output_tokens += usage.get("output_tokens", 0)
         totals.offline = totals.offline and offline
-        spent = 0.0 if offline else cost(result.usage, price_for(model, prices), batch=batch)
+        spent, source = (0.0, "estimate") if offline else priced(usage, price_for(model, prices), batch=batch)
+        if spent is None and getattr(result, "request", None) is not None:  # no usage to go by: the estimate
+            spent = quote(result.request, prices, batch=batch).amount
+            source = "estimate" if spent is not None else None
+        result.cost_source = source
+        totals.sources.update([source] if source else [])
         totals.cost = None if totals.cost is None or spent is None else totals.cost + spent
         self.spent += spent or 0.0
         return spent
+
+    def refused(self, model):
+        """Count one call the provider's moderation refused (no image, not billed)."""
+        self.models.setdefault(model, ModelTotals()).refused += 1
 
     def report(self):
         """The session's totals as a text table, one row per model."""
         if not self.models:
             return "no images generated in this session yet"
-        rows = [("model", "calls", "images", "input tokens", "output tokens", "est. cost (USD)")]
+        rows = [("model", "calls", "images", "input tokens", "output tokens", "est. cost (USD)", "cost source")]
         for model, t in self.models.items():
             rows.append(
                 (
                     model,
-                    str(t.calls),
+                    str(t.calls) + (f" ({t.refused} refused, unbilled)" if t.refused else ""),
                     str(t.images),
                     f"{t.input_tokens:,}",
                     f"{t.output_tokens:,}",
                     describe_cost(t.cost, t.offline),
+                    "/".join(s for s in COST_SOURCES if s in t.sources) or "-",
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -257,12 +270,13 @@ class Ledger:
         return "\n".join([*lines, f"prices from {PRICES_SOURCE} as of {PRICES_AS_OF}; estimates, not a bill"])
 
 
-def cost_line(amount, plan) -> str:
+def cost_line(amount, plan, source=None) -> str:
     """What a finished call cost: '$0.2107' from its usage, or offline what it would cost on the real endpoint
-    ('free offline; about $0.21 on gpt-image-2')."""
+    ('free offline; about $0.21 on gpt-image-2'); with `source`, '(cost source: provider)' after it."""
+    said = f" (cost source: {source})" if source else ""
     if plan.endpoint.offline:
-        return describe_quote(quote(plan.request, plan.settings.prices), offline=True, model=plan.request.model)
-    return describe_cost(amount)
+        return describe_quote(quote(plan.request, plan.settings.prices), offline=True, model=plan.request.model) + said
+    return describe_cost(amount) + said
 
 
 def describe_tokens(usage):
