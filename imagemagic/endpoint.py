@@ -49,7 +49,7 @@ class Endpoint:
 
     @property
     def gateway(self) -> Profile:
-        """What this endpoint's profile changes (profiles.Profile): auth header, dialect, listing, n, cost."""
+        """What this endpoint's profile changes (profiles.Profile): auth header, dialect, listing, n, sizes."""
         return PROFILES[self.profile]
 
     def __repr__(self):

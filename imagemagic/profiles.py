@@ -19,8 +19,8 @@ class Profile:
     layer says otherwise: images, responses or chat), `listing` (its GET {base}/models lists image models
     with `architecture.output_modalities` and `supported_parameters`, read by the capability layer),
     `max_n` (images per call it takes whatever the model; None: the model's), `sizes` (how a size reaches
-    the wire: "size" as WIDTHxHEIGHT, "aspect" as an aspect ratio and resolution, mapped by the dialect),
-    and `cost` (where a call's cost comes from first: "provider" reads `usage.cost`, "tokens" the price table).
+    the wire: "size" as WIDTHxHEIGHT, "aspect" as an aspect ratio and resolution, mapped by the dialect).
+    Cost is the same rule everywhere (usage.priced): the provider's `usage.cost` when it sends one, else tokens.
     """
 
     name: str
@@ -29,7 +29,6 @@ class Profile:
     listing: bool = False
     max_n: int | None = None
     sizes: str = "size"
-    cost: str = "tokens"
 
 
 PROFILES: dict[str, Profile] = {
@@ -37,8 +36,8 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile("openai"),
         Profile("azure", auth="api-key"),
-        Profile("openrouter", image_api="chat", listing=True, max_n=1, sizes="aspect", cost="provider"),
-        Profile("litellm", cost="provider"),
+        Profile("openrouter", image_api="chat", listing=True, max_n=1, sizes="aspect"),
+        Profile("litellm"),
         Profile("local"),
     )
 }
