@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import live
-from .contact import Cell, render
-from .errors import ImageMagicError
+from .contact import Cell, refusal_card, render
+from .errors import ContentPolicyViolationError, ImageMagicError
 from .request import ImageRequest
 from .result import ImageResult, save_images
 from .spreadsheet import cell
@@ -146,7 +146,9 @@ class Sweep(list):
         """One contact-sheet Cell per image (or per failed request)."""
         cells = []
         for run in self:
-            if run.error is not None or not run.sent:
+            if isinstance(run.error, ContentPolicyViolationError):  # its own card: nothing made, nothing billed
+                cells.append(Cell(run.variables, refusal_card(), "refused (unbilled)", failed=True))
+            elif run.error is not None or not run.sent:
                 cells.append(Cell(run.variables, None, "failed" if run.sent else "not sent", failed=True))
             for index, thumb in enumerate(run.thumbnails):
                 variables = {**run.variables, **({"#": index + 1} if len(run.thumbnails) > 1 else {})}

@@ -130,3 +130,15 @@ def test_an_unreadable_listing_leaves_the_catalog_with_one_warning(scripted):
         "the model listing of 127.0.0.1 could not be read (HTTP 500: down [request id req_test]); the catalog's "
         "rules apply"
     )
+
+
+def test_config_refuses_a_capabilities_setting_that_cannot_be_used_in_one_line(ip):
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as captured:
+        ip.run_line_magic("config", "ImageGenMagics.capabilities = {'m': {'max_n': 0}}")
+    assert captured.stderr == (
+        "UsageError: capabilities['m']: max_n=0 must be a whole number, 1 or more (ImageGenMagics keeps its settings)\n"
+    )
+    ip.run_line_magic("config", "ImageGenMagics.capabilities = {'m': {'max_n': 1}}")
+    assert ip.magics_manager.registry["ImageGenMagics"].settings().capabilities == {"m": {"max_n": 1}}

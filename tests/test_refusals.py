@@ -73,3 +73,16 @@ def test_the_magic_shows_a_refusal_as_a_card_not_an_error(ip, scripted):
     )
     assert "UsageError" not in captured.stderr and "Traceback" not in captured.stdout + captured.stderr
     assert len(server.requests) == 1 and "x" not in ip.user_ns
+
+
+def test_a_refused_request_of_a_sweep_is_a_card_on_the_contact_sheet_and_the_others_go_on(scripted):
+    from helpers.scripted import ok_body
+
+    server = scripted(TRIGGERS["moderation_blocked"], default=reply(body=ok_body()))
+    settings = Settings(base_url=server.url, max_concurrency=1)
+    result = imagemagic.sweep("a {animal}", animal=["fox", "owl"], settings=settings, progress=False)
+    refused, made = result
+    assert isinstance(refused.error, ContentPolicyViolationError) and len(made.thumbnails) == 1
+    cells = result.cells()
+    assert [c.caption for c in cells][0] == "refused (unbilled)" and cells[0].thumbnail is not None
+    assert len(server.requests) == 2 and result.cost is not None  # the refusal costs nothing, the sweep adds up
