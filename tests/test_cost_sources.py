@@ -42,3 +42,11 @@ def test_each_cost_names_its_source(scripted, usage, prices, cost, source):
     expected = quote(result.request).amount if cost == "quote" else cost
     assert result.cost == pytest.approx(expected) and result.cost_source == source
     assert session.ledger.report().splitlines()[1].endswith(f"  {source}")
+
+
+def test_the_provider_costs_of_split_calls_add_up(scripted):
+    server = scripted(default=answer({"input_tokens": 10, "output_tokens": 1300, "cost": 0.0125}))
+    settings = Settings(base_url=server.url, capabilities={"gpt-image-2": {"max_n": 1}})
+    result = imagemagic.generate("a kite", settings=settings, session=Session(), n=3)
+    assert len(server.requests) == 3 and len(result) == 3
+    assert (result.cost, result.cost_source) == (pytest.approx(0.0375), "provider")
