@@ -143,7 +143,7 @@ def described(base_url, *, home=None, now=None) -> dict:
     """{model id: what its /models entry says it accepts} from the cache only (never the network)."""
     entry = _read_cache(home).get(base_url) if base_url else None
     fresh = isinstance(entry, dict) and (now or time.time()) - _when(entry) <= MAX_AGE
-    found = entry.get("described") if fresh else None
+    found = entry.get("described") if fresh and isinstance(entry, dict) else None
     return found if isinstance(found, dict) else {}
 
 
