@@ -72,3 +72,23 @@ def test_a_profile_that_is_not_one_is_one_line():
     assert str(caught.value) == (
         "profile='aws' is not a profile of imagemagic: use auto, openai, azure, openrouter, litellm, local"
     )
+
+
+def test_a_batch_job_reached_again_keeps_the_profile_of_its_endpoint():
+    from imagemagic.batch_remote import Remote
+
+    base = "http://127.0.0.1:9/openai/v1"
+    settings = Settings(base_url=base, api_key=KEY, profile="azure")
+    endpoint = Remote({"base_url": base}, settings, Session()).endpoint()
+    assert endpoint.profile == "azure" and endpoint.headers() == {"api-key": KEY}
+
+
+def test_the_command_line_takes_a_profile(scripted, tmp_path, monkeypatch):
+    from imagemagic.cli import main
+
+    server = scripted(default=reply(body=ok_body()))
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    base = server.url.replace("/v1", "/openai/v1")
+    assert main(["generate", "a kite", "--base-url", base, "--profile", "azure", "--output-dir", str(tmp_path)]) == 0
+    head = headers(server.requests[-1][0])
+    assert head["api-key"] == KEY and "authorization" not in head
