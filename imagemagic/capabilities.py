@@ -51,7 +51,7 @@ class Capability:
 
 
 def _catalog_takes(row: Model, name: str) -> bool:
-    if name in ("output_compression",):
+    if name == "output_compression":
         return bool(row.output_formats)
     if name in ("stream", "partial_images"):
         return row.streaming
