@@ -86,3 +86,16 @@ def test_a_refused_request_of_a_sweep_is_a_card_on_the_contact_sheet_and_the_oth
     cells = result.cells()
     assert [c.caption for c in cells][0] == "refused (unbilled)" and cells[0].thumbnail is not None
     assert len(server.requests) == 2 and result.cost is not None  # the refusal costs nothing, the sweep adds up
+
+
+def test_the_panel_says_a_refusal_as_one(scripted, tmp_path):
+    from helpers.panels import generate
+
+    from imagemagic.controlpanel import panel
+
+    server = scripted(TRIGGERS["moderation_blocked"])
+    run = generate(panel(base_url=server.url, folder=tmp_path), prompt="a kite")
+    assert run.error == (
+        "refused by the provider's moderation (not billed, recorded in the history): " + LINES["moderation_blocked"]
+    )
+    assert run.images == [] and len(server.requests) == 1
