@@ -36,6 +36,8 @@ MAX_ID = 128  # characters of a model id kept (longer ones are shortened with "â
 MAX_ENDPOINTS = 16  # endpoints the cache remembers, most recent first
 MAX_NAMES = 8  # names kept of each modality list of an entry
 MAX_NAME = 32  # characters of each
+RETRY_LISTING_S = 300.0  # a listing that could not be read is not asked again for this long (a sweep asks once)
+_UNREADABLE: dict[str, tuple[float, str]] = {}  # base URL -> (when, the line saying why), this process only
 MAX_SUPPORTED = 256  # supported_parameters read of an entry (those that are parameters of ours are kept)
 MAX_CACHE_BYTES = MAX_ENDPOINTS * MAX_MODELS * 64  # a larger cache file is not read (described entries included)
 
@@ -152,12 +154,20 @@ def capability(endpoint, model, overrides=None, *, home=None, now=None, transpor
     says of it, the user's `overrides`. The /models answer is read from the cache; on a profile whose listing
     says which models make images (OpenRouter) it is fetched when not cached (bounded, cached for a day), and
     a listing that cannot be read leaves the catalog and the overrides (one warning says so)."""
-    profile, notes = endpoint.gateway, []
-    if profile.listing and endpoint.base_url and cached(endpoint.base_url, home=home, now=now) is None:
-        try:
-            served(endpoint, home=home, now=now, transport=transport)
-        except (APIError, TransportError) as exc:
-            notes.append(f"the model listing of {endpoint.host} could not be read ({exc}); the catalog's rules apply")
+    profile, notes, base = endpoint.gateway, [], endpoint.base_url
+    if profile.listing and base and cached(base, home=home, now=now) is None:
+        moment = now or time.time()
+        failed = _UNREADABLE.get(base)
+        if failed is None or moment - failed[0] > RETRY_LISTING_S:
+            try:
+                served(endpoint, home=home, now=now, transport=transport)
+            except (APIError, TransportError) as exc:
+                line = f"the model listing of {endpoint.host} could not be read ({exc}); the catalog's rules apply"
+                _UNREADABLE.pop(base, None)
+                _UNREADABLE[base] = failed = (moment, line)
+                while len(_UNREADABLE) > MAX_ENDPOINTS:
+                    _UNREADABLE.pop(next(iter(_UNREADABLE)))
+        notes += [failed[1]] if failed and cached(base, home=home, now=now) is None else []
     entry = described(endpoint.base_url, home=home, now=now).get(model)
     layers = [("models", from_listing(entry, profile) if isinstance(entry, dict) else {})]
     layers.append(("overrides", overrides_for(model, overrides)))

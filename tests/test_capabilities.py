@@ -122,13 +122,17 @@ def test_openrouters_listing_makes_its_image_models_chat_models_with_one_image_p
 
 
 def test_an_unreadable_listing_leaves_the_catalog_with_one_warning(scripted):
-    server = scripted(reply(500, body={"error": {"message": "down"}}))
+    server = scripted(default=reply(500, body={"error": {"message": "down"}}))
     settings = Settings(base_url=server.url, api_key=KEY, profile="openrouter")
-    plan = prepare("a kite", settings=settings)
-    assert plan.capability.sources == ("catalog",)
-    assert plan.warnings[0] == (
-        "the model listing of 127.0.0.1 could not be read (HTTP 500: down [request id req_test]); the catalog's "
-        "rules apply"
+    plan, again = (prepare("a kite", settings=settings) for _ in range(2))
+    assert plan.capability.sources == ("catalog",) and len(server.requests) == 1  # a sweep asks once, not per plan
+    assert (
+        plan.warnings[0]
+        == again.warnings[0]
+        == (
+            "the model listing of 127.0.0.1 could not be read (HTTP 500: down [request id req_test]); the catalog's "
+            "rules apply"
+        )
     )
 
 
