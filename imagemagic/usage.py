@@ -280,7 +280,8 @@ def cost_line(amount, plan, source=None) -> str:
 
 
 def describe_tokens(usage):
-    """'1,234 tokens (input 34, output 1,200)', or None when the usage has no total."""
+    """'1,234 tokens (input 34, output 1,200)', or None when the usage has no total (either shape: images_shape)."""
+    usage = images_shape(usage)
     if not usage or usage.get("total_tokens") is None:
         return None
     return (

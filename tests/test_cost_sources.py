@@ -50,3 +50,11 @@ def test_the_provider_costs_of_split_calls_add_up(scripted):
     result = imagemagic.generate("a kite", settings=settings, session=Session(), n=3)
     assert len(server.requests) == 3 and len(result) == 3
     assert (result.cost, result.cost_source) == (pytest.approx(0.0375), "provider")
+
+
+def test_the_caption_counts_chat_shaped_tokens(scripted):
+    from imagemagic.display import caption
+
+    server = scripted(answer({**CHAT_USAGE, "total_tokens": 1310}))
+    result = imagemagic.generate("a kite", settings=Settings(base_url=server.url), session=Session())
+    assert "1,310 tokens (input 10, output 1,300)" in caption(result)
