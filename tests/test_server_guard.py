@@ -6,6 +6,10 @@ its own secret key, which is never shown."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+import time
 
 import httpx
 import pytest
@@ -139,3 +143,33 @@ def test_the_embedded_server_takes_only_its_sessions_secret_key(rendered, capsys
         assert [p for p in home.rglob("*") if p.is_file() and key.encode() in p.read_bytes()] == []
     finally:
         session.close()
+
+
+def test_imagemagic_serve_takes_any_key_allowed_hosts_and_the_models_it_is_given():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = ["serve", "--port", str(port), "--allow-host", "studio.lan", "--model", "house-model"]
+    proc = subprocess.Popen([sys.executable, "-m", "imagemagic", *command], stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                models = httpx.get(f"{url}/models", headers={"Authorization": "Bearer whatever-key"})
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert "house-model" in {m["id"] for m in models.json()["data"]}
+        body = {"prompt": "a kite", "model": "house-model", "size": "64x64"}
+        assert httpx.post(f"{url}/images/generations", json=body, headers={"Host": "studio.lan"}).status_code == 200
+        assert _error(httpx.get(f"{url}/files", headers={"Host": f"evil.example:{port}"})) == (
+            403,
+            "host_not_allowed",
+            f"Host 'evil.example:{port}' is not allowed: this server answers to 127.0.0.1, localhost or [::1] at "
+            f"port {port}, or studio.lan at any port (imagemagic serve --allow-host NAME adds a name).",
+        )
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -63,7 +63,7 @@ class Guard:
         host = headers.get(b"host", b"").decode("latin-1")
         if not self._host_ok(host, port):
             where = "127.0.0.1, localhost or [::1]" + (f" at port {port}" if port else "")
-            others = f"; and {', '.join(sorted(self.allowed))}" if self.allowed else ""
+            others = f", or {', '.join(sorted(self.allowed))} at any port" if self.allowed else ""
             message = (
                 f"Host {_shown(host)} is not allowed: this server answers to {where}{others} "
                 "(imagemagic serve --allow-host NAME adds a name)."
