@@ -34,7 +34,24 @@ def _parser():
         default=None,
         help="Seconds per Batch API request, to watch a batch progress (default $IMAGEMAGIC_BATCH_DELAY or 0).",
     )
-    serve.add_argument("--api-key", default=None, help="Require this key as a Bearer token.")
+    serve.add_argument(
+        "--api-key", default=None, help="Require this key as a Bearer token (default: any key, or none, is taken)."
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Also answer requests whose Host (or a web page's Origin) is NAME, at any port; repeatable "
+        "(default: 127.0.0.1, localhost and [::1] at this port, and the --host address).",
+    )
+    serve.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Also serve model NAME (with the server's generic limits); repeatable. Other unknown models get 404.",
+    )
 
     generate = commands.add_parser("generate", help="Generate images and write them to a folder.")
     generate.add_argument("prompt", help="What the image should show.")
@@ -188,7 +205,15 @@ def _main(argv):
         from .server.embedded import ListenError, serve
 
         try:
-            serve(host=args.host, port=args.port, delay=args.delay, api_key=args.api_key, batch_delay=args.batch_delay)
+            serve(
+                host=args.host,
+                port=args.port,
+                delay=args.delay,
+                api_key=args.api_key,
+                batch_delay=args.batch_delay,
+                allow_hosts=args.allow_host,
+                models=args.model,
+            )
         except ListenError as exc:
             parser.exit(2, f"imagemagic: error: {exc}\n")
         except KeyboardInterrupt:
