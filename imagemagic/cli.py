@@ -60,7 +60,8 @@ def _parser():
             "--daily-budget",
             type=float,
             metavar="DOLLARS",
-            help="Refuse (send nothing) if today's spending (in the history folder) would pass this.",
+            help="Refuse (send nothing) if today's spending (the UTC day, every process's, in the history folder) "
+            "would pass this.",
         )
         command.add_argument(
             "--fresh",

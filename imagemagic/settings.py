@@ -86,14 +86,14 @@ class Settings:
     )
     budget: float | None = _option(
         None,
-        "Dollars this session may spend online; a run whose estimate would pass what is left sends nothing. "
-        "None: no limit.",
+        "Dollars (a finite number, 0 or more) this session may spend online; a run whose estimate would pass what is "
+        "left sends nothing, and concurrent requests hold their estimates. None: no limit.",
     )
     daily_budget: float | None = _option(
         None,
-        "Dollars that may be spent online per day (by budget_timezone's clock), counted across kernels and restarts "
-        "(kept in the history folder); each request holds its estimate while it runs, and one that would pass what "
-        "is left is not sent. None: no limit.",
+        "Dollars (a finite number, 0 or more) that may be spent online per day (by budget_timezone's clock), counted "
+        "across kernels and restarts (kept in the history folder); each request holds its estimate while it runs, "
+        "and one that would pass what is left is not sent. None: no limit.",
     )
     budget_timezone: str = _option(
         "UTC",
