@@ -99,12 +99,15 @@ def _totals(db: sqlite3.Connection, settings: Settings) -> tuple[float, float]:
     return float(spent), sum(amount for _, amount in _live(db, time.time()))
 
 
+def _reason(exc: BaseException | None) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
 def _unreadable(path: Path, exc: BaseException) -> BudgetError:
-    reason = getattr(exc, "strerror", None) or str(exc)
     return BudgetError(
         "daily_budget",
-        f"daily_budget: today's spending cannot be read from {path} ({reason}), so nothing was sent. Move that file "
-        "aside (today's count then starts again from $0), or set daily_budget = None",
+        f"daily_budget: today's spending cannot be read from {path} ({_reason(exc)}), so nothing was sent. Move that "
+        "file aside (today's count then starts again from $0), or set daily_budget = None",
     )
 
 
@@ -330,16 +333,24 @@ def add(amount: float, model: str, *, home: Path | None = None, at: float | None
 def report(settings: Settings, *, session: Session | None = None, home: Path | None = None) -> str:
     """Spending against each budget, one line each (or what was spent when no budget is set), by the budget's
     clock; a spending file that cannot be read is one line saying so."""
-    session = session or default()
+    session, today = session or default(), _day(settings)[0]
+
+    def unknown(exc: BudgetError) -> str:
+        path = Path(home or default_home()) / FILE
+        return f"spent {today}: unknown: {path} cannot be read ({_reason(exc.__cause__)}); move it aside to count anew"
+
+    lines = []
     try:
-        lines = [
-            f"{name}: {dollars(spent)} of {dollars(limit)} spent {where} ({dollars(max(limit - spent - held, 0))} left)"
-            for name, limit, spent, held, where in _limits(settings, session, home)
-        ]
-        if settings.budget is None:
-            lines.append(f"spent this session: {dollars(session.ledger.spent)} (no budget set)")
-        if settings.daily_budget is None:
-            lines.append(f"spent {_day(settings)[0]}: {dollars(_read(home, settings)[0])} (no daily_budget set)")
+        for name, limit, spent, held, where in _limits(settings, session, home):
+            left = max(limit - spent - held, 0.0)
+            lines.append(f"{name}: {dollars(spent)} of {dollars(limit)} spent {where} ({dollars(left)} left)")
     except BudgetError as exc:
-        return str(exc).replace(", so nothing was sent", "")
+        lines.append(unknown(exc))
+    if settings.budget is None:
+        lines.append(f"spent this session: {dollars(session.ledger.spent)} (no budget set)")
+    if settings.daily_budget is None:
+        try:
+            lines.append(f"spent {today}: {dollars(_read(home, settings)[0])} (no daily_budget set)")
+        except BudgetError as exc:
+            lines.append(unknown(exc))
     return "\n".join(lines)

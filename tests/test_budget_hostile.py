@@ -193,6 +193,12 @@ def test_a_corrupt_spending_file_refuses_to_send_from_python_the_magic_and_the_c
     )  # fmt: skip
     assert (cli.returncode, cli.stderr) == (2, f"imagemagic: error: {_unreadable(path)}\n")
     assert server.generations == 0
+    with capture_output() as captured:
+        ip.run_line_magic("imagegen_usage", "")
+    assert captured.stdout.splitlines()[-2:] == [
+        f"spent today (UTC): unknown: {path} cannot be read (file is not a database); move it aside to count anew",
+        "spent this session: $0.00 (no budget set)",
+    ]
 
 
 def test_a_locked_spending_file_refuses_to_send(server, clean_env, monkeypatch):
