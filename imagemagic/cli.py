@@ -77,7 +77,8 @@ def _parser():
             "--daily-budget",
             type=float,
             metavar="DOLLARS",
-            help="Refuse (send nothing) if today's spending (in the history folder) would pass this.",
+            help="Refuse (send nothing) if today's spending (the UTC day, every process's, in the history folder) "
+            "would pass this.",
         )
         command.add_argument(
             "--fresh",
@@ -119,9 +120,12 @@ def _generate(args, parser):
     reason = _writable_folder(out)
     if reason:
         fail(f"--output-dir {args.output_dir}: {reason}; nothing was sent")
-    settings = Settings().but(
-        base_url=args.base_url, offline=args.offline or None, budget=args.budget, daily_budget=args.daily_budget
-    )
+    try:  # a budget that is no finite number of dollars is refused here, in one line
+        settings = Settings().but(
+            base_url=args.base_url, offline=args.offline or None, budget=args.budget, daily_budget=args.daily_budget
+        )
+    except ValidationError as exc:
+        fail(exc)
     edit = {}
     if args.command == "edit":
         settings = settings.but(edit_format=args.edit_format)

@@ -6,6 +6,7 @@ Costs are estimates from published per-token prices; a model without a known pri
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -37,13 +38,37 @@ def price_for(model, prices=None):
     return table.get(model) or table.get(base_name(model))
 
 
+MAX_TOKENS = 10_000_000  # more than any one answer bills (about $300 of output at today's dearest rate)
+
+
+def usage_problem(usage) -> str | None:
+    """What makes a server's `usage` no token count ('output_tokens=nan'), or None when every count in it (nested
+    details and the Responses API's `mainline` included) is a whole number from 0 to MAX_TOKENS. The one rule for
+    usage numbers: a usage it faults is unknown, never added to a ledger."""
+    for key, value in (usage or {}).items() if isinstance(usage, dict) else ():
+        if isinstance(value, dict):
+            inner = usage_problem(value)
+            if inner:
+                return f"{key}.{inner}"
+        elif key.endswith("tokens") and not _count(value):
+            return f"{key}={value!r}"
+    return None
+
+
+def _count(value) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and value == int(value) and 0 <= value <= MAX_TOKENS
+
+
 def cost(usage, price, *, batch=False):
-    """Estimated USD for one answer's `usage`, or None without a price or token counts.
+    """Estimated USD for one answer's `usage`, or None without a price or token counts (or with counts that
+    `usage_problem` faults, or a price that makes no finite amount of 0 or more).
 
     Cached input tokens (`input_tokens_details.cached_tokens`, when the answer reports them) are billed at
     the cached rates, counted against the text tokens first; `batch=True` bills half, as the Batch API does.
     """
-    if not price or not usage or "input_tokens" not in usage:
+    if not price or not usage or "input_tokens" not in usage or usage_problem(usage):
         return None
     details = usage.get("input_tokens_details") or {}
     text_in = details.get("text_tokens", usage.get("input_tokens", 0))
@@ -58,6 +83,8 @@ def cost(usage, price, *, batch=False):
         + cached_image * price.get("cached_image_input", price["image_input"])
         + usage.get("output_tokens", 0) * price["image_output"]
     ) / 1e6
+    if not (math.isfinite(total) and total >= 0):
+        return None
     return total * BATCH_DISCOUNT if batch else total
 
 
@@ -130,6 +157,8 @@ def quote(request, prices=None, *, batch: bool = False) -> Quote:
         return Quote(None, note)
     text = -(-len(request.prompt or "") // 4)
     amount = (request.count * tokens * price["image_output"] + text * price["text_input"]) / 1e6
+    if not (math.isfinite(amount) and amount >= 0):
+        return Quote(None, f"the prices of {request.model} give {amount}: each rate must be dollars, 0 or more")
     return Quote(amount * BATCH_DISCOUNT if batch else amount, note)
 
 
@@ -179,8 +208,9 @@ class Ledger:
         totals = self.models.setdefault(model, ModelTotals())
         totals.calls += 1
         totals.images += len(result)
-        totals.input_tokens += result.usage.get("input_tokens", 0)
-        totals.output_tokens += result.usage.get("output_tokens", 0)
+        known = usage_problem(result.usage) is None  # a usage that is no token count is unknown: nothing added
+        totals.input_tokens += result.usage.get("input_tokens", 0) if known else 0
+        totals.output_tokens += result.usage.get("output_tokens", 0) if known else 0
         totals.offline = totals.offline and offline
         spent = 0.0 if offline else cost(result.usage, price_for(model, prices), batch=batch)
         totals.cost = None if totals.cost is None or spent is None else totals.cost + spent
@@ -217,8 +247,8 @@ def cost_line(amount, plan) -> str:
 
 
 def describe_tokens(usage):
-    """'1,234 tokens (input 34, output 1,200)', or None when the usage has no total."""
-    if not usage or usage.get("total_tokens") is None:
+    """'1,234 tokens (input 34, output 1,200)', or None when the usage has no total (or is no token count)."""
+    if not usage or usage.get("total_tokens") is None or usage_problem(usage):
         return None
     return (
         f"{usage['total_tokens']:,} tokens "
