@@ -395,10 +395,19 @@ def save_images(named: Iterable[tuple[str, GeneratedImage]], folder: str | PathL
 
 
 def add_usage(total: dict[str, Any], usage: dict[str, Any] | None) -> dict[str, Any]:
-    """Add one response's usage into a running total (nested token details included)."""
+    """Add one response's usage into a running total (nested token details included); a value that is no number
+    is kept as it came, for usage.usage_problem to see."""
     for key, value in (usage or {}).items():
         if isinstance(value, dict):
             add_usage(total.setdefault(key, {}), value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif not _number(total.get(key, 0)) or value is None:
+            continue  # the first value that is no number stays
+        elif _number(value):
             total[key] = total.get(key, 0) + value
+        else:
+            total[key] = value
     return total
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -13,9 +13,12 @@ data, and the warnings to show.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from .catalog import DEFAULT_MODEL, DEFAULT_RESPONSES_MODEL, lookup
 from .endpoint import Endpoint, resolve
@@ -85,13 +88,19 @@ class Settings:
     )
     budget: float | None = _option(
         None,
-        "Dollars this session may spend online; a run whose estimate would pass what is left sends nothing. "
-        "None: no limit.",
+        "Dollars (a finite number, 0 or more) this session may spend online; a run whose estimate would pass what is "
+        "left sends nothing, and concurrent requests hold their estimates. None: no limit.",
     )
     daily_budget: float | None = _option(
         None,
-        "Dollars that may be spent online per day, counted across kernels and restarts (kept in the history "
-        "folder); a run whose estimate would pass what is left sends nothing. None: no limit.",
+        "Dollars (a finite number, 0 or more) that may be spent online per day (by budget_timezone's clock), counted "
+        "across kernels and restarts (kept in the history folder); each request holds its estimate while it runs, "
+        "and one that would pass what is left is not sent. None: no limit.",
+    )
+    budget_timezone: str = _option(
+        "UTC",
+        "The clock of daily_budget's day: UTC, or an IANA time zone such as 'Europe/Paris'; every kernel counts "
+        "the same day, whatever its own time zone.",
     )
     api: str = _option(
         "images",
@@ -118,6 +127,11 @@ class Settings:
     )
     api_key: str | None = field(default=None, repr=False, metadata={"secret": True})
 
+    def __post_init__(self) -> None:
+        problems = [Problem(f.name, line) for f in options() if (line := option_problem(f.name, getattr(self, f.name)))]
+        if problems:
+            raise ValidationError(problems)
+
     @classmethod
     def current(cls) -> Settings:
         """The settings of the running IPython shell's `%config ImageGenMagics`, else the defaults."""
@@ -132,6 +146,29 @@ class Settings:
     def but(self, **changes: Any) -> Settings:
         """A copy with `changes`; None values change nothing."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def option_problem(name: str, value: Any) -> str | None:
+    """The line refusing `value` for the option `name`, or None when it is allowed: a budget is a finite number of
+    dollars, 0 or more (or None), and budget_timezone a zone zoneinfo knows. Settings() and %config judge by it."""
+    if name in ("budget", "daily_budget") and value is not None:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or value < 0:
+            shown = f"{value:g}" if number else repr(value)
+            return f"{name}={shown} must be a finite number of dollars, 0 or more (None: no limit)"
+    if name == "budget_timezone" and time_zone(value) is None:
+        return f"budget_timezone={value!r} is not a time zone: give an IANA name such as 'UTC' or 'Europe/Paris'"
+    return None
+
+
+def time_zone(name: Any) -> tzinfo | None:
+    """The zone of an IANA name (UTC needs no time zone database), or None when zoneinfo does not know it."""
+    if name == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError, TypeError, OSError):  # unknown, not a key, not a string, a folder of zones
+        return None
 
 
 def options() -> tuple[dataclasses.Field, ...]:

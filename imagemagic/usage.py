@@ -6,6 +6,7 @@ Costs are estimates from published per-token prices; a model without a known pri
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -81,8 +82,32 @@ def priced(usage, price, *, batch=False) -> tuple[float | None, str | None]:
     return (amount, "tokens") if amount is not None else (None, None)
 
 
+MAX_TOKENS = 10_000_000  # more than any one answer bills (about $300 of output at today's dearest rate)
+
+
+def usage_problem(usage) -> str | None:
+    """What makes a server's `usage` no token count ('output_tokens=nan'), or None when every count in it (nested
+    details and the Responses API's `mainline` included) is a whole number from 0 to MAX_TOKENS. The one rule for
+    usage numbers: a usage it faults is unknown, never added to a ledger."""
+    for key, value in (usage or {}).items() if isinstance(usage, dict) else ():
+        if isinstance(value, dict):
+            inner = usage_problem(value)
+            if inner:
+                return f"{key}.{inner}"
+        elif key.endswith("tokens") and not _count(value):
+            return f"{key}={value!r}"
+    return None
+
+
+def _count(value) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and value == int(value) and 0 <= value <= MAX_TOKENS
+
+
 def cost(usage, price, *, batch=False):
-    """Estimated USD for one answer's `usage`, or None without a price or token counts.
+    """Estimated USD for one answer's `usage`, or None without a price or token counts (or with counts that
+    `usage_problem` faults, or a price that makes no finite amount of 0 or more).
 
     Cached input tokens (`input_tokens_details.cached_tokens`, when the answer reports them) are billed at
     the cached rates, counted against the text tokens first; `batch=True` bills half, as the Batch API does.
@@ -90,7 +115,7 @@ def cost(usage, price, *, batch=False):
     price row has one, else as image output.
     """
     usage = images_shape(usage)
-    if not price or not usage or "input_tokens" not in usage:
+    if not price or not usage or "input_tokens" not in usage or usage_problem(usage):
         return None
     details = usage.get("input_tokens_details") or {}
     text_in = details.get("text_tokens", usage.get("input_tokens", 0))
@@ -107,6 +132,8 @@ def cost(usage, price, *, batch=False):
         + usage.get("output_tokens", 0) * price["image_output"]
         - text_out * (price["image_output"] - price.get("text_output", price["image_output"]))
     ) / 1e6
+    if not (math.isfinite(total) and total >= 0):
+        return None
     return total * BATCH_DISCOUNT if batch else total
 
 
@@ -179,6 +206,8 @@ def quote(request, prices=None, *, batch: bool = False) -> Quote:
         return Quote(None, note)
     text = -(-len(request.prompt or "") // 4)
     amount = (request.count * tokens * price["image_output"] + text * price["text_input"]) / 1e6
+    if not (math.isfinite(amount) and amount >= 0):
+        return Quote(None, f"the prices of {request.model} give {amount}: each rate must be dollars, 0 or more")
     return Quote(amount * BATCH_DISCOUNT if batch else amount, note)
 
 
@@ -231,11 +260,12 @@ class Ledger:
         totals.calls += 1
         totals.images += len(result)
         usage = images_shape(result.usage) or {}
-        totals.input_tokens += usage.get("input_tokens", 0)
-        totals.output_tokens += usage.get("output_tokens", 0)
+        known = usage_problem(usage) is None  # a usage that is no token count is unknown: nothing added
+        totals.input_tokens += usage.get("input_tokens", 0) if known else 0
+        totals.output_tokens += usage.get("output_tokens", 0) if known else 0
         totals.offline = totals.offline and offline
         spent, source = (0.0, "estimate") if offline else priced(usage, price_for(model, prices), batch=batch)
-        if spent is None and getattr(result, "request", None) is not None:  # no usage to go by: the estimate
+        if spent is None and not result.usage and getattr(result, "request", None) is not None:  # none: the estimate
             spent = quote(result.request, prices, batch=batch).amount
             source = "estimate" if spent is not None else None
         result.cost_source = source
@@ -280,9 +310,10 @@ def cost_line(amount, plan, source=None) -> str:
 
 
 def describe_tokens(usage):
-    """'1,234 tokens (input 34, output 1,200)', or None when the usage has no total (either shape: images_shape)."""
+    """'1,234 tokens (input 34, output 1,200)', or None when the usage has no total (or is no token count); either
+    shape (images_shape)."""
     usage = images_shape(usage)
-    if not usage or usage.get("total_tokens") is None:
+    if not usage or usage.get("total_tokens") is None or usage_problem(usage):
         return None
     return (
         f"{usage['total_tokens']:,} tokens "

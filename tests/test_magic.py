@@ -203,5 +203,5 @@ def test_usage_magic_sums_the_session_per_model(ip):
         "gpt-image-2  2      2       2             2,112          $0.0317          tokens/estimate",  # offline: free,
         "prices from openai.com/api/pricing as of 2026-11-29; estimates, not a bill",
         "spent this session: $0.16 (no budget set)",  # the local server is priced as the real endpoint: not offline
-        "spent today: $0.16 (no daily_budget set)",
+        "spent today (UTC): $0.16 (no daily_budget set)",
     ]
