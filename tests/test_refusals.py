@@ -13,8 +13,9 @@ from helpers.scripted import event, reply, stream
 from IPython.utils.capture import capture_output
 
 import imagemagic
+from imagemagic import ContentPolicyViolationError
 from imagemagic.display import RefusalCard
-from imagemagic.errors import BadRequestError, ContentPolicyViolationError
+from imagemagic.errors import BadRequestError
 from imagemagic.session import Session
 from imagemagic.settings import Settings
 
