@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import budget
-from .errors import ImageMagicError, ImageMagicWarning
+from .errors import ContentPolicyViolationError, ImageMagicError, ImageMagicWarning
 from .progress import Progress
 from .request import EditRequest
 from .result import ImageResult
@@ -97,6 +97,10 @@ class Call:
                 max_answer_bytes=int(settings.max_answer_mb * 2**20),
             )
             result = self._with_files(await client.generate(self.request, progress=self.progress))
+        except ContentPolicyViolationError as exc:  # no image, not billed: a record of the refusal instead
+            self.session.ledger.refused(self.request.model)
+            self.store.refusal(self.saver, exc)
+            raise
         except ImageMagicError as exc:
             if exc.partial is not None:
                 self._with_files(exc.partial)

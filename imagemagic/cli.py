@@ -10,6 +10,7 @@ from pathlib import Path
 from . import batch_cli
 from ._version import __version__
 from .flags import parse_extra, request_flags, request_values
+from .profiles import PROFILE_CHOICES
 
 
 def _parser():
@@ -69,6 +70,9 @@ def _parser():
         for names, options in request_flags(operation):
             command.add_argument(*names, **options)
         command.add_argument("--base-url", default=None, help="Base URL of an OpenAI-compatible API, including /v1.")
+        command.add_argument(
+            "--profile", choices=PROFILE_CHOICES, default=None, help="Gateway profile (default auto: from the URL)."
+        )
         command.add_argument("--output-dir", default=".", help="Folder for the images (default: the current one).")
         command.add_argument(
             "--budget", type=float, metavar="DOLLARS", help="Refuse (send nothing) if this would cost more than this."
@@ -122,8 +126,9 @@ def _generate(args, parser):
         fail(f"--output-dir {args.output_dir}: {reason}; nothing was sent")
     try:  # a budget that is no finite number of dollars is refused here, in one line
         settings = Settings().but(
-            base_url=args.base_url, offline=args.offline or None, budget=args.budget, daily_budget=args.daily_budget
-        )
+            base_url=args.base_url, offline=args.offline or None, budget=args.budget, daily_budget=args.daily_budget,
+            profile=args.profile,
+        )  # fmt: skip
     except ValidationError as exc:
         fail(exc)
     edit = {}

@@ -6,6 +6,7 @@
     │   └── BudgetError                 the run would pass a budget in dollars
     ├── APIError                    the server answered with an error (HTTP status or mid-stream)
     │   ├── BadRequestError             400
+    │   │   └── ContentPolicyViolationError the provider's moderation refused it; never retried, not billed
     │   ├── AuthenticationError         401
     │   ├── PermissionDeniedError       403
     │   ├── NotFoundError               404
@@ -110,6 +111,22 @@ class BadRequestError(APIError):
     """400: the server refused the request as invalid."""
 
 
+class ContentPolicyViolationError(BadRequestError):
+    """The provider's moderation refused the request: code `moderation_blocked` (or `content_policy_violation`),
+    a `safety_violations` field, or an answer of 200 with no images. Never retried (it would be refused again),
+    not billed, recorded in the history as a refusal. `safety_violations`: the categories named, if any."""
+
+    safety_violations: tuple[str, ...] = ()
+
+
+REFUSAL_CODES = ("moderation_blocked", "content_policy_violation")
+
+
+def is_refusal(err: Mapping[str, Any]) -> bool:
+    """Whether an error object is a moderation refusal (its code or type, or a safety_violations field)."""
+    return bool({err.get("code"), err.get("type")} & set(REFUSAL_CODES)) or "safety_violations" in err
+
+
 class AuthenticationError(APIError):
     """401: the key is missing, wrong or revoked."""
 
@@ -199,7 +216,8 @@ def error_from_body(
 ) -> APIError:
     """The APIError for an OpenAI-shaped `{"error": {...}}` body (an answer or a stream event)."""
     err = masked(payload["error"], api_key)
-    return api_error_class(status_code)(
+    cls = ContentPolicyViolationError if is_refusal(err) else api_error_class(status_code)
+    error = cls(
         one_line(err.get("message") or "no message", api_key),
         status_code=status_code,
         type=_field(err.get("type")),
@@ -207,6 +225,10 @@ def error_from_body(
         code=_field(err.get("code")),
         request_id=masked(request_id, api_key),
     )
+    violations = err.get("safety_violations")
+    if isinstance(error, ContentPolicyViolationError) and isinstance(violations, list):
+        error.safety_violations = tuple(one_line(v) for v in violations[:16] if isinstance(v, str))
+    return error
 
 
 def _field(value: Any) -> Any:

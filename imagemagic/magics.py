@@ -166,6 +166,16 @@ class ImageGenMagics(Magics, ImageGenDefaults):
             raise TraitError(f"{name} must be a positive number of {unit}")
         return value
 
+    @validate("capabilities")
+    def _check_capabilities(self, proposal):
+        """What models accept, judged as prepare() judges it (capabilities.override_problems)."""
+        from .capabilities import override_problems
+
+        problems = override_problems(proposal["value"])
+        if problems:
+            raise TraitError("; ".join(problems))
+        return proposal["value"]
+
     @validate("budget", "daily_budget", "budget_timezone")
     def _check_budget(self, proposal):
         """A budget is a finite number of dollars, 0 or more (None: no limit); its day's clock a known time zone."""

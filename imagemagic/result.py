@@ -298,12 +298,14 @@ class ImageResult(list[Any]):
     (True when some images are partials because the call was interrupted or failed), `request`,
     `cached` (True when the images came from the history instead of a new generation), `files`
     (their paths in the history), `unsaved` (None, or the line saying which images the history could
-    not store) and `cost` (estimated USD: 0.0 offline or cached, None when the price is unknown);
+    not store), `cost` (estimated USD: 0.0 offline or cached, None when the price is unknown) and
+    `cost_source` (provider: the provider's usage.cost; tokens: usage at the price table; estimate);
     the last four are set when the call went through `Call`/the magic.
     """
 
     cached: bool = False
     cost: float | None = None
+    cost_source: str | None = None  # where `cost` came from: provider (usage.cost), tokens, or estimate
     unsaved: str | None = None  # one line when some images could not be written to the history
 
     def __init__(

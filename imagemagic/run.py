@@ -326,6 +326,7 @@ class RunPath:
             files=list(result.files),
             usage=dict(result.usage),
             cost=result.cost,
+            cost_source=result.cost_source,
             request_ids=list(result.request_ids),
             cached=result.cached,
             thumbnails=await asyncio.get_running_loop().run_in_executor(DECODERS, _thumbnails, result),

@@ -24,8 +24,10 @@ from .catalog import DEFAULT_MODEL, DEFAULT_RESPONSES_MODEL, lookup
 from .endpoint import Endpoint, resolve
 from .errors import Problem, ValidationError
 from .params import for_operation, unknown_names
+from .profiles import PROFILE_CHOICES
 
 if TYPE_CHECKING:  # loaded when a request is made, not at %load_ext (which needs Settings only)
+    from .capabilities import Capability
     from .request import EditRequest, ImageRequest
 
 API_CHOICES = ("images", "responses")
@@ -106,6 +108,19 @@ class Settings:
         "tool, where a refinement continues the conversation by previous_response_id).",
         choices=API_CHOICES,
     )
+    profile: str = _option(
+        "auto",
+        "The gateway's profile: auto (from the base URL), openai, azure (api-key header, deployments as model "
+        "names), openrouter (image models through chat completions, its listing, its usage.cost), litellm "
+        "(its usage.cost) or local. See the README's provider table.",
+        choices=PROFILE_CHOICES,
+    )
+    capabilities: dict = _option(
+        None,
+        "What models accept, over the catalog and the endpoint's /models, e.g. {'my-model': {'api': 'chat', "
+        "'max_n': 1, 'takes': ['size'], 'size': ['1024x1024']}}; keys: api, takes, max_n, max_inputs, stream, "
+        "or a parameter and its allowed values.",
+    )
     responses_model: str = _option(
         DEFAULT_RESPONSES_MODEL,
         "The mainline model of Responses API calls (its tokens are billed besides the image tool's).",
@@ -170,6 +185,7 @@ class Plan:
     settings: Settings
     warnings: tuple[str, ...] = ()
     parent: Any = None  # the step a refinement continues (refinement.Parent), recorded in the history
+    capability: Capability | None = None  # what the model accepts here (capabilities.py): dialect, n per call
 
 
 def request_for(
@@ -182,8 +198,12 @@ def request_for(
     image=None,
     mask=None,
     previous_response_id=None,
+    capability=None,
 ):
     """The request `settings`' defaults and `params` (None: not given) describe, not yet validated.
+
+    `capability` (capabilities.Capability): what the model accepts; a default it does not take is left out
+    (a key given in `params` stays, and is refused by the request's rules).
 
     An edit takes its input images from `image` and `mask` (any kind inputs.collect accepts). With
     `settings.api == "responses"` it is carried by the Responses API's image tool (a ResponsesRequest;
@@ -195,7 +215,7 @@ def request_for(
 
         image_request = request_for(
             prompt, params, settings=settings.but(api="images"), extra_body=extra_body, operation=operation,
-            image=image, mask=mask,
+            image=image, mask=mask, capability=capability,
         )  # fmt: skip
         return ResponsesRequest(image_request, settings.responses_model, previous_response_id)
     from .request import EditRequest, ImageRequest  # on first use: %load_ext needs Settings only
@@ -207,6 +227,7 @@ def request_for(
     values, chosen = _sized(params, settings, operation)
     if chosen.problem:
         raise ValidationError([Problem(chosen.param, chosen.problem)])
+    values = _taken(values, params, capability)[0]
     if operation == "edit":
         from .inputs import collect
 
@@ -220,9 +241,10 @@ def request_for(
             mask=masks[0],
             form=settings.edit_format,
             extra_body=dict(extra_body or {}),
+            capability=capability,
             **values,
         )
-    return ImageRequest(prompt=prompt, extra_body=dict(extra_body or {}), **values)
+    return ImageRequest(prompt=prompt, extra_body=dict(extra_body or {}), capability=capability, **values)
 
 
 def prepare(
@@ -243,23 +265,39 @@ def prepare(
     (`previous_response_id` continues an earlier turn).
     Raises ValidationError listing every problem (unknown parameter names included); nothing is sent.
     """
-    from .remote import shutdowns
+    from .capabilities import override_problems
+    from .remote import capability, shutdowns
 
     settings = settings or Settings.current()
     if settings.api not in API_CHOICES:
         line = f"api={settings.api!r} is not an API of imagemagic: use {' or '.join(API_CHOICES)}"
         raise ValidationError([Problem("api", line)])
+    if override_problems(settings.capabilities):
+        raise ValidationError([Problem("capabilities", line) for line in override_problems(settings.capabilities)])
+    endpoint = resolve(
+        api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline, profile=settings.profile
+    )
+    model = _sized(params, settings, operation)[0].get("model")
+    cap, cap_notes = capability(endpoint, model, settings.capabilities) if isinstance(model, str) else (None, [])
     request = request_for(
         prompt, params, settings=settings, extra_body=extra_body, operation=operation, image=image, mask=mask,
-        previous_response_id=previous_response_id,
+        previous_response_id=previous_response_id, capability=cap,
     ).validated()  # fmt: skip
-    endpoint = resolve(api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline)
     reported = shutdowns(endpoint.base_url)  # the endpoint's dates if already cached; never fetched here
     notes = [
+        *cap_notes,
+        *_taken(_sized(params, settings, operation)[0], params, cap)[1],
         size_note(params, settings, operation),
         *request.warnings(endpoint.base_url, shutdowns=reported, offline=endpoint.offline),
     ]
-    return Plan(request, endpoint, settings, tuple(note for note in notes if note))
+    return Plan(request, endpoint, settings, tuple(note for note in notes if note), capability=cap)
+
+
+def _taken(values, params, capability):
+    """(values without the defaults `capability` does not take, a note for each): capabilities.left_out."""
+    from .capabilities import left_out
+
+    return left_out(values, {k for k, v in (params or {}).items() if v is not None}, capability)
 
 
 def _sized(params, settings, operation):

@@ -98,7 +98,8 @@ def test_a_model_without_figures_cannot_be_priced_and_says_why():
 def test_an_offline_run_shows_what_it_would_cost_on_the_real_endpoint(ip):
     with capture_output() as captured:
         ip.run_cell("%imagegen --offline --quality high --size 1024x1024 a kite")
-    assert captured.stdout.splitlines()[-1] == "est. cost: free offline; about $0.21 on gpt-image-2"
+    last = captured.stdout.splitlines()[-1]
+    assert last == "est. cost: free offline; about $0.21 on gpt-image-2 (cost source: estimate)"
 
 
 def test_an_offline_plan_warns_of_shutdowns_as_the_real_endpoint_does():
@@ -203,7 +204,7 @@ def test_the_magic_takes_budgets_from_config_and_shows_spend_against_them(ip, sc
     ip.run_line_magic("config", "ImageGenMagics.daily_budget = 10.0")
     with capture_output() as captured:
         ip.run_cell("%imagegen --quality high a kite")
-    assert captured.stdout.splitlines()[-1] == "est. cost: $0.2108"
+    assert captured.stdout.splitlines()[-1] == "est. cost: $0.2108 (cost source: tokens)"
     with capture_output() as captured:
         ip.run_cell("%imagegen --quality high -n 2 a kite")
     assert captured.stderr.startswith("UsageError: budget: this run would cost about $0.42, more than the $0.29 left")
