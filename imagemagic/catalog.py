@@ -170,8 +170,9 @@ MODELS: dict[str, Model] = {
             styles=("vivid", "natural"),
             shutdown=_D(2026, 5, 12),
         ),
-        _gpt_image("gpt-image-1", shutdown=_D(2026, 10, 23)),
-        _gpt_image("gpt-image-1-mini", shutdown=_D(2026, 12, 1)),
+        # input_fidelity: the spec names gpt-image-1 and 1.5; the SDK gives 1-mini "low" only and gpt-image-2 none
+        _gpt_image("gpt-image-1", shutdown=_D(2026, 10, 23), input_fidelities=("high", "low")),
+        _gpt_image("gpt-image-1-mini", shutdown=_D(2026, 12, 1), input_fidelities=("low",)),
         _gpt_image("gpt-image-1.5", shutdown=_D(2026, 12, 1), input_fidelities=("high", "low")),
         _gpt_image("chatgpt-image-latest", shutdown=_D(2026, 12, 1)),
         _gpt_image_2("gpt-image-2", "gpt-image-2"),
