@@ -26,8 +26,9 @@ class ImageTool:
 
     takes: tuple[str, ...] = (
         "model", "size", "quality", "background", "output_format", "output_compression", "moderation",
-        "input_fidelity", "partial_images", "stream", "user",
+        "input_fidelity", "partial_images", "stream", "user", "safety_identifier",
     )  # fmt: skip
+    beside: tuple[str, ...] = ("stream", "user", "safety_identifier")  # of those, sent in the body, not the tool
     output_formats: tuple[str, ...] = ("png", "webp", "jpeg")
     family: str = "gpt-image"
     max_partial_images: int = 3
