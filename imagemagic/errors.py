@@ -28,10 +28,15 @@ images started to arrive carry them in `.partial` (an `ImageResult`), so nothing
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
+
+ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error answer read for its message
+_ERROR_FIELD = re.compile(rb'"(message|type|param|code)"\s*:\s*("(?:[^"\\]|\\.)*"|null)')  # in a cut body
 
 
 @dataclass(frozen=True)
@@ -204,11 +209,36 @@ def error_from_response(
     try:
         payload = masked(json.loads(content), api_key)
     except ValueError:
-        payload = None
+        payload = _cut_error(content) if len(content) > ERROR_BODY_LIMIT else None
     if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
         return error_from_body(payload, status_code, request_id, api_key)
+    if len(content) > ERROR_BODY_LIMIT:
+        start = one_line(masked(content.decode("utf-8", "replace"), api_key))[:200]
+        summary = f"{start} (the start of an answer of over {ERROR_BODY_LIMIT // 1024} KiB)"
+        return api_error_class(status_code)(one_line(summary, api_key), status_code=status_code, request_id=request_id)
     summary = _summary(headers, content, reason, payload)
     return api_error_class(status_code)(one_line(summary, api_key), status_code=status_code, request_id=request_id)
+
+
+async def read_error(response: Any, api_key: str | None = None) -> APIError:
+    """The APIError of an httpx error answer being streamed, read from at most ERROR_BODY_LIMIT bytes of its body
+    (and one more, which tells a longer body: its start is what speaks)."""
+    head = bytearray()
+    async for chunk in response.aiter_bytes():
+        head += chunk[: ERROR_BODY_LIMIT + 1 - len(head)]
+        if len(head) > ERROR_BODY_LIMIT:
+            break
+    return error_from_response(response.status_code, response.headers, bytes(head), response.reason_phrase, api_key)
+
+
+def _cut_error(content: bytes) -> dict | None:
+    """The error object's plain fields from the first bytes of an OpenAI-shaped error body cut short, or None
+    without a message among them."""
+    found: dict[str, Any] = {}
+    for name, value in _ERROR_FIELD.findall(content):
+        with contextlib.suppress(ValueError):
+            found.setdefault(name.decode(), json.loads(value))
+    return {"error": found} if isinstance(found.get("message"), str) else None
 
 
 def error_from_body(

@@ -55,6 +55,7 @@ class ImageRequest:
     style: str | None = _param("style")
     response_format: str | None = _param("response_format")
     user: str | None = _param("user")
+    safety_identifier: str | None = _param("safety_identifier")
     input_fidelity: str | None = _param("input_fidelity")
     complexity: str | None = _param("complexity")
     frame_count: int | None = _param("frame_count")
