@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .catalog import DEFAULT_MODEL, DEFAULT_RESPONSES_MODEL, lookup
+from .catalog import DEFAULT_MODEL, DEFAULT_RESPONSES_MODEL, chat_model, lookup
 from .endpoint import Endpoint, resolve
 from .errors import Problem, ValidationError
 from .params import for_operation, unknown_names
@@ -25,7 +25,7 @@ from .params import for_operation, unknown_names
 if TYPE_CHECKING:  # loaded when a request is made, not at %load_ext (which needs Settings only)
     from .request import EditRequest, ImageRequest
 
-API_CHOICES = ("images", "responses")
+API_CHOICES = ("images", "responses", "chat")
 
 
 def _option(default, help, **extra):
@@ -93,8 +93,9 @@ class Settings:
     )
     api: str = _option(
         "images",
-        "Which API makes the images: images (the Images API) or responses (the Responses API's image_generation "
-        "tool, where a refinement continues the conversation by previous_response_id).",
+        "Which API makes the images: images (the Images API), responses (the Responses API's image_generation "
+        "tool, where a refinement continues the conversation by previous_response_id) or chat (chat completions, "
+        "for multimodal image models such as google/gemini-2.5-flash-image; chosen by itself for those).",
         choices=API_CHOICES,
     )
     responses_model: str = _option(
@@ -145,14 +146,29 @@ def request_for(
     image=None,
     mask=None,
     previous_response_id=None,
+    plain=False,
 ):
     """The request `settings`' defaults and `params` (None: not given) describe, not yet validated.
 
     An edit takes its input images from `image` and `mask` (any kind inputs.collect accepts). With
     `settings.api == "responses"` it is carried by the Responses API's image tool (a ResponsesRequest;
     `previous_response_id` continues an earlier turn).
+    With `api_for(...) == "chat"` it is carried by a chat completion (a ChatRequest); `plain`: the Images API's
+    request whatever the api.
     Raises ValidationError for a name that is not a parameter of `operation` or an input that is no image.
     """
+    if not plain and api_for(params, settings) == "chat":
+        from .chat_request import ChatRequest
+
+        given = {k: v for k, v in (params or {}).items() if v is not None}
+        shape = {**{k: settings.defaults.get(k) for k in ("size", "resolution")}, **given}
+        rest = {k: v for k, v in given.items() if k not in ("size", "resolution")}
+        defaults = {k: v for k, v in settings.defaults.items() if k not in ("size", "resolution")}
+        image_request = request_for(
+            prompt, rest, settings=settings.but(defaults=defaults), extra_body=extra_body, operation=operation,
+            image=image, mask=mask, plain=True,
+        )  # fmt: skip
+        return ChatRequest(image_request, shape.get("size"), shape.get("resolution"))
     if settings.api == "responses":
         from .responses_request import ResponsesRequest
 
@@ -186,6 +202,13 @@ def request_for(
             **values,
         )
     return ImageRequest(prompt=prompt, extra_body=dict(extra_body or {}), **values)
+
+
+def api_for(params: Mapping[str, Any] | None, settings: Settings) -> str:
+    """The API a request goes through: `settings.api`, or chat for a known chat-completions image model (e.g.
+    google/gemini-2.5-flash-image) under the default images."""
+    model = (params or {}).get("model") or settings.defaults.get("model")
+    return "chat" if settings.api == "images" and chat_model(model) is not None else settings.api
 
 
 def prepare(

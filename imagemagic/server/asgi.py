@@ -14,6 +14,7 @@ from starlette.routing import Route
 from .app import IMAGE_FILES, PIXEL_BUDGET, STASH_BYTES, PreviewService, edits, generations, image_file, models
 from .batches import ROUTES as BATCH_ROUTES
 from .batches import Batches
+from .chat import ROUTES as CHAT_ROUTES
 from .responses import ROUTES as RESPONSE_ROUTES
 from .responses import Turns
 from .shared import READ_TIMEOUT, error
@@ -85,6 +86,7 @@ def create_app(
         Route(IMAGE_FILES + "{token}", image_file, methods=["GET"], name="image_file"),
         *BATCH_ROUTES,
         *RESPONSE_ROUTES,
+        *CHAT_ROUTES,
     ]
     app = Starlette(
         middleware=[Middleware(RequestIdMiddleware), Middleware(KeyMiddleware, api_key=api_key)],
