@@ -233,7 +233,8 @@ def prepare(
 
     settings = settings or Settings.current()
     if settings.api not in API_CHOICES:
-        line = f"api={settings.api!r} is not an API of imagemagic: use {' or '.join(API_CHOICES)}"
+        allowed = f"{', '.join(API_CHOICES[:-1])} or {API_CHOICES[-1]}"
+        line = f"api={settings.api!r} is not an API of imagemagic: use {allowed}"
         raise ValidationError([Problem("api", line)])
     request = request_for(
         prompt, params, settings=settings, extra_body=extra_body, operation=operation, image=image, mask=mask,
