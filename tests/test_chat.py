@@ -7,6 +7,7 @@ import json
 
 import pytest
 from helpers.servers import serve_in_thread
+from IPython.core.error import UsageError
 
 import imagemagic
 from imagemagic import Settings
@@ -136,3 +137,14 @@ def test_a_two_step_refinement_continues_the_conversation(chat):
     assert step.images[0].pil.size == (1344, 768)  # the step keeps the size
     chain = imagemagic.history(1)[0].chain()
     assert [e.meta["prompt"] for e in chain] == ["a red fox", "now at night"]
+
+
+def test_the_magic_picks_chat_for_a_chat_model_and_continues_it(ip):
+    ip.run_cell_magic("imagegen", f"--model {FLASH} --size 16:9 --out fox", "A red fox in a snowy forest")
+    ip.run_cell_magic("imagegen", "--continue fox --out fox2", "Now at night")
+    fox, fox2 = ip.user_ns["fox"], ip.user_ns["fox2"]
+    assert fox.request.api == fox2.request.api == "chat" and fox2[0].size == (1344, 768)
+    assert [m["role"] for m in fox2.request.messages()] == ["user", "assistant", "user"]
+    ip.run_line_magic("config", "ImageGenMagics.api = 'chat'")
+    with pytest.raises(UsageError, match="is not taken by chat-completions image models"):
+        ip.run_cell_magic("imagegen", f"--model {FLASH} --quality high", "A red fox")
