@@ -17,9 +17,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .carried import Carried
 from .catalog import CHAT_ASPECTS, CHAT_DIMS, RESOLUTIONS, chat_model, lookup
 from .edits import data_url
-from .errors import ValidationError
 from .request import Problem
 from .sizes import aspect
 
@@ -31,7 +31,7 @@ NOT_TAKEN = (
 
 
 @dataclass(frozen=True)
-class ChatRequest:
+class ChatRequest(Carried):
     """An image request (`image`: ImageRequest or EditRequest, its size left out) carried by a chat completion;
     `asked_size` and `resolution` are the size and resolution as given, `earlier` the (prompt, image) of the
     turn a refinement continues. Everything else (`model`, `prompt`, `stream`, ...) reads through to `image`."""
@@ -42,11 +42,6 @@ class ChatRequest:
     earlier: tuple = ()
 
     api = "chat"
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self.image, name)
 
     @property
     def count(self) -> int:
@@ -102,23 +97,9 @@ class ChatRequest:
             config["image_size"] = self.resolution.upper()
         return config
 
-    def problems(self) -> list[Problem]:
-        """The image request's problems, then what chat-completions image models do not take."""
-        found = self.image.problems()
-        reported = {p.param for p in found}
-        return found + [p for p in chat_problems(self) if p.param not in reported]
-
-    def validated(self) -> ChatRequest:
-        """Return self, or raise ValidationError listing every problem."""
-        problems = self.problems()
-        if problems:
-            raise ValidationError(problems)
-        return self
-
-    def wire_problems(self) -> list[Problem]:
-        """problems(), plus this: a Batch API line is an Images API request."""
-        line = "api='chat' cannot be a Batch API line: batch lines are Images API requests (use api='images')"
-        return [*self.problems(), Problem("api", line)]
+    def own_problems(self) -> list[Problem]:
+        """What chat-completions image models do not take."""
+        return chat_problems(self)
 
     def warnings(self, *args: Any, **kwargs: Any) -> list[str]:
         """The image request's advice, and the note on an aspect that is not exactly one the model takes."""
