@@ -148,3 +148,60 @@ def test_the_magic_picks_chat_for_a_chat_model_and_continues_it(ip):
     ip.run_line_magic("config", "ImageGenMagics.api = 'chat'")
     with pytest.raises(UsageError, match="is not taken by chat-completions image models"):
         ip.run_cell_magic("imagegen", f"--model {FLASH} --quality high", "A red fox")
+
+
+def test_the_local_chat_route_is_bounded_like_the_others(server_url):
+    import httpx
+
+    url = server_url + "/chat/completions"
+    ask = {"model": PRO, "messages": [{"role": "user", "content": "x"}], "modalities": ["image", "text"]}
+    too_big = httpx.post(url, json={**ask, "image_config": {"aspect_ratio": "1:1", "image_size": "4K"}})
+    assert too_big.status_code == 400 and too_big.json()["error"]["param"] == "size"  # 4096x4096: past the pixels
+    unknown = httpx.post(url, json={**ask, "tools": []})
+    assert unknown.json()["error"] == {
+        "message": "Unknown parameter: 'tools'.",
+        "type": "invalid_request_error",
+        "param": "tools",
+        "code": "unknown_parameter",
+    }
+    flash_2k = httpx.post(url, json={**ask, "model": FLASH, "image_config": {"image_size": "2K"}})
+    assert flash_2k.json()["error"]["message"] == f"Invalid 'image_config.image_size' for {FLASH}: use 1K."
+    huge = httpx.post(url, content=b"{" + b" " * (65 * 2**20) + b"}", headers={"content-type": "application/json"})
+    assert huge.status_code == 413
+
+
+def test_answers_as_gateways_send_them(scripted):
+    """Gemini-style inline_data parts, image_url parts, and a chunk stream whose image comes in delta.images."""
+    from helpers.scripted import png_b64, reply, stream
+
+    inline = {"inline_data": {"mime_type": "image/png", "data": png_b64((8, 6))}}
+    part = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + png_b64((4, 4))}}
+    answer = {"object": "chat.completion", "choices": [{"message": {"content": [inline, part]}}], "usage": {"cost": 1}}
+
+    def chunk(delta, **extra):
+        return f"data: {json.dumps({'object': 'chat.completion.chunk', 'choices': [{'delta': delta}], **extra})}\n\n"
+
+    images = [{"type": "image_url", "image_url": {"url": "data:image/png;base64," + png_b64((5, 3))}}]
+    chunks = [
+        chunk({"role": "assistant"}),
+        chunk({"images": images}),
+        chunk({}, usage={"cost": 0.04}),
+        "data: [DONE]\n\n",
+    ]
+    server = scripted(reply(body=answer), stream(*(c.encode() for c in chunks)))
+    settings = Settings(base_url=server.url, api_key="test-chat-scripted-key", max_retries=0)
+    two = imagemagic.generate("a fox", model=FLASH, settings=settings)
+    assert [img.pil.size for img in two.images] == [(8, 6), (4, 4)]
+    streamed = imagemagic.generate("an owl", model=FLASH, stream=True, settings=settings)
+    assert streamed.images[0].pil.size == (5, 3) and streamed.usage == {"cost": 0.04}
+
+
+def test_an_answer_without_an_image_is_one_line(scripted):
+    from helpers.scripted import reply
+
+    said = {"id": "gen-1", "object": "chat.completion", "choices": [{"message": {"content": "I can't."}}]}
+    server = scripted(reply(body=said))
+    with pytest.raises(imagemagic.ImageMagicError) as caught:
+        settings = Settings(base_url=server.url, api_key="test-chat-scripted-key", max_retries=0)
+        imagemagic.generate("a fox", model=FLASH, settings=settings)
+    assert str(caught.value).endswith('the chat completion holds no image; the model answered: "I can\'t."')
