@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # what `__getattr__` loads on first use, spelled out for type
         BadRequestError,
         BudgetError,
         ConflictError,
+        ContentPolicyViolationError,
         ImageDataError,
         ImageMagicError,
         ImageMagicWarning,
@@ -58,10 +59,10 @@ if TYPE_CHECKING:  # what `__getattr__` loads on first use, spelled out for type
     from .sweeps import asweep, sweep
 
 _ERRORS = (
-    "ImageMagicError", "ValidationError", "BudgetError", "APIError", "BadRequestError", "AuthenticationError",
-    "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError", "RateLimitError",
-    "InternalServerError", "TransportError", "APIConnectionError", "APITimeoutError", "ImageDataError",
-    "ImageMagicWarning",
+    "ImageMagicError", "ValidationError", "BudgetError", "APIError", "BadRequestError", "ContentPolicyViolationError",
+    "AuthenticationError", "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError",
+    "RateLimitError", "InternalServerError", "TransportError", "APIConnectionError", "APITimeoutError",
+    "ImageDataError", "ImageMagicWarning",
 )  # fmt: skip
 _EXPORTS = {
     "generate": "api", "agenerate": "api", "edit": "api", "aedit": "api", "Call": "call",

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from .b64scan import B64Scanner, marker_index
-from .errors import ImageDataError, TransportError, error_from_body, masked
+from .errors import ContentPolicyViolationError, ImageDataError, TransportError, error_from_body, masked
 from .progress import Progress
 from .result import GeneratedImage, add_usage
 from .spool import Spool, remove
@@ -106,8 +106,12 @@ class AnswerReader:
             payload = self._masked(payload)
             if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
                 raise TransportError("the server's JSON answer has no data list of images")
-            if not payload["data"]:
-                raise TransportError("the server's JSON answer holds no images (an empty data list)")
+            if not payload["data"]:  # a 200 with no images: what a provider's moderation answers (never retried)
+                raise ContentPolicyViolationError(
+                    f"{self.host} answered with no images (an empty data list): its moderation refused the request",
+                    status_code=resp.status_code,
+                    request_id=request_id,
+                )
             progress.created = payload.get("created", progress.created)
             usage = _usage(payload)
             add_usage(progress.usage, usage)

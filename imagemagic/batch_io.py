@@ -63,9 +63,10 @@ def checked_batch(answer, batch_id: str | None = None) -> dict:
     for name in ("request_counts", "usage", "metadata", "errors"):
         if answer.get(name) is not None and not isinstance(answer[name], dict):
             raise BadAnswer(f"the server's Batch object {found} has a {name} that is not a JSON object")
-    for name in ("request_counts", "usage"):
-        if any(not isinstance(v, (int, float, dict)) or isinstance(v, bool) for v in (answer.get(name) or {}).values()):
-            raise BadAnswer(f"the server's Batch object {found} has a {name} that is not made of numbers")
+    for name, described in _COUNTED.items():
+        if isinstance(answer.get(name), dict):
+            counted = _counted(answer[name], described, f"the server's Batch object {found}", name)
+            answer = dict(answer, **{name: counted})
     counts = answer.get("request_counts") or {}
     if any(
         not isinstance(counts.get(k, 0), int) or isinstance(counts.get(k), bool)
@@ -76,6 +77,33 @@ def checked_batch(answer, batch_id: str | None = None) -> dict:
         if answer.get(name) is not None and not isinstance(answer[name], (int, float)):
             raise BadAnswer(f"the server's Batch object {found} has a {name} that is not a time")
     return answer
+
+
+# The numbers a Batch object reports, as the official schema types them (a nested dict: an object of them).
+_TOKEN_DETAILS = {"cached_tokens": int, "text_tokens": int, "image_tokens": int, "reasoning_tokens": int}
+_USAGE = {"input_tokens": int, "output_tokens": int, "total_tokens": int}
+_COUNTED: dict[str, dict] = {
+    "request_counts": {"total": int, "completed": int, "failed": int},
+    "usage": dict(_USAGE, input_tokens_details=_TOKEN_DETAILS, output_tokens_details=_TOKEN_DETAILS),
+}
+
+
+def _counted(value: dict, described: dict, what: str, name: str) -> dict:
+    """`value`'s numbers and objects of numbers: a null is "not reported" and left out, as is whatever the API
+    does not describe and is not a number (the schema allows anything there); a described field of another
+    type is BadAnswer."""
+    kept: dict = {}
+    for key, item in value.items():
+        kind = described.get(key)
+        if isinstance(item, dict):
+            if kind is int:
+                raise BadAnswer(f"{what} has a {name}.{key} that is not a number")
+            kept[key] = _counted(item, kind or {}, what, f"{name}.{key}")
+        elif isinstance(item, (int, float)) and not isinstance(item, bool) and not isinstance(kind, dict):
+            kept[key] = item
+        elif item is not None and kind is not None:
+            raise BadAnswer(f"{what} has a {name}.{key} that is not {'a number' if kind is int else 'a JSON object'}")
+    return kept
 
 
 def checked_file(answer) -> dict:

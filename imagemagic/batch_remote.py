@@ -46,14 +46,17 @@ class Remote:
         """Where the job runs, with the credentials configured for it; BatchError "needs the key for <host>"
         when it was sent with a key and none is configured for its endpoint now."""
         if self.data.get("offline"):
-            url, _ = self.session.local_server_url()
-            return Endpoint(url, offline=True, reason="offline")
+            return self.session.local_endpoint(Endpoint(None, offline=True, reason="offline"))[0]
         url, azure = self.data["base_url"], bool(self.data.get("azure"))
-        bound = credentials_for(url, azure=azure, api_key=self.settings.api_key, base_url=self.settings.base_url)
+        bound = credentials_for(
+            url, azure=azure, api_key=self.settings.api_key, base_url=self.settings.base_url,
+            profile=self.settings.profile,
+        )  # fmt: skip
         if bound is not None:
             return Endpoint(
-                url, bound.api_key, bound.organization, bound.project, azure_api_version=bound.azure_api_version
-            )
+                url, bound.api_key, bound.organization, bound.project, azure_api_version=bound.azure_api_version,
+                profile=bound.profile,
+            )  # fmt: skip
         if self.data.get("keyed", True):
             raise BatchError(f"needs the key for {host_of(url)}")
         return Endpoint(url)

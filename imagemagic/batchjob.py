@@ -147,8 +147,14 @@ def submit_batch(
     )
     record.save()
     job = BatchJob(record, store=store, settings=settings, session=session)
-    job.send()
-    budget.commit(plans, session=session)  # a batch counts against the budgets when sent, at its estimate
+    hold = budget.reserve(plans, session=session, batch=True)  # what is left is taken before it is sent
+    try:
+        job.send()
+    except BaseException:
+        hold.release()  # not sent
+        raise
+    for note in hold.settle(None):  # a batch counts at its estimate when sent (its bill comes within 24 h)
+        warn(note)
     return job
 
 

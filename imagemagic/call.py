@@ -8,17 +8,20 @@ cache or not, and what to say about them is the run path's job (run.py), not the
 
 from __future__ import annotations
 
+import asyncio
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from . import budget
-from .errors import ImageMagicError
+from .errors import ContentPolicyViolationError, ImageMagicError, ImageMagicWarning
 from .progress import Progress
 from .request import EditRequest
 from .result import ImageResult
 from .session import Session
 from .settings import Plan
 from .store import HistoryStore, cache_key
+from .usage import usage_problem
 
 Clients = Callable[..., Any]  # (endpoint, **options) -> AsyncImagesClient
 
@@ -37,6 +40,7 @@ class Call:
         store: HistoryStore | None = None,
         meta: dict | None = None,
         clients: Clients | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         self.plan = plan
         self.request = plan.request
@@ -47,6 +51,7 @@ class Call:
         self.key = cache_key(self.request, self.endpoint)
         self.cache = cache
         self.notify = notify
+        self.say = say or (lambda line: warnings.warn(line, ImageMagicWarning, stacklevel=2))  # run.warn's channel
         if isinstance(self.request, EditRequest):  # an edit records what it came from
             meta = {**(meta or {}), **self.request.inputs_meta()}
         if plan.parent is not None:  # a refinement: a step of a chain
@@ -80,34 +85,47 @@ class Call:
             self.session.last_result = cached
             return cached
         settings = self.plan.settings
-        endpoint = await self.session.connect(self.endpoint, self.notify)
-        client = self.clients(
-            endpoint,
-            api=getattr(self.request, "api", "images"),
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-            max_concurrency=settings.max_concurrency,
-            max_answer_bytes=int(settings.max_answer_mb * 2**20),
-        )
+        hold = budget.reserve([self.plan], session=self.session, home=self.store.home)  # before anything is sent
         try:
+            endpoint = await self.session.connect(self.endpoint, self.notify)
+            client = self.clients(
+                endpoint,
+                api=getattr(self.request, "api", "images"),
+                timeout=settings.timeout,
+                max_retries=settings.max_retries,
+                max_concurrency=settings.max_concurrency,
+                max_answer_bytes=int(settings.max_answer_mb * 2**20),
+            )
             result = self._with_files(await client.generate(self.request, progress=self.progress))
+        except ContentPolicyViolationError as exc:  # no image, not billed: a record of the refusal instead
+            self.session.ledger.refused(self.request.model)
+            self.store.refusal(self.saver, exc)
+            raise
         except ImageMagicError as exc:
             if exc.partial is not None:
                 self._with_files(exc.partial)
                 if exc.partial.usage:  # images that arrived were billed, even if the call then failed
-                    self._charge(exc.partial)
+                    self._charge(exc.partial, hold)
             raise
+        except (KeyboardInterrupt, asyncio.CancelledError):  # it may have been billed: its estimate counts
+            for line in hold.settle(None):
+                self.say(line)
+            raise
+        else:
+            self._charge(result, hold)
         finally:
+            hold.release()  # not billed (a no-op once settled)
             if self.saver.paths:  # only a call that stored something can push the history over its cap
                 self.store.prune(keep=self.saver.paths)
         self.store.remember(self.key, result.files)
-        self._charge(result)
         self.session.last_result = result
         return result
 
-    def _charge(self, result: ImageResult) -> None:
-        """Record what `result` was billed: in the session's ledger and against the budgets (budget.py)."""
+    def _charge(self, result: ImageResult, hold: budget.Reservation) -> None:
+        """Record what `result` was billed: in the session's ledger, and against the budgets in place of what the
+        request held (budget.py)."""
         result.cost = self.session.ledger.record(
             self.request.model, result, offline=self.endpoint.offline, prices=self.plan.settings.prices
         )
-        budget.record(self.plan, result.cost, session=self.session, home=self.store.home)
+        for line in hold.settle(result.cost, problem=usage_problem(result.usage)):
+            self.say(line)

@@ -26,8 +26,9 @@ class ImageTool:
 
     takes: tuple[str, ...] = (
         "model", "size", "quality", "background", "output_format", "output_compression", "moderation",
-        "input_fidelity", "partial_images", "stream", "user",
+        "input_fidelity", "partial_images", "stream", "user", "safety_identifier",
     )  # fmt: skip
+    beside: tuple[str, ...] = ("stream", "user", "safety_identifier")  # of those, sent in the body, not the tool
     output_formats: tuple[str, ...] = ("png", "webp", "jpeg")
     family: str = "gpt-image"
     max_partial_images: int = 3
@@ -170,8 +171,9 @@ MODELS: dict[str, Model] = {
             styles=("vivid", "natural"),
             shutdown=_D(2026, 5, 12),
         ),
-        _gpt_image("gpt-image-1", shutdown=_D(2026, 10, 23)),
-        _gpt_image("gpt-image-1-mini", shutdown=_D(2026, 12, 1)),
+        # input_fidelity: the spec names gpt-image-1 and 1.5; the SDK gives 1-mini "low" only and gpt-image-2 none
+        _gpt_image("gpt-image-1", shutdown=_D(2026, 10, 23), input_fidelities=("high", "low")),
+        _gpt_image("gpt-image-1-mini", shutdown=_D(2026, 12, 1), input_fidelities=("low",)),
         _gpt_image("gpt-image-1.5", shutdown=_D(2026, 12, 1), input_fidelities=("high", "low")),
         _gpt_image("chatgpt-image-latest", shutdown=_D(2026, 12, 1)),
         _gpt_image_2("gpt-image-2", "gpt-image-2"),

@@ -10,6 +10,7 @@ from pathlib import Path
 from . import batch_cli
 from ._version import __version__
 from .flags import parse_extra, request_flags, request_values
+from .profiles import PROFILE_CHOICES
 
 
 def _parser():
@@ -34,7 +35,24 @@ def _parser():
         default=None,
         help="Seconds per Batch API request, to watch a batch progress (default $IMAGEMAGIC_BATCH_DELAY or 0).",
     )
-    serve.add_argument("--api-key", default=None, help="Require this key as a Bearer token.")
+    serve.add_argument(
+        "--api-key", default=None, help="Require this key as a Bearer token (default: any key, or none, is taken)."
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Also answer requests whose Host (or a web page's Origin) is NAME, at any port; repeatable "
+        "(default: 127.0.0.1, localhost and [::1] at this port, and the --host address).",
+    )
+    serve.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Also serve model NAME (with the server's generic limits); repeatable. Other unknown models get 404.",
+    )
 
     generate = commands.add_parser("generate", help="Generate images and write them to a folder.")
     generate.add_argument("prompt", help="What the image should show.")
@@ -52,6 +70,9 @@ def _parser():
         for names, options in request_flags(operation):
             command.add_argument(*names, **options)
         command.add_argument("--base-url", default=None, help="Base URL of an OpenAI-compatible API, including /v1.")
+        command.add_argument(
+            "--profile", choices=PROFILE_CHOICES, default=None, help="Gateway profile (default auto: from the URL)."
+        )
         command.add_argument("--output-dir", default=".", help="Folder for the images (default: the current one).")
         command.add_argument(
             "--budget", type=float, metavar="DOLLARS", help="Refuse (send nothing) if this would cost more than this."
@@ -60,7 +81,8 @@ def _parser():
             "--daily-budget",
             type=float,
             metavar="DOLLARS",
-            help="Refuse (send nothing) if today's spending (in the history folder) would pass this.",
+            help="Refuse (send nothing) if today's spending (the UTC day, every process's, in the history folder) "
+            "would pass this.",
         )
         command.add_argument(
             "--fresh",
@@ -102,9 +124,13 @@ def _generate(args, parser):
     reason = _writable_folder(out)
     if reason:
         fail(f"--output-dir {args.output_dir}: {reason}; nothing was sent")
-    settings = Settings().but(
-        base_url=args.base_url, offline=args.offline or None, budget=args.budget, daily_budget=args.daily_budget
-    )
+    try:  # a budget that is no finite number of dollars is refused here, in one line
+        settings = Settings().but(
+            base_url=args.base_url, offline=args.offline or None, budget=args.budget, daily_budget=args.daily_budget,
+            profile=args.profile,
+        )  # fmt: skip
+    except ValidationError as exc:
+        fail(exc)
     edit = {}
     if args.command == "edit":
         settings = settings.but(edit_format=args.edit_format)
@@ -188,7 +214,15 @@ def _main(argv):
         from .server.embedded import ListenError, serve
 
         try:
-            serve(host=args.host, port=args.port, delay=args.delay, api_key=args.api_key, batch_delay=args.batch_delay)
+            serve(
+                host=args.host,
+                port=args.port,
+                delay=args.delay,
+                api_key=args.api_key,
+                batch_delay=args.batch_delay,
+                allow_hosts=args.allow_host,
+                models=args.model,
+            )
         except ListenError as exc:
             parser.exit(2, f"imagemagic: error: {exc}\n")
         except KeyboardInterrupt:

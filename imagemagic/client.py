@@ -27,15 +27,15 @@ import httpx
 
 from ._version import __version__
 from .answers import AnswerReader
-from .downloads import download, read_capped
+from .downloads import download
 from .endpoint import Endpoint, resolve
 from .errors import (
     APIConnectionError,
     APITimeoutError,
     ImageMagicError,
     TransportError,
-    error_from_response,
     masked,
+    read_error,
 )
 from .loop import run_sync
 from .progress import Progress, Status
@@ -51,7 +51,6 @@ __all__ = ["AsyncImagesClient", "ImagesClient", "Progress", "Status"]
 
 DEFAULT_TIMEOUT = 600.0  # seconds: high-quality generations can take minutes
 MAX_ANSWER_BYTES = 256 * 1024 * 1024  # an answer or one stream event; a 4K PNG is 20-30 MB of base64
-ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error answer read for its message
 
 Connect = Callable[[Endpoint, Callable[[str], None] | None], Awaitable[Endpoint]]
 OnEvent = Callable[["GeneratedImage | Status"], object]  # hears each image (partials, then finals) and Status line
@@ -196,10 +195,7 @@ class AsyncImagesClient:
                         self.gate.observe(resp.status_code, resp.headers)
                     request_id = self._masked(resp.headers.get("x-request-id"))
                     if resp.status_code >= 400:
-                        content = await read_capped(resp, ERROR_BODY_LIMIT) or b""
-                        error = error_from_response(
-                            resp.status_code, resp.headers, content, resp.reason_phrase, self.endpoint.api_key
-                        )
+                        error = await read_error(resp, self.endpoint.api_key)
                         if last or not should_retry(resp, error):
                             raise error
                     else:

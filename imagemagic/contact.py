@@ -127,10 +127,19 @@ def thumbnail(pil):
 
 
 def _svg_card(doc):
-    from PIL import Image, ImageDraw
-
     width, height = doc.size if all(doc.size) else (1, 1)
     scale = THUMB / max(width, height)
-    card = Image.new("RGB", (max(1, round(width * scale)), max(1, round(height * scale))), _EMPTY)
-    ImageDraw.Draw(card).text((card.width // 2, card.height // 2), "SVG", fill=_TEXT, anchor="mm")
+    return _card((max(1, round(width * scale)), max(1, round(height * scale))), "SVG")
+
+
+def refusal_card():
+    """The contact sheet's thumbnail of a request the provider's moderation refused: a card marked so."""
+    return _card((THUMB, THUMB), "refused by moderation")
+
+
+def _card(size, word):
+    from PIL import Image, ImageDraw
+
+    card = Image.new("RGB", size, _EMPTY)
+    ImageDraw.Draw(card).text((card.width // 2, card.height // 2), word, fill=_TEXT, anchor="mm")
     return card

@@ -25,8 +25,8 @@ import ipywidgets as W
 
 from . import refinement  # noqa: F401 - registers ImageResult.refine/arefine for the results made here
 from .catalog import DEFAULT_MODEL, MODELS, lookup
-from .display import placeholder_png
-from .errors import ImageMagicError, ValidationError
+from .display import RefusalCard, placeholder_png
+from .errors import ContentPolicyViolationError, ImageMagicError, ValidationError
 from .flags import help_for
 from .params import for_operation
 from .progress import Status
@@ -589,6 +589,8 @@ class Panel(W.VBox):
             run.result = await call_task
         except asyncio.CancelledError:
             run.result, run.error = call.partial(), "cancelled: the connection was closed"
+        except ContentPolicyViolationError as exc:  # said as a refusal: nothing made, nothing billed
+            run.result, run.error = exc.partial, RefusalCard(exc).line
         except ImageMagicError as exc:
             run.result, run.error = exc.partial, str(exc)
         except Exception as exc:  # a bug or an OS error: say so in the panel and keep what arrived

@@ -322,3 +322,23 @@ def caption(result):
     tokens = describe_tokens(result.usage)
     lines.append(call + (f" · {tokens}" if tokens else ""))
     return "\n".join(lines)
+
+
+class RefusalCard:
+    """A moderation refusal as a notebook shows it: a small card, not a traceback (its text form is one line)."""
+
+    def __init__(self, error: Exception, prompt: str | None = None) -> None:
+        self.line = f"refused by the provider's moderation (not billed, recorded in the history): {error}"
+        self.prompt = prompt
+
+    def __repr__(self):
+        return self.line
+
+    def _repr_html_(self):
+        from html import escape
+
+        prompt = f"<div style='opacity:.7'>{escape(_short(self.prompt, 120))}</div>" if self.prompt else ""
+        return (
+            "<div style='border:1px solid #c0392b;border-radius:6px;padding:8px 12px;max-width:36em'>"
+            f"<b>Refused by moderation</b>{prompt}<div>{escape(self.line)}</div></div>"
+        )

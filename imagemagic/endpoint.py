@@ -13,11 +13,13 @@ none (see there). Surrounding whitespace is stripped from keys and ids (a traili
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .errors import CredentialError, Problem, ValidationError
+from .profiles import PROFILES, Profile, detect, profile_problem
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 AZURE_API_VERSION = "2025-04-01-preview"
@@ -34,10 +36,21 @@ class Endpoint:
     azure_api_version: str | None = None
     offline: bool = False
     reason: str = ""  # why the offline server answers ("offline" or "no OPENAI_API_KEY")
+    profile: str = "auto"  # a name of profiles.PROFILES; "auto": the one the base URL implies (profiles.detect)
 
     def __post_init__(self):
         for name in ("api_key", "organization", "project"):  # made directly, not by resolve(): check here
             object.__setattr__(self, name, _credential(getattr(self, name), f"the endpoint's {name}"))
+        problem = profile_problem(self.profile)
+        if problem:
+            raise ValidationError([Problem("profile", problem)])
+        if self.profile == "auto":
+            object.__setattr__(self, "profile", detect(self.base_url, azure=bool(self.azure_api_version)))
+
+    @property
+    def gateway(self) -> Profile:
+        """What this endpoint's profile changes (profiles.Profile): auth header, dialect, listing, n, sizes."""
+        return PROFILES[self.profile]
 
     def __repr__(self):
         kind = "azure" if self.azure_api_version else "offline" if self.offline else "openai-compatible"
@@ -73,7 +86,7 @@ class Endpoint:
         """Authentication and organisation headers."""
         headers = {}
         if self.api_key:
-            if self.azure_api_version:
+            if self.azure_api_version or self.gateway.auth == "api-key":
                 headers["api-key"] = self.api_key
             else:
                 headers["Authorization"] = f"Bearer {self.api_key}"
@@ -91,11 +104,17 @@ def headers_for(url: str, endpoint: Endpoint) -> dict[str, str]:
     return endpoint.headers() if endpoint.base_url and under(url, endpoint.base_url) else {}
 
 
-def resolve(*, api_key=None, base_url=None, offline=False, environ=None):
-    """The Endpoint for these arguments and the environment (plain data: nothing is started).
+def resolve(*, api_key=None, base_url=None, offline=False, environ=None, profile="auto"):
+    """The Endpoint for these arguments and the environment (plain data: nothing is started), with `profile`
+    (a name of profiles.PROFILES, or "auto": the one its base URL implies).
 
     Raises CredentialError for a key or id with whitespace or control characters inside it.
     """
+    found = _resolved(api_key=api_key, base_url=base_url, offline=offline, environ=environ)
+    return dataclasses.replace(found, profile=profile) if profile != "auto" else found
+
+
+def _resolved(*, api_key=None, base_url=None, offline=False, environ=None):
     env = os.environ if environ is None else environ
     if not offline:
         api_key = _credential(api_key, "the api_key argument")
@@ -115,11 +134,11 @@ def resolve(*, api_key=None, base_url=None, offline=False, environ=None):
     return Endpoint(None, offline=True, reason="offline" if offline else "no OPENAI_API_KEY")
 
 
-def configured(*, api_key=None, base_url=None, environ=None) -> list[Endpoint]:
+def configured(*, api_key=None, base_url=None, environ=None, profile="auto") -> list[Endpoint]:
     """Every endpoint a credential is configured for: the one these arguments (and the environment) resolve
-    to, then OPENAI_API_KEY's (OPENAI_BASE_URL, else api.openai.com), then Azure's."""
+    to (with `profile`), then OPENAI_API_KEY's (OPENAI_BASE_URL, else api.openai.com), then Azure's."""
     env = os.environ if environ is None else environ
-    found = [resolve(api_key=api_key, base_url=base_url, environ=env)]
+    found = [resolve(api_key=api_key, base_url=base_url, environ=env, profile=profile)]
     openai_key = _credential(env.get("OPENAI_API_KEY"), "OPENAI_API_KEY")
     if openai_key:
         base = (env.get("OPENAI_BASE_URL") or OPENAI_BASE_URL).rstrip("/")

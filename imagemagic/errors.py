@@ -6,6 +6,7 @@
     │   └── BudgetError                 the run would pass a budget in dollars
     ├── APIError                    the server answered with an error (HTTP status or mid-stream)
     │   ├── BadRequestError             400
+    │   │   └── ContentPolicyViolationError the provider's moderation refused it; never retried, not billed
     │   ├── AuthenticationError         401
     │   ├── PermissionDeniedError       403
     │   ├── NotFoundError               404
@@ -27,10 +28,15 @@ images started to arrive carry them in `.partial` (an `ImageResult`), so nothing
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
+
+ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error answer read for its message
+_ERROR_FIELD = re.compile(rb'"(message|type|param|code)"\s*:\s*("(?:[^"\\]|\\.)*"|null)')  # in a cut body
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,22 @@ class BadRequestError(APIError):
     """400: the server refused the request as invalid."""
 
 
+class ContentPolicyViolationError(BadRequestError):
+    """The provider's moderation refused the request: code `moderation_blocked` (or `content_policy_violation`),
+    a `safety_violations` field, or an answer of 200 with no images. Never retried (it would be refused again),
+    not billed, recorded in the history as a refusal. `safety_violations`: the categories named, if any."""
+
+    safety_violations: tuple[str, ...] = ()
+
+
+REFUSAL_CODES = ("moderation_blocked", "content_policy_violation")
+
+
+def is_refusal(err: Mapping[str, Any]) -> bool:
+    """Whether an error object is a moderation refusal (its code or type, or a safety_violations field)."""
+    return bool({err.get("code"), err.get("type")} & set(REFUSAL_CODES)) or "safety_violations" in err
+
+
 class AuthenticationError(APIError):
     """401: the key is missing, wrong or revoked."""
 
@@ -187,11 +209,36 @@ def error_from_response(
     try:
         payload = masked(json.loads(content), api_key)
     except ValueError:
-        payload = None
+        payload = _cut_error(content) if len(content) > ERROR_BODY_LIMIT else None
     if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
         return error_from_body(payload, status_code, request_id, api_key)
+    if len(content) > ERROR_BODY_LIMIT:
+        start = one_line(masked(content.decode("utf-8", "replace"), api_key))[:200]
+        summary = f"{start} (the start of an answer of over {ERROR_BODY_LIMIT // 1024} KiB)"
+        return api_error_class(status_code)(one_line(summary, api_key), status_code=status_code, request_id=request_id)
     summary = _summary(headers, content, reason, payload)
     return api_error_class(status_code)(one_line(summary, api_key), status_code=status_code, request_id=request_id)
+
+
+async def read_error(response: Any, api_key: str | None = None) -> APIError:
+    """The APIError of an httpx error answer being streamed, read from at most ERROR_BODY_LIMIT bytes of its body
+    (and one more, which tells a longer body: its start is what speaks)."""
+    head = bytearray()
+    async for chunk in response.aiter_bytes():
+        head += chunk[: ERROR_BODY_LIMIT + 1 - len(head)]
+        if len(head) > ERROR_BODY_LIMIT:
+            break
+    return error_from_response(response.status_code, response.headers, bytes(head), response.reason_phrase, api_key)
+
+
+def _cut_error(content: bytes) -> dict | None:
+    """The error object's plain fields from the first bytes of an OpenAI-shaped error body cut short, or None
+    without a message among them."""
+    found: dict[str, Any] = {}
+    for name, value in _ERROR_FIELD.findall(content):
+        with contextlib.suppress(ValueError):
+            found.setdefault(name.decode(), json.loads(value))
+    return {"error": found} if isinstance(found.get("message"), str) else None
 
 
 def error_from_body(
@@ -199,7 +246,8 @@ def error_from_body(
 ) -> APIError:
     """The APIError for an OpenAI-shaped `{"error": {...}}` body (an answer or a stream event)."""
     err = masked(payload["error"], api_key)
-    return api_error_class(status_code)(
+    cls = ContentPolicyViolationError if is_refusal(err) else api_error_class(status_code)
+    error = cls(
         one_line(err.get("message") or "no message", api_key),
         status_code=status_code,
         type=_field(err.get("type")),
@@ -207,6 +255,10 @@ def error_from_body(
         code=_field(err.get("code")),
         request_id=masked(request_id, api_key),
     )
+    violations = err.get("safety_violations")
+    if isinstance(error, ContentPolicyViolationError) and isinstance(violations, list):
+        error.safety_violations = tuple(one_line(v) for v in violations[:16] if isinstance(v, str))
+    return error
 
 
 def _field(value: Any) -> Any:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from ._version import __version__
-from .errors import APIConnectionError, APITimeoutError, TransportError, error_from_response
+from .errors import APIConnectionError, APITimeoutError, TransportError, read_error
 from .retry import CONNECT_TIMEOUT, backoff, plain, retry_delay, should_retry
 
 
@@ -92,10 +92,7 @@ class BatchAPI:
                     if response.status_code < 400:
                         yield response
                         return
-                    await response.aread()
-                    error = error_from_response(
-                        response.status_code, response.headers, response.content, response.reason_phrase, key
-                    )
+                    error = await read_error(response, key)
                     if last or not should_retry(response, error):
                         raise error
                     delay = retry_delay(response, attempt)

@@ -5,13 +5,15 @@ reading every metadata file. WAL mode: readers never wait for a writer, and kern
 history folder write in turn. It is derived data, kept in step with the files (a row added on save,
 removed on prune): when it is missing, damaged, or marked stale by a write that failed, it is rebuilt
 from the `.json` files. Where it cannot be opened at all (a read-only folder), reads use an index
-built in memory from the same files.
+built in memory from the same files. Like the images, it is owner-only (0600, its -wal and -shm too: `private`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import time
 from pathlib import Path
 
@@ -48,6 +50,23 @@ def row(file: str, meta: dict, footprint: int) -> tuple:
     )
 
 
+def private(path: Path) -> None:
+    """Make an SQLite database owner-only (0600) before it is opened: created so if missing, narrowed if wider,
+    with its -wal, -shm and -journal files (SQLite gives new ones the database's mode). Prompts and spending are
+    nobody else's. A file we may not change keeps its mode."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    for file in (path, *(Path(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal"))):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o077:
+                file.chmod(mode & 0o700)
+        except OSError:
+            continue  # absent, or not ours
+
+
 def _damaged(exc):
     """True for SQLite's "not a database" and "disk image is malformed" (plain DatabaseError), not a busy lock."""
     return type(exc) is sqlite3.DatabaseError
@@ -74,6 +93,8 @@ class HistoryIndex:
                 continue  # a damaged or foreign file, or an image already gone: not an entry
 
     def _connect(self, path):
+        if path != ":memory:":
+            private(path)
         db = sqlite3.connect(path, timeout=30, isolation_level=None)  # autocommit; transactions are explicit
         try:
             if path != ":memory:":

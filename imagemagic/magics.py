@@ -29,7 +29,7 @@ from .flags import (
     request_values,
 )
 from .params import NAMES, PARAMS
-from .settings import Settings, options
+from .settings import Settings, option_problem, options
 
 _TRAITS = {bool: Bool, int: CInt, float: Float, str: Unicode, dict: Dict}
 
@@ -166,13 +166,23 @@ class ImageGenMagics(Magics, ImageGenDefaults):
             raise TraitError(f"{name} must be a positive number of {unit}")
         return value
 
-    @validate("budget", "daily_budget")
+    @validate("capabilities")
+    def _check_capabilities(self, proposal):
+        """What models accept, judged as prepare() judges it (capabilities.override_problems)."""
+        from .capabilities import override_problems
+
+        problems = override_problems(proposal["value"])
+        if problems:
+            raise TraitError("; ".join(problems))
+        return proposal["value"]
+
+    @validate("budget", "daily_budget", "budget_timezone")
     def _check_budget(self, proposal):
-        """A budget is dollars, 0 or more (None: no limit)."""
-        name, value = proposal["trait"].name, proposal["value"]
-        if value is not None and value < 0:
-            raise TraitError(f"{name}={value:g} must be dollars, 0 or more (None: no limit)")
-        return value
+        """A budget is a finite number of dollars, 0 or more (None: no limit); its day's clock a known time zone."""
+        problem = option_problem(proposal["trait"].name, proposal["value"])
+        if problem:
+            raise TraitError(problem)
+        return proposal["value"]
 
     def update_config(self, config):
         """Apply `%config` values; a bad one is refused with one plain line and nothing changes.

@@ -20,9 +20,11 @@ import json
 import time
 from pathlib import Path
 
+from .capabilities import from_listing, merged, overrides_for
 from .catalog import MODELS, lookup
 from .endpoint import headers_for
-from .errors import APIConnectionError, TransportError, error_from_response, printable
+from .errors import APIConnectionError, APIError, TransportError, error_from_response, printable
+from .params import BY_NAME
 from .store import atomic_write, default_home
 
 CACHE_FILE = "remote-models.json"
@@ -32,7 +34,12 @@ MAX_ANSWER_BYTES = 2 * 2**20  # a real list of models is a few KB
 MAX_MODELS = 2000
 MAX_ID = 128  # characters of a model id kept (longer ones are shortened with "…")
 MAX_ENDPOINTS = 16  # endpoints the cache remembers, most recent first
-MAX_CACHE_BYTES = MAX_ENDPOINTS * MAX_MODELS * 64  # a larger cache file is not read
+MAX_NAMES = 8  # names kept of each modality list of an entry
+MAX_NAME = 32  # characters of each
+RETRY_LISTING_S = 300.0  # a listing that could not be read is not asked again for this long (a sweep asks once)
+_UNREADABLE: dict[str, tuple[float, str]] = {}  # base URL -> (when, the line saying why), this process only
+MAX_SUPPORTED = 256  # supported_parameters read of an entry (those that are parameters of ours are kept)
+MAX_CACHE_BYTES = MAX_ENDPOINTS * MAX_MODELS * 64  # a larger cache file is not read (described entries included)
 
 
 def _cache_path(home=None):
@@ -82,6 +89,14 @@ def fetch(endpoint, *, timeout=10.0, transport=None):
 
     Raises the APIError for another error status, APIConnectionError when it cannot be reached,
     TransportError when its answer is not a list of models or is larger than the bounds."""
+    found = fetch_listing(endpoint, timeout=timeout, transport=transport)
+    return found if found is NO_LIST else found[0]
+
+
+def fetch_listing(endpoint, *, timeout=10.0, transport=None):
+    """(models, described) from the endpoint's GET /models, or NO_LIST on 404 (raising as `fetch`):
+    `described` is {model id: what its entry says it accepts} for the entries that say it
+    (`supported_parameters`, `architecture`'s modalities: see capabilities.from_listing), bounded."""
     import httpx
 
     url = f"{endpoint.base_url}/models"
@@ -100,9 +115,63 @@ def fetch(endpoint, *, timeout=10.0, transport=None):
         items = json.loads(content)["data"]
         if len(items) > MAX_MODELS:
             raise TransportError(f"{url} listed {len(items):,} models, more than {MAX_MODELS:,}: refused")
-        return {_id(item["id"]): _date(item.get("shutdown_date")) for item in items if isinstance(item.get("id"), str)}
+        named = [item for item in items if isinstance(item.get("id"), str)]
+        models = {_id(item["id"]): _date(item.get("shutdown_date")) for item in named}
+        described = {_id(item["id"]): _described(item) for item in named}
+        return models, {name: said for name, said in described.items() if said}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise TransportError(f"{url} did not answer with a list of models") from exc
+
+
+def _described(item) -> dict:
+    """What a /models entry says its model accepts, bounded: at most MAX_NAMES short names per list."""
+
+    def names(value):
+        return [_id(v)[:MAX_NAME] for v in value[:MAX_NAMES] if isinstance(v, str)] if isinstance(value, list) else None
+
+    said: dict = {}
+    supported = item.get("supported_parameters")
+    if isinstance(supported, list):  # only the names that are parameters of ours matter (capabilities.from_listing)
+        said["supported_parameters"] = [v for v in supported[:MAX_SUPPORTED] if isinstance(v, str) and v in BY_NAME]
+    arch = item.get("architecture")
+    if isinstance(arch, dict):
+        modalities = {k: names(arch.get(k)) for k in ("input_modalities", "output_modalities")}
+        if any(v is not None for v in modalities.values()):
+            said["architecture"] = {k: v for k, v in modalities.items() if v is not None}
+    return said
+
+
+def described(base_url, *, home=None, now=None) -> dict:
+    """{model id: what its /models entry says it accepts} from the cache only (never the network)."""
+    entry = _read_cache(home).get(base_url) if base_url else None
+    fresh = isinstance(entry, dict) and (now or time.time()) - _when(entry) <= MAX_AGE
+    found = entry.get("described") if fresh and isinstance(entry, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def capability(endpoint, model, overrides=None, *, home=None, now=None, transport=None):
+    """The capability of `model` at `endpoint` (capabilities.merged): the catalog, what the endpoint's /models
+    says of it, the user's `overrides`. The /models answer is read from the cache; on a profile whose listing
+    says which models make images (OpenRouter) it is fetched when not cached (bounded, cached for a day), and
+    a listing that cannot be read leaves the catalog and the overrides (one warning says so)."""
+    profile, notes, base = endpoint.gateway, [], endpoint.base_url
+    if profile.listing and base and cached(base, home=home, now=now) is None:
+        moment = now or time.time()
+        failed = _UNREADABLE.get(base)
+        if failed is None or moment - failed[0] > RETRY_LISTING_S:
+            try:
+                served(endpoint, home=home, now=now, transport=transport)
+            except (APIError, TransportError) as exc:
+                line = f"the model listing of {endpoint.host} could not be read ({exc}); the catalog's rules apply"
+                _UNREADABLE.pop(base, None)
+                _UNREADABLE[base] = failed = (moment, line)
+                while len(_UNREADABLE) > MAX_ENDPOINTS:
+                    _UNREADABLE.pop(next(iter(_UNREADABLE)))
+        notes += [failed[1]] if failed and cached(base, home=home, now=now) is None else []
+    entry = described(endpoint.base_url, home=home, now=now).get(model)
+    layers = [("models", from_listing(entry, profile) if isinstance(entry, dict) else {})]
+    layers.append(("overrides", overrides_for(model, overrides)))
+    return merged(model, profile, *layers), notes
 
 
 def _bounded(resp, url, deadline) -> bytes:
@@ -132,11 +201,12 @@ def served(endpoint, *, home=None, now=None, transport=None):
     found = cached(endpoint.base_url, home=home, now=now)
     if found is not None:
         return (*found, True)
-    models = fetch(endpoint, transport=transport)
+    listing = fetch_listing(endpoint, transport=transport)
+    models, said = (NO_LIST, {}) if listing is NO_LIST else listing
     fetched_at = now or time.time()
     data = _read_cache(home)
     stored = NO_LIST if models is NO_LIST else {k: v.isoformat() if v else None for k, v in models.items()}
-    data[endpoint.base_url] = {"fetched_at": fetched_at, "models": stored}
+    data[endpoint.base_url] = {"fetched_at": fetched_at, "models": stored, "described": said}
     recent = sorted(data.items(), key=lambda kv: _when(kv[1]), reverse=True)[:MAX_ENDPOINTS]
     data = dict(recent)
     try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Self, get_type_hints
 from urllib.parse import urlsplit
 
+from .capabilities import Capability
 from .catalog import DEFAULT_MODEL, Model, lookup, series_taking
 from .errors import Problem, ValidationError
 from .inputimage import InputImage, input_problems
@@ -54,11 +55,14 @@ class ImageRequest:
     style: str | None = _param("style")
     response_format: str | None = _param("response_format")
     user: str | None = _param("user")
+    safety_identifier: str | None = _param("safety_identifier")
     input_fidelity: str | None = _param("input_fidelity")
     complexity: str | None = _param("complexity")
     frame_count: int | None = _param("frame_count")
     frame_duration_ms: int | None = _param("frame_duration_ms")
     extra_body: dict[str, Any] = field(default_factory=dict)
+    # what the model accepts here (capabilities.Capability), merged from every source: the rules it judges by
+    capability: Capability | None = field(default=None, compare=False, repr=False)
 
     operation: ClassVar[str] = "generate"
 
@@ -71,7 +75,11 @@ class ImageRequest:
 
     @property
     def rules(self) -> Model | None:
-        """The catalog row that judges this request, or None for a model we do not know."""
+        """The catalog row that judges this request (as the capability layer merged it, when it has one), or
+        None for a model we do not know."""
+        cap = self.capability
+        if cap is not None and cap.model == self.model:
+            return cap.rules
         return lookup(self.model) if isinstance(self.model, str) else None
 
     @property
@@ -95,6 +103,8 @@ class ImageRequest:
         found += _size_problems(req)
         if req.rules is not None:
             found += _model_problems(req, req.rules)
+        if req.capability is not None and req.capability.model == req.model:
+            found += _capability_problems(req, req.capability, {p.param for p in found})
         return found
 
     def wire_problems(self) -> list[Problem]:
@@ -162,7 +172,8 @@ class ImageRequest:
 
     def split(self) -> list[Self]:
         """The requests actually sent: one image per request when streaming, or as many as the model takes."""
-        per = 1 if self.stream else (self.rules.max_n if self.rules else self.count)
+        cap = self.capability if self.capability is not None and self.capability.model == self.model else None
+        per = 1 if self.stream else (cap and cap.max_n) or (self.rules.max_n if self.rules else self.count)
         if self.count <= per:
             return [self]
         counts = [per] * (self.count // per) + ([self.count % per] if self.count % per else [])
@@ -228,6 +239,25 @@ def _range(name, value, low, high, model=None):
 
 def _unsupported(name, value, model):
     return Problem(name, f"{name}={value!r} is not supported by {model.name}: leave it out")
+
+
+def _capability_problems(req, cap, reported):
+    """What the capability layer refuses beyond the catalog's rules: a parameter the model does not take, a
+    value it does not list (models outside the catalog), more input images than an edit takes."""
+    found = []
+    for p in WIRE:
+        value = getattr(req, p.name)
+        if value is None or p.name in reported:
+            continue
+        if not cap.accepts(p.name):
+            found.append(Problem(p.name, f"{p.name}={value!r} is not supported by {cap.model}: leave it out"))
+        elif cap.rules is None and p.name in cap.values and value not in cap.values[p.name]:
+            allowed = ", ".join(map(str, cap.values[p.name]))
+            found.append(Problem(p.name, f"{p.name}={value!r} is not allowed for {cap.model}: use {allowed}"))
+    images = getattr(req, "images", ())
+    if cap.max_inputs is not None and len(images) > cap.max_inputs:
+        found.append(Problem("image", f"{cap.model} takes at most {cap.max_inputs} input images; {len(images)} given"))
+    return found
 
 
 def _size_problems(req):

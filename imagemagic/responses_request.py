@@ -61,7 +61,7 @@ class ResponsesRequest(Carried):
         image = self.image
         tool: dict[str, Any] = {"type": "image_generation"}
         for name in IMAGE_TOOL.takes:
-            if name not in ("stream", "user") and getattr(image, name, None) is not None:
+            if name not in IMAGE_TOOL.beside and getattr(image, name, None) is not None:
                 tool[name] = getattr(image, name)
         if getattr(image, "mask", None) is not None:
             tool["input_image_mask"] = {"image_url": data_url(image.mask)}
@@ -80,8 +80,9 @@ class ResponsesRequest(Carried):
         body = {"model": self.mainline, "input": given, "tools": [self.tool()], "tool_choice": TOOL_CHOICE}
         if self.previous_response_id:
             body["previous_response_id"] = self.previous_response_id
-        if image.user is not None:
-            body["user"] = image.user
+        for name in ("user", "safety_identifier"):
+            if getattr(image, name) is not None:
+                body[name] = getattr(image, name)
         if image.stream:
             body["stream"] = True
         return body

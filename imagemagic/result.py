@@ -298,12 +298,14 @@ class ImageResult(list[Any]):
     (True when some images are partials because the call was interrupted or failed), `request`,
     `cached` (True when the images came from the history instead of a new generation), `files`
     (their paths in the history), `unsaved` (None, or the line saying which images the history could
-    not store) and `cost` (estimated USD: 0.0 offline or cached, None when the price is unknown);
+    not store), `cost` (estimated USD: 0.0 offline or cached, None when the price is unknown) and
+    `cost_source` (provider: the provider's usage.cost; tokens: usage at the price table; estimate);
     the last four are set when the call went through `Call`/the magic.
     """
 
     cached: bool = False
     cost: float | None = None
+    cost_source: str | None = None  # where `cost` came from: provider (usage.cost), tokens, or estimate
     unsaved: str | None = None  # one line when some images could not be written to the history
 
     def __init__(
@@ -393,10 +395,19 @@ def save_images(named: Iterable[tuple[str, GeneratedImage]], folder: str | PathL
 
 
 def add_usage(total: dict[str, Any], usage: dict[str, Any] | None) -> dict[str, Any]:
-    """Add one response's usage into a running total (nested token details included)."""
+    """Add one response's usage into a running total (nested token details included); a value that is no number
+    is kept as it came, for usage.usage_problem to see."""
     for key, value in (usage or {}).items():
         if isinstance(value, dict):
             add_usage(total.setdefault(key, {}), value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif not _number(total.get(key, 0)) or value is None:
+            continue  # the first value that is no number stays
+        elif _number(value):
             total[key] = total.get(key, 0) + value
+        else:
+            total[key] = value
     return total
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,7 +1,7 @@
 """The retry policy the official SDK uses, shared by every client of the API (images, files, batches).
 
 Which answers are retried (408, 409, 429, 5xx, or what `x-should-retry` says; never an exhausted
-quota, whose 429 no wait gets past), how long to wait
+quota, whose 429 no wait gets past, nor a moderation refusal), how long to wait
 (`retry-after-ms` or `Retry-After`, seconds or a date, up to 120 s; else 0.5 s doubling to 8 s with
 jitter), and the words for a status line.
 """
@@ -12,7 +12,7 @@ import email.utils
 import random
 import time
 
-from .errors import APIError
+from .errors import APIError, ContentPolicyViolationError
 
 CONNECT_TIMEOUT = 10.0  # seconds to connect, whatever the call's timeout
 MAX_RETRY_AFTER = 120.0
@@ -22,6 +22,8 @@ NEVER_RETRIED = {"insufficient_quota"}  # an error code or type that no later at
 
 def should_retry(resp, error: APIError | None = None) -> bool:
     """True when an error answer (`error`: what it says) may be sent again."""
+    if isinstance(error, ContentPolicyViolationError):  # a moderation refusal would be refused again
+        return False
     if error is not None and NEVER_RETRIED & {error.code, error.type}:
         return False
     flag = resp.headers.get("x-should-retry")

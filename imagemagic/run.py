@@ -220,6 +220,7 @@ class RunPath:
         self._stops: dict[tuple, ImageMagicError] = {}  # scope (see _scopes) -> the answer that closed it
         self._many = False
         self._said = False
+        self._noted: set[str] = set()  # the lines calls said (each once per run)
 
     def _say_preflight(self) -> None:
         """Before the first request: refuse a run the budgets cannot pay for, then say the notes once."""
@@ -243,7 +244,14 @@ class RunPath:
         return call
 
     def _new_call(self, plan: Plan, **options: Any) -> Call:
+        options.setdefault("say", self._once)
         return Call(plan, session=self.session, cache=self.cache, notify=self.notify, store=self.store, **options)
+
+    def _once(self, line: str) -> None:
+        """Say a call's line (a budget's note), once per run."""
+        if line not in self._noted:
+            self._noted.add(line)
+            self.say(line)
 
     async def one(self, on_event: Callable[[Any], None] | None = None, call: Call | None = None) -> ImageResult:
         """Carry out the run's one plan (or `call`, made by `call()`): its ImageResult; errors keep `.partial`."""
@@ -318,6 +326,7 @@ class RunPath:
             files=list(result.files),
             usage=dict(result.usage),
             cost=result.cost,
+            cost_source=result.cost_source,
             request_ids=list(result.request_ids),
             cached=result.cached,
             thumbnails=await asyncio.get_running_loop().run_in_executor(DECODERS, _thumbnails, result),

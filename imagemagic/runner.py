@@ -14,11 +14,12 @@ from argparse import Namespace
 from typing import Any
 
 from IPython.core.error import UsageError
+from IPython.display import display as show
 
 from . import refinement  # noqa: F401 - registers ImageResult.refine/arefine for the results made here
 from .contact import Cell
-from .display import LiveDisplay, caption, is_notebook
-from .errors import ImageMagicError
+from .display import LiveDisplay, RefusalCard, caption, is_notebook
+from .errors import ContentPolicyViolationError, ImageMagicError
 from .expand import Variants
 from .responses_client import billed_apart
 from .result import ImageResult
@@ -71,6 +72,11 @@ def show_one(shell: Any, path: RunPath, args: Namespace) -> None:
         if live:
             live.stop("interrupted")
         _interrupted(shell, args, interrupt)
+    except ContentPolicyViolationError as exc:  # its own card: nothing was made, nothing billed
+        if live:
+            live.stop("refused by moderation")
+        show(RefusalCard(exc, plan.request.prompt))
+        return
     except ImageMagicError as exc:
         if live:
             live.stop(f"failed: {type(exc).__name__}")
@@ -91,7 +97,7 @@ def show_one(shell: Any, path: RunPath, args: Namespace) -> None:
         print("(cached — add --fresh for a new generation)")
     else:
         apart = billed_apart(result)  # a Responses API call: the mainline model's tokens are billed too
-        print(f"est. cost: {cost_line(result.cost, plan)}{f'; {apart}' if apart else ''}")
+        print(f"est. cost: {cost_line(result.cost, plan, result.cost_source)}{f'; {apart}' if apart else ''}")
 
 
 def show_many(shell: Any, path: RunPath, variants: Variants, args: Namespace) -> None:

@@ -1,15 +1,17 @@
 """The process's state, made explicit: one Session holds what outlives a call.
 
 That is the usage ledger, the shared clients (one connection pool per endpoint and options), the
-local preview server once started, each thread's private event loop, and the sleep and clock the
-clients wait and time with. Every front end uses `default()`; tests create a fresh `Session(...)`
-(with a recording `sleep`, say) and pass it where a call is made.
+local preview server once started (and the key it takes, this session's secret), each thread's
+private event loop, and the sleep and clock the clients wait and time with. Every front end uses
+`default()`; tests create a fresh `Session(...)` (with a recording `sleep`, say) and pass it where a
+call is made.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -47,6 +49,7 @@ class Session:
         self._clients: dict[tuple[Endpoint, str, tuple[tuple[str, Any], ...]], AsyncImagesClient] = {}
         # (base_url, uvicorn.Server, thread) of the local preview server
         self._server: tuple[str, Any, threading.Thread] | None = None
+        self._server_key = ""  # the key the local server takes (a new secret each time it starts)
         self._lock = threading.Lock()
         self._local = threading.local()
         # the last complete ImageResult of this process: what a bare --continue refines
@@ -80,13 +83,24 @@ class Session:
 
     def local_server_url(self) -> tuple[str, bool]:
         """(base_url, started_now) of the local preview server, started on first use. Blocks while it starts."""
+        url, _, started = self._local_server()
+        return url, started
+
+    def local_endpoint(self, endpoint: Endpoint) -> tuple[Endpoint, bool]:
+        """(`endpoint` at the local preview server, with its key; started_now). The server takes no other key:
+        a random secret made when it starts, held by this session's clients only (never shown)."""
+        url, key, started = self._local_server()
+        return dataclasses.replace(endpoint, base_url=url, api_key=key), started
+
+    def _local_server(self) -> tuple[str, str, bool]:
         with self._lock:
             if self._server is not None and self._server[2].is_alive():
-                return self._server[0], False
+                return self._server[0], self._server_key, False
             from .server.embedded import start
 
-            self._server = start(batch_folder=self.server_folder())
-            return self._server[0], True
+            self._server_key = secrets.token_urlsafe(32)
+            self._server = start(batch_folder=self.server_folder(), api_key=self._server_key)
+            return self._server[0], self._server_key, True
 
     def server_folder(self) -> Path | None:
         """Where the local server keeps its Files and Batches (the history folder's `server/`): a job it runs
@@ -106,10 +120,10 @@ class Session:
         """
         if endpoint.base_url is not None:
             return endpoint
-        url, started = await asyncio.to_thread(self.local_server_url)
+        found, started = await asyncio.to_thread(self.local_endpoint, endpoint)
         if started and notify:
-            notify(f"{endpoint.reason}: using the offline preview server at {url}")
-        return dataclasses.replace(endpoint, base_url=url)
+            notify(f"{endpoint.reason}: using the offline preview server at {found.base_url}")
+        return found
 
     def run_sync(self, coro: Coroutine[Any, Any, T], on_interrupt: Callable[[], object] | None = None) -> T:
         """Run a coroutine from synchronous code (see loop.run_sync), on this thread's private loop if none runs."""

@@ -13,16 +13,21 @@ data, and the warnings to show.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from .catalog import DEFAULT_MODEL, DEFAULT_RESPONSES_MODEL, chat_model, lookup
 from .endpoint import Endpoint, resolve
 from .errors import Problem, ValidationError
 from .params import for_operation, unknown_names
+from .profiles import PROFILE_CHOICES
 
 if TYPE_CHECKING:  # loaded when a request is made, not at %load_ext (which needs Settings only)
+    from .capabilities import Capability
     from .request import EditRequest, ImageRequest
 
 API_CHOICES = ("images", "responses", "chat")
@@ -83,13 +88,19 @@ class Settings:
     )
     budget: float | None = _option(
         None,
-        "Dollars this session may spend online; a run whose estimate would pass what is left sends nothing. "
-        "None: no limit.",
+        "Dollars (a finite number, 0 or more) this session may spend online; a run whose estimate would pass what is "
+        "left sends nothing, and concurrent requests hold their estimates. None: no limit.",
     )
     daily_budget: float | None = _option(
         None,
-        "Dollars that may be spent online per day, counted across kernels and restarts (kept in the history "
-        "folder); a run whose estimate would pass what is left sends nothing. None: no limit.",
+        "Dollars (a finite number, 0 or more) that may be spent online per day (by budget_timezone's clock), counted "
+        "across kernels and restarts (kept in the history folder); each request holds its estimate while it runs, "
+        "and one that would pass what is left is not sent. None: no limit.",
+    )
+    budget_timezone: str = _option(
+        "UTC",
+        "The clock of daily_budget's day: UTC, or an IANA time zone such as 'Europe/Paris'; every kernel counts "
+        "the same day, whatever its own time zone.",
     )
     api: str = _option(
         "images",
@@ -98,11 +109,29 @@ class Settings:
         "for multimodal image models such as google/gemini-2.5-flash-image; chosen by itself for those).",
         choices=API_CHOICES,
     )
+    profile: str = _option(
+        "auto",
+        "The gateway's profile: auto (from the base URL), openai, azure (api-key header, deployments as model "
+        "names), openrouter (image models through chat completions, its listing, its usage.cost), litellm "
+        "(its usage.cost) or local. See the README's provider table.",
+        choices=PROFILE_CHOICES,
+    )
+    capabilities: dict = _option(
+        None,
+        "What models accept, over the catalog and the endpoint's /models, e.g. {'my-model': {'api': 'chat', "
+        "'max_n': 1, 'takes': ['size'], 'size': ['1024x1024']}}; keys: api, takes, max_n, max_inputs, stream, "
+        "or a parameter and its allowed values.",
+    )
     responses_model: str = _option(
         DEFAULT_RESPONSES_MODEL,
         "The mainline model of Responses API calls (its tokens are billed besides the image tool's).",
     )
     api_key: str | None = field(default=None, repr=False, metadata={"secret": True})
+
+    def __post_init__(self) -> None:
+        problems = [Problem(f.name, line) for f in options() if (line := option_problem(f.name, getattr(self, f.name)))]
+        if problems:
+            raise ValidationError(problems)
 
     @classmethod
     def current(cls) -> Settings:
@@ -120,6 +149,29 @@ class Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+def option_problem(name: str, value: Any) -> str | None:
+    """The line refusing `value` for the option `name`, or None when it is allowed: a budget is a finite number of
+    dollars, 0 or more (or None), and budget_timezone a zone zoneinfo knows. Settings() and %config judge by it."""
+    if name in ("budget", "daily_budget") and value is not None:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or value < 0:
+            shown = f"{value:g}" if number else repr(value)
+            return f"{name}={shown} must be a finite number of dollars, 0 or more (None: no limit)"
+    if name == "budget_timezone" and time_zone(value) is None:
+        return f"budget_timezone={value!r} is not a time zone: give an IANA name such as 'UTC' or 'Europe/Paris'"
+    return None
+
+
+def time_zone(name: Any) -> tzinfo | None:
+    """The zone of an IANA name (UTC needs no time zone database), or None when zoneinfo does not know it."""
+    if name == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError, TypeError, OSError):  # unknown, not a key, not a string, a folder of zones
+        return None
+
+
 def options() -> tuple[dataclasses.Field, ...]:
     """The configurable options (not the defaults, never the key), each with its help in `.metadata`."""
     return tuple(f for f in dataclasses.fields(Settings) if "help" in f.metadata)
@@ -134,6 +186,7 @@ class Plan:
     settings: Settings
     warnings: tuple[str, ...] = ()
     parent: Any = None  # the step a refinement continues (refinement.Parent), recorded in the history
+    capability: Capability | None = None  # what the model accepts here (capabilities.py): dialect, n per call
 
 
 def request_for(
@@ -146,9 +199,13 @@ def request_for(
     image=None,
     mask=None,
     previous_response_id=None,
+    capability=None,
     plain=False,
 ):
     """The request `settings`' defaults and `params` (None: not given) describe, not yet validated.
+
+    `capability` (capabilities.Capability): what the model accepts; a default it does not take is left out
+    (a key given in `params` stays, and is refused by the request's rules).
 
     An edit takes its input images from `image` and `mask` (any kind inputs.collect accepts). With
     `settings.api == "responses"` it is carried by the Responses API's image tool (a ResponsesRequest;
@@ -157,7 +214,7 @@ def request_for(
     request whatever the api.
     Raises ValidationError for a name that is not a parameter of `operation` or an input that is no image.
     """
-    if not plain and api_for(params, settings) == "chat":
+    if not plain and api_for(params, settings, capability) == "chat":
         from .chat_request import ChatRequest
 
         given = {k: v for k, v in (params or {}).items() if v is not None}
@@ -166,7 +223,7 @@ def request_for(
         defaults = {k: v for k, v in settings.defaults.items() if k not in ("size", "resolution")}
         image_request = request_for(
             prompt, rest, settings=settings.but(defaults=defaults), extra_body=extra_body, operation=operation,
-            image=image, mask=mask, plain=True,
+            image=image, mask=mask, capability=capability, plain=True,
         )  # fmt: skip
         return ChatRequest(image_request, shape.get("size"), shape.get("resolution"))
     if settings.api == "responses":
@@ -174,7 +231,7 @@ def request_for(
 
         image_request = request_for(
             prompt, params, settings=settings.but(api="images"), extra_body=extra_body, operation=operation,
-            image=image, mask=mask,
+            image=image, mask=mask, capability=capability,
         )  # fmt: skip
         return ResponsesRequest(image_request, settings.responses_model, previous_response_id)
     from .request import EditRequest, ImageRequest  # on first use: %load_ext needs Settings only
@@ -186,6 +243,7 @@ def request_for(
     values, chosen = _sized(params, settings, operation)
     if chosen.problem:
         raise ValidationError([Problem(chosen.param, chosen.problem)])
+    values = _taken(values, params, capability)[0]
     if operation == "edit":
         from .inputs import collect
 
@@ -199,16 +257,19 @@ def request_for(
             mask=masks[0],
             form=settings.edit_format,
             extra_body=dict(extra_body or {}),
+            capability=capability,
             **values,
         )
-    return ImageRequest(prompt=prompt, extra_body=dict(extra_body or {}), **values)
+    return ImageRequest(prompt=prompt, extra_body=dict(extra_body or {}), capability=capability, **values)
 
 
-def api_for(params: Mapping[str, Any] | None, settings: Settings) -> str:
-    """The API a request goes through: `settings.api`, or chat for a known chat-completions image model (e.g.
-    google/gemini-2.5-flash-image) under the default images."""
+def api_for(params: Mapping[str, Any] | None, settings: Settings, capability: Any = None) -> str:
+    """The API a request goes through: `settings.api`, or, under the default images, chat for a known
+    chat-completions image model (e.g. google/gemini-2.5-flash-image) or one whose `capability` says chat (an
+    OpenRouter listing's) that is no Images API model of the catalog."""
     model = (params or {}).get("model") or settings.defaults.get("model")
-    return "chat" if settings.api == "images" and chat_model(model) is not None else settings.api
+    said = getattr(capability, "api", None) == "chat" and not (isinstance(model, str) and lookup(model))
+    return "chat" if settings.api == "images" and (chat_model(model) is not None or said) else settings.api
 
 
 def prepare(
@@ -229,24 +290,40 @@ def prepare(
     (`previous_response_id` continues an earlier turn).
     Raises ValidationError listing every problem (unknown parameter names included); nothing is sent.
     """
-    from .remote import shutdowns
+    from .capabilities import override_problems
+    from .remote import capability, shutdowns
 
     settings = settings or Settings.current()
     if settings.api not in API_CHOICES:
         allowed = f"{', '.join(API_CHOICES[:-1])} or {API_CHOICES[-1]}"
         line = f"api={settings.api!r} is not an API of imagemagic: use {allowed}"
         raise ValidationError([Problem("api", line)])
+    if override_problems(settings.capabilities):
+        raise ValidationError([Problem("capabilities", line) for line in override_problems(settings.capabilities)])
+    endpoint = resolve(
+        api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline, profile=settings.profile
+    )
+    model = _sized(params, settings, operation)[0].get("model")
+    cap, cap_notes = capability(endpoint, model, settings.capabilities) if isinstance(model, str) else (None, [])
     request = request_for(
         prompt, params, settings=settings, extra_body=extra_body, operation=operation, image=image, mask=mask,
-        previous_response_id=previous_response_id,
+        previous_response_id=previous_response_id, capability=cap,
     ).validated()  # fmt: skip
-    endpoint = resolve(api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline)
     reported = shutdowns(endpoint.base_url)  # the endpoint's dates if already cached; never fetched here
     notes = [
+        *cap_notes,
+        *_taken(_sized(params, settings, operation)[0], params, cap)[1],
         size_note(params, settings, operation),
         *request.warnings(endpoint.base_url, shutdowns=reported, offline=endpoint.offline),
     ]
-    return Plan(request, endpoint, settings, tuple(note for note in notes if note))
+    return Plan(request, endpoint, settings, tuple(note for note in notes if note), capability=cap)
+
+
+def _taken(values, params, capability):
+    """(values without the defaults `capability` does not take, a note for each): capabilities.left_out."""
+    from .capabilities import left_out
+
+    return left_out(values, {k for k, v in (params or {}).items() if v is not None}, capability)
 
 
 def _sized(params, settings, operation):

@@ -170,6 +170,17 @@ class HistoryStore:
         self.index.add(str(path.relative_to(self.home)), record, img.nbytes + len(text))
         return path
 
+    def refusal(self, saver: _CallSaver, error: Exception) -> Path | None:
+        """Record a call the provider's moderation refused: the call's metadata and the refusal's line, no image
+        (`{stem}-refused.json` beside the images). Returns its path, or None when the folder cannot be written."""
+        path = self.folder() / f"{saver.stem}-refused.json"
+        record = {**saver.meta, "refused": str(error), "billed": False, "saved": time.time()}
+        try:
+            atomic_write(path, json.dumps(record, indent=1, ensure_ascii=False).encode())
+        except OSError:
+            return None
+        return path
+
     def folder(self) -> Path:
         """Today's folder of images (where incoming images are decoded, too)."""
         return self.home / "images" / time.strftime("%Y-%m-%d")

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import live
-from .contact import Cell, render
-from .errors import ImageMagicError
+from .contact import Cell, refusal_card, render
+from .errors import ContentPolicyViolationError, ImageMagicError
 from .request import ImageRequest
 from .result import ImageResult, save_images
 from .spreadsheet import cell
@@ -52,6 +52,7 @@ class Run:
     request_ids: list = field(default_factory=list)
     cached: bool = False
     error: ImageMagicError | None = None
+    cost_source: str | None = None  # provider, tokens or estimate (usage.priced)
     thumbnails: list = field(default_factory=list, repr=False)
     _kept: ImageResult | None = field(default=None, repr=False)  # only when the history could not store them
     custom_id: str | None = None  # the request's line in a Batch API job (see batchjob.py)
@@ -77,6 +78,7 @@ class Run:
             request=self.request,
         )
         result.files, result.cost, result.cached = list(self.files), self.cost, self.cached
+        result.cost_source = self.cost_source
         return result
 
     @property
@@ -144,7 +146,9 @@ class Sweep(list):
         """One contact-sheet Cell per image (or per failed request)."""
         cells = []
         for run in self:
-            if run.error is not None or not run.sent:
+            if isinstance(run.error, ContentPolicyViolationError):  # its own card: nothing made, nothing billed
+                cells.append(Cell(run.variables, refusal_card(), "refused (unbilled)", failed=True))
+            elif run.error is not None or not run.sent:
                 cells.append(Cell(run.variables, None, "failed" if run.sent else "not sent", failed=True))
             for index, thumb in enumerate(run.thumbnails):
                 variables = {**run.variables, **({"#": index + 1} if len(run.thumbnails) > 1 else {})}
@@ -158,7 +162,7 @@ class Sweep(list):
 
     def rows(self) -> list[dict]:
         """One dict per image (and per failed request): variables, prompt, parameters, image, file, tokens,
-        cost, request id, error."""
+        cost, cost source (provider, tokens or estimate), request id, error."""
         rows = []
         for run in self:
             params = {k: v for k, v in run.request.body().items() if k != "prompt"}
@@ -174,6 +178,7 @@ class Sweep(list):
                         "file": str(path) if path else None,
                         "tokens": None if tokens is None else tokens / share,
                         "cost": run.cost_per_image,
+                        "cost_source": run.cost_source,
                         "request_id": img.request_id,
                         "error": None,
                     }
@@ -181,6 +186,7 @@ class Sweep(list):
             if run.error is not None or not run.sent:
                 error = str(run.error) if run.sent else "not sent"
                 failed = {"image": None, "file": None, "tokens": None, "cost": None, "error": error}
+                failed["cost_source"] = None
                 rows.append({**base, **failed, "request_id": getattr(run.error, "request_id", None)})
         return rows
 

@@ -6,6 +6,7 @@ Costs are estimates from published per-token prices; a model without a known pri
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -37,13 +38,84 @@ def price_for(model, prices=None):
     return table.get(model) or table.get(base_name(model))
 
 
+COST_SOURCES = ("provider", "tokens", "estimate")  # where a cost came from, as `cost source: …` names it
+
+
+def provider_cost(usage) -> float | None:
+    """The USD the provider reported for an answer (`usage.cost`, as OpenRouter and LiteLLM send it), or None
+    when it sent none (or something that is not a finite amount of 0 or more)."""
+    found = usage.get("cost") if isinstance(usage, dict) else None
+    if isinstance(found, bool) or not isinstance(found, (int, float)) or not 0 <= found < float("inf"):
+        return None
+    return float(found)
+
+
+def images_shape(usage):
+    """`usage` with the Images API's keys (input_tokens, output_tokens and their details), also when it came
+    in the chat shape (prompt_tokens, completion_tokens, completion_tokens_details.image_tokens)."""
+    if not isinstance(usage, dict) or "input_tokens" in usage or "prompt_tokens" not in usage:
+        return usage
+    prompt, completion = usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    out_details = usage.get("completion_tokens_details") or {}
+    image_in, image_out = prompt_details.get("image_tokens") or 0, out_details.get("image_tokens", completion)
+    return {
+        **usage,
+        "input_tokens": prompt,
+        "output_tokens": completion,
+        "input_tokens_details": {
+            "text_tokens": prompt - image_in,
+            "image_tokens": image_in,
+            "cached_tokens": prompt_details.get("cached_tokens") or 0,
+        },
+        "output_tokens_details": {"image_tokens": image_out, "text_tokens": completion - image_out},
+    }
+
+
+def priced(usage, price, *, batch=False) -> tuple[float | None, str | None]:
+    """(USD, source) of one answer: the provider's own figure ("provider"), else its tokens at the price
+    table's rates ("tokens"), else (None, None): the caller may fall back to an estimate."""
+    reported = provider_cost(usage)
+    if reported is not None:
+        return reported, "provider"
+    amount = cost(usage, price, batch=batch)
+    return (amount, "tokens") if amount is not None else (None, None)
+
+
+MAX_TOKENS = 10_000_000  # more than any one answer bills (about $300 of output at today's dearest rate)
+
+
+def usage_problem(usage) -> str | None:
+    """What makes a server's `usage` no token count ('output_tokens=nan'), or None when every count in it (nested
+    details and the Responses API's `mainline` included) is a whole number from 0 to MAX_TOKENS. The one rule for
+    usage numbers: a usage it faults is unknown, never added to a ledger."""
+    for key, value in (usage or {}).items() if isinstance(usage, dict) else ():
+        if isinstance(value, dict):
+            inner = usage_problem(value)
+            if inner:
+                return f"{key}.{inner}"
+        elif key.endswith("tokens") and not _count(value):
+            return f"{key}={value!r}"
+    return None
+
+
+def _count(value) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and value == int(value) and 0 <= value <= MAX_TOKENS
+
+
 def cost(usage, price, *, batch=False):
-    """Estimated USD for one answer's `usage`, or None without a price or token counts.
+    """Estimated USD for one answer's `usage`, or None without a price or token counts (or with counts that
+    `usage_problem` faults, or a price that makes no finite amount of 0 or more).
 
     Cached input tokens (`input_tokens_details.cached_tokens`, when the answer reports them) are billed at
     the cached rates, counted against the text tokens first; `batch=True` bills half, as the Batch API does.
+    Usage in the chat shape is read too (images_shape); output text tokens are billed at `text_output` when the
+    price row has one, else as image output.
     """
-    if not price or not usage or "input_tokens" not in usage:
+    usage = images_shape(usage)
+    if not price or not usage or "input_tokens" not in usage or usage_problem(usage):
         return None
     details = usage.get("input_tokens_details") or {}
     text_in = details.get("text_tokens", usage.get("input_tokens", 0))
@@ -51,13 +123,17 @@ def cost(usage, price, *, batch=False):
     cached = details.get("cached_tokens", 0)
     cached_text = min(cached, text_in)
     cached_image = min(cached - cached_text, image_in)
+    text_out = (usage.get("output_tokens_details") or {}).get("text_tokens", 0) if "text_output" in price else 0
     total = (
         (text_in - cached_text) * price["text_input"]
         + cached_text * price.get("cached_text_input", price["text_input"])
         + (image_in - cached_image) * price["image_input"]
         + cached_image * price.get("cached_image_input", price["image_input"])
         + usage.get("output_tokens", 0) * price["image_output"]
+        - text_out * (price["image_output"] - price.get("text_output", price["image_output"]))
     ) / 1e6
+    if not (math.isfinite(total) and total >= 0):
+        return None
     return total * BATCH_DISCOUNT if batch else total
 
 
@@ -130,6 +206,8 @@ def quote(request, prices=None, *, batch: bool = False) -> Quote:
         return Quote(None, note)
     text = -(-len(request.prompt or "") // 4)
     amount = (request.count * tokens * price["image_output"] + text * price["text_input"]) / 1e6
+    if not (math.isfinite(amount) and amount >= 0):
+        return Quote(None, f"the prices of {request.model} give {amount}: each rate must be dollars, 0 or more")
     return Quote(amount * BATCH_DISCOUNT if batch else amount, note)
 
 
@@ -164,6 +242,8 @@ class ModelTotals:
     output_tokens: int = 0
     cost: float | None = 0.0
     offline: bool = True
+    sources: set = field(default_factory=set)  # where the costs came from: provider, tokens, estimate
+    refused: int = 0  # calls the provider's moderation refused: not billed
 
 
 @dataclass
@@ -179,28 +259,40 @@ class Ledger:
         totals = self.models.setdefault(model, ModelTotals())
         totals.calls += 1
         totals.images += len(result)
-        totals.input_tokens += result.usage.get("input_tokens", 0)
-        totals.output_tokens += result.usage.get("output_tokens", 0)
+        usage = images_shape(result.usage) or {}
+        known = usage_problem(usage) is None  # a usage that is no token count is unknown: nothing added
+        totals.input_tokens += usage.get("input_tokens", 0) if known else 0
+        totals.output_tokens += usage.get("output_tokens", 0) if known else 0
         totals.offline = totals.offline and offline
-        spent = 0.0 if offline else cost(result.usage, price_for(model, prices), batch=batch)
+        spent, source = (0.0, "estimate") if offline else priced(usage, price_for(model, prices), batch=batch)
+        if spent is None and not result.usage and getattr(result, "request", None) is not None:  # none: the estimate
+            spent = quote(result.request, prices, batch=batch).amount
+            source = "estimate" if spent is not None else None
+        result.cost_source = source
+        totals.sources.update([source] if source else [])
         totals.cost = None if totals.cost is None or spent is None else totals.cost + spent
         self.spent += spent or 0.0
         return spent
+
+    def refused(self, model):
+        """Count one call the provider's moderation refused (no image, not billed)."""
+        self.models.setdefault(model, ModelTotals()).refused += 1
 
     def report(self):
         """The session's totals as a text table, one row per model."""
         if not self.models:
             return "no images generated in this session yet"
-        rows = [("model", "calls", "images", "input tokens", "output tokens", "est. cost (USD)")]
+        rows = [("model", "calls", "images", "input tokens", "output tokens", "est. cost (USD)", "cost source")]
         for model, t in self.models.items():
             rows.append(
                 (
                     model,
-                    str(t.calls),
+                    str(t.calls) + (f" ({t.refused} refused, unbilled)" if t.refused else ""),
                     str(t.images),
                     f"{t.input_tokens:,}",
                     f"{t.output_tokens:,}",
                     describe_cost(t.cost, t.offline),
+                    "/".join(s for s in COST_SOURCES if s in t.sources) or "-",
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -208,17 +300,20 @@ class Ledger:
         return "\n".join([*lines, f"prices from {PRICES_SOURCE} as of {PRICES_AS_OF}; estimates, not a bill"])
 
 
-def cost_line(amount, plan) -> str:
+def cost_line(amount, plan, source=None) -> str:
     """What a finished call cost: '$0.2107' from its usage, or offline what it would cost on the real endpoint
-    ('free offline; about $0.21 on gpt-image-2')."""
+    ('free offline; about $0.21 on gpt-image-2'); with `source`, '(cost source: provider)' after it."""
+    said = f" (cost source: {source})" if source else ""
     if plan.endpoint.offline:
-        return describe_quote(quote(plan.request, plan.settings.prices), offline=True, model=plan.request.model)
-    return describe_cost(amount)
+        return describe_quote(quote(plan.request, plan.settings.prices), offline=True, model=plan.request.model) + said
+    return describe_cost(amount) + said
 
 
 def describe_tokens(usage):
-    """'1,234 tokens (input 34, output 1,200)', or None when the usage has no total."""
-    if not usage or usage.get("total_tokens") is None:
+    """'1,234 tokens (input 34, output 1,200)', or None when the usage has no total (or is no token count); either
+    shape (images_shape)."""
+    usage = images_shape(usage)
+    if not usage or usage.get("total_tokens") is None or usage_problem(usage):
         return None
     return (
         f"{usage['total_tokens']:,} tokens "

@@ -54,6 +54,23 @@ def start_server():
 
 
 @pytest.fixture
+def rendered(monkeypatch):
+    """The images local servers in this process render (a list, one item per image: counted where every route
+    renders)."""
+    from imagemagic.server.app import PreviewService
+
+    count = []
+    final = PreviewService.final
+
+    def counting(self, req, index):
+        count.append(index)
+        return final(self, req, index)
+
+    monkeypatch.setattr(PreviewService, "final", counting)
+    return count
+
+
+@pytest.fixture
 def ip(server_url, monkeypatch):
     """A real IPython shell with %load_ext imagemagic, pointed at the session's local server, inline display."""
     from IPython import get_ipython

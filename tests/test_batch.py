@@ -93,7 +93,7 @@ def test_parsing_grows_memory_by_at_most_three_times_the_largest_line(tmp_path):
 
 
 def test_requests_the_server_refuses_fail_one_by_one(start_server):
-    url = start_server(batch_delay=0)
+    url = start_server(batch_delay=0, models=("house-model",))  # served with the generic limits
     job = submit_batch("a {thing}", rows=[{"thing": "kite"}, {"thing": "moon"}], model="house-model",
                        size=["256x256", "4000x4000"], settings=settings_for(url))  # fmt: skip
     assert job.wait(poll=0.05, progress=False) == "completed"

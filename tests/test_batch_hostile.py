@@ -142,6 +142,7 @@ def test_listing_never_sends_todays_openai_or_azure_key_to_a_jobs_gateway(server
         (lambda b: [b], "answered batch batch_hostile1 with a JSON list, not a Batch object"),
         (lambda b: dict(b, id="batch_other"), "answered batch batch_hostile1 with another batch's object"),
         (lambda b: dict(b, request_counts=[1, 2]), "has a request_counts that is not a JSON object"),
+        (lambda b: dict(b, usage={"input_tokens": "9"}), "has a usage.input_tokens that is not a number"),
     ],
 )
 def test_an_odd_batch_object_is_one_line_and_never_stored(server, odd, said):
@@ -357,3 +358,46 @@ def test_a_batch_of_edits_holds_no_copy_of_the_image_per_row(tmp_path):
     finally:
         process.kill()
     assert many < 1.3 * few, (few, many)  # before: 6 copies of the image per row
+
+
+def _nullable_paths(schema, defs, path=()):
+    """Every place the official schema lets an answer hold null: a field typed `anyOf [..., null]`, and
+    a field of an object it does not describe (no `additionalProperties: false`); recursively."""
+    while "$ref" in schema:
+        schema = defs[schema["$ref"].rsplit("/", 1)[1]]
+    options = schema.get("anyOf", [schema])
+    if any(option.get("type") == "null" for option in options):
+        yield path
+    for option in options:
+        if option.get("type") == "object" and "properties" in option:
+            if option.get("additionalProperties", True) is not False:
+                yield (*path, "not_described_by_the_api")
+            for name, sub in option["properties"].items():
+                yield from _nullable_paths(sub, defs, (*path, name))
+        if option.get("type") == "array":
+            yield from _nullable_paths(option["items"], defs, (*path, 0))
+
+
+def test_every_null_the_official_batch_schema_accepts_is_accepted():
+    from helpers.schemas import SCHEMA, schema_errors
+
+    from imagemagic.batch_io import checked_batch
+
+    usage = {"input_tokens": 9, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 272}
+    full = {
+        "id": "batch_1", "object": "batch", "endpoint": "/v1/images/generations", "input_file_id": "file_1",
+        "completion_window": "24h", "status": "completed", "created_at": 1, "metadata": {"a": "b"},
+        "request_counts": {"total": 1, "completed": 1, "failed": 0},
+        "errors": {"object": "list", "data": [{"code": "x", "line": 1, "message": "m", "param": "p"}]},
+        "usage": dict(usage, output_tokens_details={"reasoning_tokens": 0}, total_tokens=281),
+    }  # fmt: skip
+    paths = list(_nullable_paths(SCHEMA["$defs"]["Batch"], SCHEMA["$defs"]))
+    assert {("usage", "not_described_by_the_api"), ("metadata",), ("errors", "data", 0, "line")} <= set(paths)
+    for path in paths:  # ("usage", "not_described_by_the_api"): LiteLLM's "prompt_tokens_details": null
+        answer = json.loads(json.dumps(full))
+        place = answer
+        for name in path[:-1]:
+            place = place[name]
+        place[path[-1]] = None
+        assert schema_errors(answer, "Batch") == [], path
+        assert checked_batch(answer, "batch_1")["id"] == "batch_1", path

@@ -98,7 +98,8 @@ def test_a_model_without_figures_cannot_be_priced_and_says_why():
 def test_an_offline_run_shows_what_it_would_cost_on_the_real_endpoint(ip):
     with capture_output() as captured:
         ip.run_cell("%imagegen --offline --quality high --size 1024x1024 a kite")
-    assert captured.stdout.splitlines()[-1] == "est. cost: free offline; about $0.21 on gpt-image-2"
+    last = captured.stdout.splitlines()[-1]
+    assert last == "est. cost: free offline; about $0.21 on gpt-image-2 (cost source: estimate)"
 
 
 def test_an_offline_plan_warns_of_shutdowns_as_the_real_endpoint_does():
@@ -169,8 +170,8 @@ def test_daily_spending_survives_restarts_and_holds_every_process_to_the_daily_b
     assert second.returncode == 2  # refused before sending, as bad input is
     assert second.stderr.splitlines()[-1] == (
         "imagemagic: error: daily_budget: this run would cost about $0.21, more than the $0.19 left of $0.40 "
-        "($0.21 spent today); nothing was sent. To go ahead, raise it: %config ImageGenMagics.daily_budget = 0.43 "
-        "(daily_budget= in Settings, --daily-budget 0.43 in the CLI)"
+        "($0.21 spent today (UTC)); nothing was sent. To go ahead, raise it: %config ImageGenMagics.daily_budget = "
+        "0.43 (daily_budget= in Settings, --daily-budget 0.43 in the CLI)"
     )
     assert len(server.requests) == 1
 
@@ -189,7 +190,7 @@ def test_daily_spending_survives_a_kernel_restart(scripted, clean_env):
     said = "".join(c["text"] for t, c in replies if t == "stream" and c["name"] == "stderr")
     assert said == (
         "UsageError: daily_budget: this run would cost about $0.21, more than the $0.19 left of $0.40 ($0.21 spent "
-        "today); nothing was sent. To go ahead, raise it: %config ImageGenMagics.daily_budget = 0.43 "
+        "today (UTC)); nothing was sent. To go ahead, raise it: %config ImageGenMagics.daily_budget = 0.43 "
         "(daily_budget= in Settings, --daily-budget 0.43 in the CLI)\n"
     )
     assert len(server.requests) == 1
@@ -203,7 +204,7 @@ def test_the_magic_takes_budgets_from_config_and_shows_spend_against_them(ip, sc
     ip.run_line_magic("config", "ImageGenMagics.daily_budget = 10.0")
     with capture_output() as captured:
         ip.run_cell("%imagegen --quality high a kite")
-    assert captured.stdout.splitlines()[-1] == "est. cost: $0.2108"
+    assert captured.stdout.splitlines()[-1] == "est. cost: $0.2108 (cost source: tokens)"
     with capture_output() as captured:
         ip.run_cell("%imagegen --quality high -n 2 a kite")
     assert captured.stderr.startswith("UsageError: budget: this run would cost about $0.42, more than the $0.29 left")
@@ -211,12 +212,13 @@ def test_the_magic_takes_budgets_from_config_and_shows_spend_against_them(ip, sc
         ip.run_line_magic("imagegen_usage", "")
     assert captured.stdout.splitlines()[-2:] == [
         "budget: $0.21 of $0.50 spent this session ($0.29 left)",
-        "daily_budget: $0.21 of $10.00 spent today ($9.79 left)",
+        "daily_budget: $0.21 of $10.00 spent today (UTC) ($9.79 left)",
     ]
     with capture_output() as captured:
         ip.run_line_magic("config", "ImageGenMagics.budget = -1")
     assert captured.stderr == (
-        "UsageError: budget=-1 must be dollars, 0 or more (None: no limit) (ImageGenMagics keeps its settings)\n"
+        "UsageError: budget=-1 must be a finite number of dollars, 0 or more (None: no limit) "
+        "(ImageGenMagics keeps its settings)\n"
     )
     assert len(server.requests) == 1
 

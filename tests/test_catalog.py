@@ -56,7 +56,8 @@ def test_gpt_image_only_parameters(name):
         ("png", "jpeg", "webp", "gif", "svg") if newest else ("png", "jpeg", "webp") if gpt else ()
     )
     assert model.complexities == (("low", "medium", "high") if newest else ())
-    assert model.input_fidelities == (("high", "low") if name == "gpt-image-1.5" else ())
+    fidelities = {"gpt-image-1": ("high", "low"), "gpt-image-1.5": ("high", "low"), "gpt-image-1-mini": ("low",)}
+    assert model.input_fidelities == fidelities.get(name, ())
     assert model.replacements == (SUCCESSORS if model.shutdown == dt.date(2026, 12, 1) else ())
     assert model.moderations == (("low", "auto") if gpt else ())
     assert model.response_formats == (() if gpt else ("url", "b64_json"))

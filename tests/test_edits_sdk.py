@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import openai
 import pytest
 from helpers.images import decoded, image_bytes
 from helpers.schemas import schema_errors
@@ -127,3 +128,13 @@ def test_our_parts_are_the_sdks(recorder):
     )
     assert sorted(ours) == sorted(theirs)
     assert recorder.requests[0]["body"] == recorder.requests[1]["body"]
+
+
+def test_input_fidelity_reaches_the_models_that_take_it_and_only_those(served):
+    sdk = OpenAI(base_url=served, api_key=KEY, max_retries=0)
+    image = ("hero.png", image_bytes((64, 64)), "image/png")
+    answer = sdk.images.edit(image=image, prompt="at night", model="gpt-image-1", input_fidelity="high")
+    assert len(answer.data) == 1  # the server judges by the same catalog row as the client
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.images.edit(image=image, prompt="at night", model="gpt-image-2", input_fidelity="high")
+    assert refused.value.body["message"] == "input_fidelity='high' is not supported by gpt-image-2: leave it out"

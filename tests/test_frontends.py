@@ -30,6 +30,7 @@ GPT_IMAGE_2 = {
     "output_compression": 50,
     "moderation": "low",
     "user": "u1",
+    "safety_identifier": "h1",
 }
 OTHER_MODEL = {
     "model": "acme/painter-3",

@@ -371,15 +371,10 @@ REDIRECTED = (
             True,
             "a 'odd' event of the stream has a type that is not a string",
         ),
-        (
-            reply(body={"created": 1, "data": []}),
-            False,
-            "the server's JSON answer holds no images (an empty data list)",
-        ),
         (redirect("https://elsewhere.example/v1/images/generations", 301), False, REDIRECTED.format(301)),
         (redirect("https://elsewhere.example/v1/images/generations", 307), False, REDIRECTED.format(307)),
     ],
-    ids=["type-not-a-string", "empty-data", "301", "307"],
+    ids=["type-not-a-string", "301", "307"],  # an empty data list is a moderation refusal: test_refusals.py
 )
 def test_odd_answers_end_in_one_line(scripted, step, stream_, line):
     server = scripted(step)
@@ -467,3 +462,43 @@ def test_the_magic_binds_and_captions_every_image_that_came(ip, scripted, clean_
     ids = {out.transient["display_id"] for out in captured.outputs}
     assert len(ids) == 2 and sum(out.update and "image/png" in out.data for out in captured.outputs) >= 2
     assert len(list(clean_env.rglob("*.png"))) == 2
+
+
+# -- an error answer over the 64 KiB read for its message: its start, bounded --------------------------------------
+
+HTML = {"Content-Type": "text/html"}
+_LONG = {"error": {"message": f"Your prompt was refused ({KEY})", "type": "invalid_request_error", "param": None}}
+_LONG["error"].update(code="moderation_blocked", details="x" * 200_000)
+
+
+@pytest.mark.parametrize(
+    ("answer", "said", "code"),
+    [
+        (  # the JSON cut: the error's fields from its first bytes
+            reply(400, _LONG),
+            "HTTP 400 (type=invalid_request_error, code=moderation_blocked): Your prompt was refused (***) "
+            "[request id req_test]",
+            "moderation_blocked",
+        ),
+        (
+            reply(502, raw=f"<html>\n<title>upstream {KEY} down</title>".encode() + b" " * 200_000, headers=HTML),
+            "HTTP 502: <html> <title>upstream *** down</title> (the start of an answer of over 64 KiB) "
+            "[request id req_test]",
+            None,
+        ),
+    ],
+)
+def test_an_error_answer_over_64_kib_says_its_start_in_one_line(scripted, answer, said, code):
+    from imagemagic.files import BatchAPI
+
+    server = scripted(answer, answer)
+    error, _, _ = call(server.url, key=KEY, max_retries=0)
+    assert (str(error), error.code) == (said, code)
+
+    async def upload():
+        async with BatchAPI(Endpoint(server.url, KEY), max_retries=0) as api:
+            return await api.upload(b"{}\n", "in.jsonl")
+
+    with pytest.raises(APIError) as caught:  # the Files client reads the same bounded start
+        asyncio.run(upload())
+    assert (str(caught.value), caught.value.code) == (said, code)

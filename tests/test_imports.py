@@ -10,7 +10,7 @@ PURE_DATA = {
     f"imagemagic.{name}"
     for name in (
         "_version", "params", "catalog", "errors", "imaging", "inputimage", "request",
-        "sse", "expand", "usage", "endpoint", "batch_io", "edits", "sizes",
+        "sse", "expand", "usage", "endpoint", "batch_io", "edits", "sizes", "profiles", "capabilities",
     )
 }  # fmt: skip
 

@@ -198,10 +198,10 @@ def test_usage_magic_sums_the_session_per_model(ip):
     with capture_output() as captured:
         ip.run_line_magic("imagegen_usage", "")
     assert captured.stdout.splitlines() == [
-        "model        calls  images  input tokens  output tokens  est. cost (USD)",
-        "gpt-image-1  2      3       2             3,168          $0.1267",
-        "gpt-image-2  2      2       2             2,112          $0.0317",  # the offline call is free,
+        "model        calls  images  input tokens  output tokens  est. cost (USD)  cost source",
+        "gpt-image-1  2      3       2             3,168          $0.1267          tokens",
+        "gpt-image-2  2      2       2             2,112          $0.0317          tokens/estimate",  # offline: free,
         "prices from openai.com/api/pricing as of 2026-11-29; estimates, not a bill",
         "spent this session: $0.16 (no budget set)",  # the local server is priced as the real endpoint: not offline
-        "spent today: $0.16 (no daily_budget set)",
+        "spent today (UTC): $0.16 (no daily_budget set)",
     ]

@@ -115,7 +115,7 @@ def test_a_panel_widget_for_every_generate_parameter_with_the_help_as_tooltip():
 def test_the_request_has_a_field_for_every_wire_parameter_of_any_operation_and_none_for_helpers():
     wire = [p.name for p in WIRE]
     fields = [f.name for f in dataclasses.fields(ImageRequest)]
-    assert fields == ["prompt", *wire, "extra_body"]
+    assert fields == ["prompt", *wire, "extra_body", "capability"]  # capability: never sent
     assert [f.metadata["param"] for f in dataclasses.fields(ImageRequest) if "param" in f.metadata] == list(WIRE)
     req = ImageRequest(prompt="a kite", **{p.name: p.type(1) if p.type is not str else "x" for p in WIRE})
     assert set(req.body()) == {"prompt", *wire}

@@ -11,6 +11,7 @@ import pytest
 from imagemagic import remote
 from imagemagic.catalog import MODELS, catalog_text
 from imagemagic.endpoint import Endpoint
+from imagemagic.server.models import MAINLINE
 from imagemagic.settings import Settings, prepare
 
 SERVED = [
@@ -105,9 +106,9 @@ def test_a_request_never_waits_on_models_and_warns_with_the_cached_date(recorder
 def test_the_local_server_agrees_with_the_catalog_from_the_magic(ip, capsys, server_url):
     ip.run_line_magic("imagegen", "--models --remote")
     out = capsys.readouterr().out.splitlines()
-    assert out[-4].startswith(f"{server_url}/models: {len(MODELS)} models (fetched ")
+    assert out[-4].startswith(f"{server_url}/models: {len(MODELS) + len(MAINLINE)} models (fetched ")
     assert out[-3:] == [
-        "  served, not in the catalog: none",
+        f"  served, not in the catalog: {', '.join(f'{name} (shutdown none)' for name in MAINLINE)}",  # Responses
         "  in the catalog, not served: none",
         "  shutdown dates that differ: none",
     ]

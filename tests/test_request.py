@@ -633,10 +633,17 @@ NEW_Q = "use low, medium, high, xhigh, max, auto"
             "input_fidelity='medium' is not allowed for gpt-image-1.5: use high, low",
         ),
         case(F26, {"input_fidelity": "high"}, f"input_fidelity='high' is not supported by {F26}: leave it out"),
+        case("gpt-image-1", {"input_fidelity": "high"}),  # the spec: "gpt-image-1 and gpt-image-1.5 and later"
+        case("gpt-image-1-mini", {"input_fidelity": "low"}),  # the SDK: "gpt-image-1-mini supports only low"
         case(
-            "gpt-image-1",
+            "gpt-image-1-mini",
             {"input_fidelity": "high"},
-            "input_fidelity='high' is not supported by gpt-image-1: leave it out",
+            "input_fidelity='high' is not allowed for gpt-image-1-mini: use low",
+        ),
+        case(  # the SDK: "For gpt-image-2, omit this parameter"
+            "gpt-image-2",
+            {"input_fidelity": "high"},
+            "input_fidelity='high' is not supported by gpt-image-2: leave it out",
         ),
     ],
 )

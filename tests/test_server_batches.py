@@ -294,7 +294,7 @@ def test_files_have_a_total_disk_cap(start_server, monkeypatch):
 def test_a_slow_upload_is_answered_408_once_it_falls_behind(start_server):
     host, port = start_server(idle_timeout=0.5).split("/")[2].split(":")
     head = (
-        f"POST /v1/files HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        f"POST /v1/files HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: multipart/form-data; boundary=b\r\n"
         "Content-Length: 100000\r\n\r\n--b\r\n"
     ).encode()
     with socket.create_connection((host, int(port))) as sock:
@@ -336,7 +336,7 @@ def test_uploads_are_bounded_and_refused_with_one_line(client, monkeypatch):
     assert answer.json()["error"]["message"] == (
         "Invalid value for 'purpose': this server keeps files for the Batch API only ('batch')."
     )
-    answer = httpx.post(url, data={"purpose": "batch"})
+    answer = httpx.post(url, files={"purpose": (None, "batch")})  # multipart, without the file
     assert (answer.status_code, answer.json()["error"]["message"]) == (400, "Missing required parameter: 'file'.")
     assert client.files.list().data == []
 

@@ -102,9 +102,9 @@ def test_streamed_svg_partials_draw_fewer_shapes_than_the_final(server_url):
 
 
 @pytest.mark.parametrize(("fmt", "mime"), [("gif", "image/gif"), ("svg", "image/svg+xml")])
-def test_url_images_keep_their_type(server_url, fmt, mime):
+def test_url_images_keep_their_type(start_server, fmt, mime):
     answer = httpx.post(
-        f"{server_url}/images/generations",
+        f"{start_server(models=('my-model',))}/images/generations",
         json={"prompt": "k", "model": "my-model", "size": "64x64", "output_format": fmt, "response_format": "url"},
     ).json()
     image = httpx.get(answer["data"][0]["url"])

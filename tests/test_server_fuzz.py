@@ -70,7 +70,7 @@ def _peak_rss_mib():
 def fuzz_url():
     from imagemagic.server import embedded
 
-    url, server, thread = embedded.start()
+    url, server, thread = embedded.start(models=("my-model",))  # served with the generic limits
     with httpx.Client(timeout=30) as http:
         yield url, http
     server.should_exit = True

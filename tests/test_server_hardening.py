@@ -105,7 +105,9 @@ def test_the_key_guards_every_route_but_the_image_urls(start_server):
     ],
 )
 def test_the_server_has_its_own_limits_whatever_the_model(start_server, body, param, message):
-    url = start_server(delay=0.01)  # a delay, so that a negative partial_images once divided by zero
+    url = start_server(
+        delay=0.01, models=("my-model",)
+    )  # a delay, so that a negative partial_images once divided by zero
     assert _error(_post(url, json={"prompt": "a kite", **body})) == (400, param, message)
 
 
@@ -138,7 +140,7 @@ def test_odd_bodies_get_a_400_not_a_traceback(server_url, raw, message):
 
 
 def test_pixels_in_flight_are_bounded_with_a_503(start_server):
-    url = start_server(delay=1.0, pixel_budget=3 * 1024 * 1024)
+    url = start_server(delay=1.0, pixel_budget=3 * 1024 * 1024, models=("my-model",))
     body = {"prompt": "a kite", "model": "my-model", "size": "1024x1024"}
 
     async def burst():
@@ -242,7 +244,8 @@ def test_a_body_that_stalls_gets_408_then_the_connection_closes(start_server):
     url = start_server(idle_timeout=IDLE)
     port = int(url.split(":")[2].split("/")[0])
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        head = f"POST /v1/images/generations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        sock.sendall(head.encode() + b"Content-Length: 100\r\n\r\n{")
         sock.settimeout(HANG)
         answer = b""
         while chunk := sock.recv(4096):

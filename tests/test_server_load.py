@@ -64,8 +64,8 @@ def test_body_over_the_limit_is_refused_with_413(server_url):
         ),
     ],
 )
-def test_prompt_limits_are_enforced(server_url, model, limit, message, code):
-    resp = _post(server_url, json={"model": model, "prompt": "p" * (limit + 1)})
+def test_prompt_limits_are_enforced(start_server, model, limit, message, code):
+    resp = _post(start_server(models=("acme/painter-9",)), json={"model": model, "prompt": "p" * (limit + 1)})
     assert _error(resp) == (400, {"message": message, "type": "invalid_request_error", "param": "prompt", "code": code})
 
 

@@ -28,7 +28,7 @@ def _edit(url, data, **fields):
 
 
 def test_inputs_beyond_the_whole_budget_are_refused_unrendered(start_server):
-    url = start_server(pixel_budget=1024 * 1024)
+    url = start_server(pixel_budget=1024 * 1024, models=("my-model",))
     assert _edit(url, _png(512)).status_code == 200  # 262,144 + 65,536 pixels fit
     refused = _edit(url, _png(2048))
     assert (refused.status_code, refused.json()["error"]["message"], refused.json()["error"]["param"]) == (
@@ -40,7 +40,7 @@ def test_inputs_beyond_the_whole_budget_are_refused_unrendered(start_server):
 
 
 def test_concurrent_edits_of_large_inputs_wait_their_turn(start_server):
-    url = start_server(delay=1.0, pixel_budget=2 * (1024 * 1024 + OUT))
+    url = start_server(delay=1.0, pixel_budget=2 * (1024 * 1024 + OUT), models=("my-model",))
     data = _png(1024)
 
     async def burst():

@@ -169,8 +169,10 @@ def test_a_dataframe_of_prompts_becomes_a_dataframe_with_images_and_saves_withou
     result = sweep("A {product} on marble", rows=products, quality=["low", "high"], settings=settings, progress=False)
     frame = result.to_pandas()
     assert list(frame.columns) == [
-        "product", "size", "quality", "prompt", "model", "image", "file", "tokens", "cost", "request_id", "error",
+        "product", "size", "quality", "prompt", "model", "image", "file", "tokens", "cost", "cost_source",
+        "request_id", "error",
     ]  # fmt: skip
+    assert set(frame["cost_source"]) == {"tokens"}  # the local server's usage at the price table
     assert [img.size for img in frame["image"]] == [(1024, 1024)] * 2 + [(1536, 1024)] * 2
     assert frame["request_id"].str.startswith("req_").all() and frame["tokens"].gt(0).all()
     bundle = result._repr_mimebundle_()

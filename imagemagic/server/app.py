@@ -2,7 +2,8 @@
 
 POST /v1/images/generations (JSON, or `text/event-stream` when the body says `stream: true`),
 POST /v1/images/edits (multipart or JSON; the preview repaints the first input where the mask says),
-GET /v1/models (with `shutdown_date` where the catalog has one), GET /v1/images/files/{token} for
+GET /v1/models (with `shutdown_date` where the catalog has one) and GET /v1/models/{id}, from the one table of
+models.py (an unknown model is a 404 `model_not_found` on every route), GET /v1/images/files/{token} for
 `response_format: url` (valid 60 minutes), POST /v1/responses with the image_generation tool (see responses.py).
 The Files and Batch APIs are in batches.py; asgi.py makes the app.
 Requests are judged by the same catalog as the client, so offline work fails as production would.
@@ -38,13 +39,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from ..catalog import DEFAULT_MODEL, MODELS
+from ..catalog import DEFAULT_MODEL
 from ..edits import FormError, read_form, read_json
 from ..params import PARAMS
 from ..request import EditRequest, ImageRequest
 from . import preview
+from .models import Models
 from .pixels import inputs_problem, request_pixels
-from .shared import error, read_body
+from .shared import JSON, MULTIPART, error, read_body, takes
 
 URL_LIFETIME = 3600.0
 MAX_DEPTH = 32  # levels of JSON nesting
@@ -164,8 +166,9 @@ def usage_for(req, width, height):
 class PreviewService:
     """Renders requests with the preview engine, paced by the configured per-image delay."""
 
-    def __init__(self, delay=None, *, pixel_budget=PIXEL_BUDGET, stash_bytes=STASH_BYTES):
+    def __init__(self, delay=None, *, pixel_budget=PIXEL_BUDGET, stash_bytes=STASH_BYTES, models=None):
         self.delay = float(os.environ.get(DELAY_ENV, "0") or 0) if delay is None else delay
+        self.models = models or Models()  # the models this server knows (models.py)
         self.stash = FileStash(stash_bytes)
         self.budget = PixelBudget(pixel_budget)
 
@@ -364,6 +367,11 @@ def judge(service, body: dict, inputs=None) -> ImageRequest | Response:
         return error("Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter")
     if _size_text(body):
         return error(_too_large(body["size"]), param="size", code="invalid_value")
+    name = body.get("model")
+    if not (isinstance(name, str) and len(name) > MAX_MODEL_NAME):  # a name too long to be one: its 400 below
+        refused = service.models.refusal(name)
+        if refused is not None:
+            return refused
     if inputs is None:
         req = ImageRequest.from_body({"model": DEFAULT_MODEL, **body})
     else:
@@ -413,12 +421,13 @@ async def complete(service, req, request, *, watch=True):
     return body
 
 
+@takes(MULTIPART, JSON)
 async def edits(request: Request):
     """POST /v1/images/edits, multipart or JSON: judge the edit as the API does, then answer as generations do."""
     raw, refused = await read_body(request, MAX_EDIT_BODY)
     if refused is not None:
         return refused
-    multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+    multipart = request.headers.get("content-type", "").startswith(MULTIPART)  # else JSON: guard.py saw to it
     try:
         if multipart:
             fields, images, mask = await _read_multipart(request, raw)
@@ -488,22 +497,17 @@ async def _stream(service, req):
 
 
 async def models(request: Request):
-    """GET /v1/models: the catalog's models, which this server accepts, with `shutdown_date` where announced."""
-    return JSONResponse(
-        {
-            "object": "list",
-            "data": [
-                {
-                    "id": name,
-                    "object": "model",
-                    "created": 0,
-                    "owned_by": "imagemagic-preview",
-                    **({"shutdown_date": model.shutdown.isoformat()} if model.shutdown else {}),
-                }
-                for name, model in MODELS.items()
-            ],
-        }
-    )
+    """GET /v1/models: the models this server accepts (models.py), with `shutdown_date` where announced."""
+    served = request.app.state.service.models.all()
+    return JSONResponse({"object": "list", "data": [m.object() for m in served]})
+
+
+async def model(request: Request):
+    """GET /v1/models/{id}: the Model object (the table's name for a provider-prefixed id), else 404 model_not_found."""
+    known: Models = request.app.state.service.models
+    name = request.path_params["model_id"]
+    found = known.find(name)
+    return JSONResponse(found.object()) if found else known.refusal(name)
 
 
 async def image_file(request: Request):

@@ -1,5 +1,6 @@
 """The local server's ASGI app: the Images API routes (app.py), the Files and Batch APIs (batches.py), the
-key check, request ids and OpenAI-shaped errors for Starlette's own answers."""
+checks every request passes first (guard.py: Host, Origin, content type), the key check, request ids and
+OpenAI-shaped errors for Starlette's own answers."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.routing import Route
 
-from .app import IMAGE_FILES, PIXEL_BUDGET, STASH_BYTES, PreviewService, edits, generations, image_file, models
+from .app import IMAGE_FILES, PIXEL_BUDGET, STASH_BYTES, PreviewService, edits, generations, image_file
+from .app import model as retrieve_model
+from .app import models as list_models
 from .batches import ROUTES as BATCH_ROUTES
 from .batches import Batches
 from .chat import ROUTES as CHAT_ROUTES
+from .guard import Guard
+from .models import Models
 from .responses import ROUTES as RESPONSE_ROUTES
 from .responses import Turns
 from .shared import READ_TIMEOUT, error
@@ -74,26 +79,37 @@ def create_app(
     read_timeout=READ_TIMEOUT,
     pixel_budget=PIXEL_BUDGET,
     stash_bytes=STASH_BYTES,
+    allow_hosts=(),
+    models=(),
 ):
     """The Starlette app. `delay` is seconds per image (default: $IMAGEMAGIC_PREVIEW_DELAY or 0);
     `read_timeout` seconds for a body to arrive, `pixel_budget` pixels rendered at once, `stash_bytes`
     for URL images (see the module's limits); `batch_delay` seconds per batch request (default:
-    $IMAGEMAGIC_BATCH_DELAY or 0); `batch_folder` keeps the Files and Batches (default: a temporary folder)."""
+    $IMAGEMAGIC_BATCH_DELAY or 0); `batch_folder` keeps the Files and Batches (default: a temporary folder);
+    `allow_hosts` are Host names answered besides loopback ones (guard.py); `models` are names served besides
+    the table's (models.py), with this server's generic limits."""
     routes = [
         Route("/v1/images/generations", generations, methods=["POST"]),
         Route("/v1/images/edits", edits, methods=["POST"]),
-        Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/models/{model_id:path}", retrieve_model, methods=["GET"]),
         Route(IMAGE_FILES + "{token}", image_file, methods=["GET"], name="image_file"),
         *BATCH_ROUTES,
         *RESPONSE_ROUTES,
         *CHAT_ROUTES,
     ]
     app = Starlette(
-        middleware=[Middleware(RequestIdMiddleware), Middleware(KeyMiddleware, api_key=api_key)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(Guard, routes=routes, allow_hosts=allow_hosts),
+            Middleware(KeyMiddleware, api_key=api_key),
+        ],
         routes=routes,
         exception_handlers={HTTPException: http_error},
     )
-    app.state.service = PreviewService(delay=delay, pixel_budget=pixel_budget, stash_bytes=stash_bytes)
+    app.state.service = PreviewService(
+        delay=delay, pixel_budget=pixel_budget, stash_bytes=stash_bytes, models=Models(models)
+    )
     app.state.read_timeout = read_timeout
     app.state.batches = Batches(delay=batch_delay, folder=batch_folder)
     app.state.turns = Turns()  # earlier Responses API turns, for previous_response_id

@@ -41,7 +41,7 @@ from starlette.routing import Route
 from ..catalog import DEFAULT_MODEL
 from ..edits import FormError, read_json
 from .app import complete, judge
-from .shared import MAX_BODY, error, limited_body
+from .shared import MAX_BODY, MULTIPART, error, limited_body, takes
 
 DELAY_ENV = "IMAGEMAGIC_BATCH_DELAY"
 MAX_UPLOAD = 200 * 1024 * 1024  # bytes in one uploaded file
@@ -424,6 +424,7 @@ def _save(upload, target):
     return target.stat().st_size
 
 
+@takes(MULTIPART)
 async def upload_file(request, batches):
     """POST /v1/files: keep an uploaded batch input file (multipart `file`, `purpose` "batch")."""
     try:

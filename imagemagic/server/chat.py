@@ -23,9 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..catalog import CHAT_ASPECTS, CHAT_DIMS, RESOLUTIONS, chat_model, lookup
+from ..catalog import CHAT_ASPECTS, CHAT_DIMS, CHAT_MODELS, RESOLUTIONS, chat_model, lookup
 from ..edits import FormError, from_data_url
 from .app import _MIME, INPUT_IMAGE_TOKENS, MAX_EDIT_BODY, Charged, busy, judge, parse_json
+from .models import register
 from .pixels import request_pixels
 from .responses import Refused
 from .shared import error, read_body
@@ -36,6 +37,7 @@ FIELDS = (
 )  # fmt: skip
 SCALE = {"1K": 1, "2K": 2, "4K": 4}
 FLASH = chat_model("gemini-2.5-flash-image")  # the prices of a chat model the catalog does not know
+register(*CHAT_MODELS, owned_by="google")  # the server's table of models knows them (others: model_not_found)
 
 
 def _parts(message: dict, where: str) -> list:

@@ -19,6 +19,7 @@ IDLE_TIMEOUT = 10.0  # seconds for a request's headers (or body) to arrive, and 
 MAX_CONNECTIONS = 512
 MAX_HEADER_BYTES = 16 * 1024
 BACKLOG = 2048  # uvicorn's default
+WILDCARDS = ("", "0.0.0.0", "::")
 
 
 class ListenError(OSError):
@@ -44,10 +45,15 @@ def _config(app, host, port, idle_timeout):
     )
 
 
-def _app(*, delay, api_key, idle_timeout, **limits):
+def _app(*, host, delay, api_key, idle_timeout, allow_hosts=(), **limits):
+    """The app; the address it binds is a Host it answers to (a wildcard address is no name: --allow-host)."""
     from .asgi import create_app
+    from .guard import loopback
 
-    return create_app(delay=delay, api_key=api_key, read_timeout=idle_timeout, **limits)
+    named = () if host in WILDCARDS or loopback(host.strip("[]")) else (host,)
+    return create_app(
+        delay=delay, api_key=api_key, read_timeout=idle_timeout, allow_hosts=(*named, *allow_hosts), **limits
+    )
 
 
 def warn_if_exposed(host, api_key=None):
@@ -84,14 +90,14 @@ def listen(host, port):
 def start(*, host="127.0.0.1", port=0, delay=None, api_key=None, idle_timeout=IDLE_TIMEOUT, **limits):
     """Start a server in a daemon thread; return (base_url, server, thread) once it accepts connections.
 
-    `limits` go to create_app (pixel_budget=, stash_bytes=)."""
+    `limits` go to create_app (pixel_budget=, stash_bytes=, allow_hosts=, models=)."""
     import uvicorn
 
     warn_if_exposed(host, api_key)
     sock = listen(host, port)
     try:
         bound = sock.getsockname()[1]
-        app = _app(delay=delay, api_key=api_key, idle_timeout=idle_timeout, **limits)
+        app = _app(host=host, delay=delay, api_key=api_key, idle_timeout=idle_timeout, **limits)
         server = uvicorn.Server(_config(app, host, bound, idle_timeout))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="imagemagic-server", daemon=True)
         thread.start()
@@ -111,8 +117,10 @@ def _netloc(host):
     return f"[{host}]" if ":" in host else host
 
 
-def serve(*, host="127.0.0.1", port=8000, delay=None, api_key=None, idle_timeout=IDLE_TIMEOUT, batch_delay=None):
-    """Serve in the foreground until interrupted (`imagemagic serve`); ListenError if the address is taken."""
+def serve(*, host="127.0.0.1", port=8000, delay=None, api_key=None, idle_timeout=IDLE_TIMEOUT, **options):
+    """Serve in the foreground until interrupted (`imagemagic serve`); ListenError if the address is taken.
+
+    `options` go to create_app (batch_delay=, allow_hosts=, models=)."""
     import uvicorn
 
     sock = listen(host, port)
@@ -120,5 +128,5 @@ def serve(*, host="127.0.0.1", port=8000, delay=None, api_key=None, idle_timeout
         bound = sock.getsockname()[1]
         warn_if_exposed(host, api_key)
         print(f"imagemagic preview server at http://{_netloc(host)}:{bound}/v1 (Ctrl-C to stop)", file=sys.stderr)
-        app = _app(delay=delay, api_key=api_key, idle_timeout=idle_timeout, batch_delay=batch_delay)
+        app = _app(host=host, delay=delay, api_key=api_key, idle_timeout=idle_timeout, **options)
         uvicorn.Server(_config(app, host, bound, idle_timeout)).run(sockets=[sock])

@@ -351,6 +351,9 @@ async def responses(request: Request) -> Response | Charged:
         asked = read_request(body, turns)
     except Refused as exc:
         return error(str(exc), param=exc.param, code=exc.code)
+    unknown = service.models.refusal(body["model"])  # the mainline model; the tool's is judged as an image model's
+    if unknown is not None:
+        return unknown
     stream = bool(body.get("stream"))
     req = image_request(service, asked, stream)
     if isinstance(req, Response):

@@ -1,4 +1,5 @@
-"""What every route of the local server shares: the OpenAI-shaped error response and bounded body reads."""
+"""What every route of the local server shares: the OpenAI-shaped error response, bounded body reads, and the
+content types a route declares it reads (`takes`; guard.py refuses any other before the route runs)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import asyncio
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
+JSON = "application/json"
+MULTIPART = "multipart/form-data"
 MAX_BODY = 1024 * 1024
 READ_TIMEOUT = 10.0  # seconds for a request body to arrive
 
@@ -15,6 +18,16 @@ def error(message, *, status=400, param=None, code=None, headers=None):
     """An OpenAI-shaped error response (type invalid_request_error)."""
     body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def takes(*content_types):
+    """Declare the content types a route's request body may have (a route that declares none takes JSON only)."""
+
+    def declared(handler):
+        handler.content_types = content_types
+        return handler
+
+    return declared
 
 
 async def limited_body(request, timeout, limit=MAX_BODY):
