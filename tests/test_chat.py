@@ -205,3 +205,10 @@ def test_an_answer_without_an_image_is_one_line(scripted):
         settings = Settings(base_url=server.url, api_key="test-chat-scripted-key", max_retries=0)
         imagemagic.generate("a fox", model=FLASH, settings=settings)
     assert str(caught.value).endswith('the chat completion holds no image; the model answered: "I can\'t."')
+
+
+def test_the_openrouter_profile_reaches_the_chat_route_under_api_v1(chat):
+    settings = Settings(base_url=chat.base + "/api/v1", api_key="test-chat-key", profile="openrouter")
+    result = imagemagic.generate("a kite", model=FLASH, size="9:16", settings=settings)
+    assert result.images[0].pil.size == (768, 1344) and chat.bodies[-1]["image_config"] == {"aspect_ratio": "9:16"}
+    assert (result.cost_source, result.cost) == ("provider", result.usage["cost"])
