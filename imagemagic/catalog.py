@@ -263,3 +263,38 @@ OTHER_NAMES = (
 def catalog_text(today=None):
     """The whole catalog as text, then how names outside it are treated."""
     return "\n".join([*(line for m in MODELS.values() for line in describe(m, today)), OTHER_NAMES])
+
+
+CHAT_ASPECTS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+CHAT_DIMS = {  # the pixels of each aspect at 1K, as Gemini's image models make them (2K doubles, 4K quadruples)
+    "1:1": (1024, 1024), "2:3": (832, 1248), "3:2": (1248, 832), "3:4": (864, 1184), "4:3": (1184, 864),
+    "4:5": (896, 1152), "5:4": (1152, 896), "9:16": (768, 1344), "16:9": (1344, 768), "21:9": (1536, 672),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ChatImageModel:
+    """A multimodal image model reached through /v1/chat/completions (api="chat"): the `image_config` it takes
+    (aspect ratios; image sizes, empty when it makes 1K only), its tokens per image and prices per 1M tokens."""
+
+    name: str
+    image_sizes: tuple[str, ...] = ()
+    image_tokens: int = 1290
+    input_price: float = 0.30
+    image_price: float = 30.0
+    aspect_ratios: tuple[str, ...] = CHAT_ASPECTS
+
+
+CHAT_MODELS: dict[str, ChatImageModel] = {
+    m.name: m
+    for m in (
+        ChatImageModel("gemini-2.5-flash-image"),
+        ChatImageModel("gemini-2.5-flash-image-preview"),
+        ChatImageModel("gemini-3-pro-image-preview", ("1K", "2K", "4K"), 1120, 2.0, 120.0),
+    )
+}
+
+
+def chat_model(name):
+    """The chat-completions image model a name stands for (following a gateway prefix: google/…), or None."""
+    return CHAT_MODELS.get(name) or CHAT_MODELS.get(base_name(name)) if isinstance(name, str) else None

@@ -2,7 +2,8 @@
 
 With `api="images"` a refinement is an edit whose input is the earlier image; with `api="responses"` it
 continues the earlier conversation (`previous_response_id`), or, when the earlier image was not made
-there, sends that image as an `input_image`. Either way the history records the step with its parent,
+there, sends that image as an `input_image`; with `api="chat"` the earlier user message and the assistant's
+image are sent again before the new instruction. Either way the history records the step with its parent,
 so `entry.chain()` / `history(chain=...)` walks back to the first image.
 """
 
@@ -19,7 +20,7 @@ from .marimo_live import live_output
 from .request import Problem
 from .result import REFINERS, GeneratedImage, ImageResult
 from .run import RunPath
-from .settings import Plan, Settings, prepare
+from .settings import Plan, Settings, api_for, prepare
 from .store import HistoryEntry
 
 SOURCES = "an ImageResult, one of its images, or a history entry"
@@ -35,6 +36,7 @@ class Parent:
     response_id: str | None = None
     image_call_id: str | None = None
     params: dict = field(default_factory=dict)  # the parameters a refinement keeps unless given anew
+    prompt: str | None = None  # the prompt that made it (a chat refinement sends it as the earlier turn)
 
 
 def parent_of(source: Any, index: int = 0) -> Parent:
@@ -56,7 +58,7 @@ def parent_of(source: Any, index: int = 0) -> Parent:
         meta = source.meta
         image = InputImage(source.generated().data, name=source.path.name, file=str(source.path))
         kept = {k: v for k, v in meta.get("parameters", {}).items() if k in KEPT}
-        return Parent(image, source.path, meta.get("response_id"), meta.get("image_call_id"), kept)
+        return Parent(image, source.path, meta.get("response_id"), meta.get("image_call_id"), kept, meta.get("prompt"))
     if isinstance(source, GeneratedImage):  # not in the history (it could not be stored): its bytes only
         image = InputImage(source.data, name=f"image-{source.index + 1}.{source.format}")
         return Parent(image, None, source.response_id, source.image_call_id)
@@ -81,6 +83,10 @@ def plan_refinement(
     if settings.api == "responses" and parent.response_id:
         continues = {"previous_response_id": parent.response_id}
         plan = prepare(prompt, params, settings=settings, extra_body=extra_body, **continues)
+    elif api_for(params, settings) == "chat":  # the conversation goes on: the earlier turn, then the instruction
+        plan = prepare(prompt, params, settings=settings, extra_body=extra_body)
+        earlier = (parent.prompt or "", parent.image)
+        plan = replace(plan, request=replace(plan.request, earlier=earlier))  # type: ignore[call-arg]
     else:
         plan = prepare(prompt, params, settings=settings, extra_body=extra_body, operation="edit", image=parent.image)
     return replace(plan, parent=parent)

@@ -12,16 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .carried import Carried
 from .catalog import IMAGE_TOOL
 from .edits import data_url
-from .errors import ValidationError
 from .request import Problem
 
 TOOL_CHOICE = {"type": "image_generation"}
 
 
 @dataclass(frozen=True)
-class ResponsesRequest:
+class ResponsesRequest(Carried):
     """An image request (`image`: ImageRequest or EditRequest) carried by the image tool of a Responses call
     whose mainline model is `mainline`; `previous_response_id` continues an earlier turn.
 
@@ -33,11 +33,6 @@ class ResponsesRequest:
 
     api = "responses"
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self.image, name)
-
     @property
     def count(self) -> int:
         """One: the image tool makes one image per call."""
@@ -47,24 +42,9 @@ class ResponsesRequest:
         """The requests actually sent: this one."""
         return [self]
 
-    def problems(self) -> list[Problem]:
-        """The image request's problems, then what the image tool does not take (of the parameters not yet
-        reported)."""
-        found = self.image.problems()
-        reported = {p.param for p in found}
-        return found + [p for p in tool_problems(self) if p.param not in reported]
-
-    def validated(self) -> ResponsesRequest:
-        """Return self, or raise ValidationError listing every problem."""
-        problems = self.problems()
-        if problems:
-            raise ValidationError(problems)
-        return self
-
-    def wire_problems(self) -> list[Problem]:
-        """problems(), plus this: a request sent as is, as a Batch API line is, must be an Images API request."""
-        line = "api='responses' cannot be a Batch API line: batch lines are Images API requests (use api='images')"
-        return [*self.problems(), Problem("api", line)]
+    def own_problems(self) -> list[Problem]:
+        """What the image tool does not take."""
+        return tool_problems(self)
 
     def warnings(self, *args: Any, **kwargs: Any) -> list[str]:
         """The image request's advice (sizes, shutdown dates)."""

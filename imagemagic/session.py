@@ -60,8 +60,8 @@ class Session:
         return f"<imagemagic Session: {len(self._clients)} clients{server}>"
 
     def client(self, endpoint: Endpoint, *, api: str = "images", **options: Any) -> AsyncImagesClient:
-        """The client of `api` (images: AsyncImagesClient, responses: AsyncResponsesClient) for an endpoint and
-        options, shared so connections are reused."""
+        """The client of `api` (images: AsyncImagesClient, responses: AsyncResponsesClient, chat: AsyncChatClient)
+        for an endpoint and options, shared so connections are reused."""
         key = (endpoint, api, tuple(sorted(options.items())))
         with self._lock:
             if key not in self._clients:
@@ -72,10 +72,11 @@ class Session:
         """A new client of `api` (images: AsyncImagesClient, responses: AsyncResponsesClient) with this
         session's sleep, clock and transport (not shared: the caller closes it; a run's clients with their
         rate gate are made so)."""
+        from .chat_client import AsyncChatClient
         from .client import AsyncImagesClient
         from .responses_client import AsyncResponsesClient
 
-        kind = AsyncResponsesClient if api == "responses" else AsyncImagesClient
+        kind = {"responses": AsyncResponsesClient, "chat": AsyncChatClient}.get(api, AsyncImagesClient)
         return kind(
             endpoint, sleep=self.sleep, clock=self.clock, transport=self.transport, connect=self.connect, **options
         )

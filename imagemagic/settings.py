@@ -20,7 +20,7 @@ from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from .catalog import DEFAULT_MODEL, DEFAULT_RESPONSES_MODEL, lookup
+from .catalog import DEFAULT_MODEL, DEFAULT_RESPONSES_MODEL, chat_model, lookup
 from .endpoint import Endpoint, resolve
 from .errors import Problem, ValidationError
 from .params import for_operation, unknown_names
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # loaded when a request is made, not at %load_ext (which need
     from .capabilities import Capability
     from .request import EditRequest, ImageRequest
 
-API_CHOICES = ("images", "responses")
+API_CHOICES = ("images", "responses", "chat")
 
 
 def _option(default, help, **extra):
@@ -104,8 +104,9 @@ class Settings:
     )
     api: str = _option(
         "images",
-        "Which API makes the images: images (the Images API) or responses (the Responses API's image_generation "
-        "tool, where a refinement continues the conversation by previous_response_id).",
+        "Which API makes the images: images (the Images API), responses (the Responses API's image_generation "
+        "tool, where a refinement continues the conversation by previous_response_id) or chat (chat completions, "
+        "for multimodal image models such as google/gemini-2.5-flash-image; chosen by itself for those).",
         choices=API_CHOICES,
     )
     profile: str = _option(
@@ -199,6 +200,7 @@ def request_for(
     mask=None,
     previous_response_id=None,
     capability=None,
+    plain=False,
 ):
     """The request `settings`' defaults and `params` (None: not given) describe, not yet validated.
 
@@ -208,8 +210,22 @@ def request_for(
     An edit takes its input images from `image` and `mask` (any kind inputs.collect accepts). With
     `settings.api == "responses"` it is carried by the Responses API's image tool (a ResponsesRequest;
     `previous_response_id` continues an earlier turn).
+    With `api_for(...) == "chat"` it is carried by a chat completion (a ChatRequest); `plain`: the Images API's
+    request whatever the api.
     Raises ValidationError for a name that is not a parameter of `operation` or an input that is no image.
     """
+    if not plain and api_for(params, settings, capability) == "chat":
+        from .chat_request import ChatRequest
+
+        given = {k: v for k, v in (params or {}).items() if v is not None}
+        shape = {**{k: settings.defaults.get(k) for k in ("size", "resolution")}, **given}
+        rest = {k: v for k, v in given.items() if k not in ("size", "resolution")}
+        defaults = {k: v for k, v in settings.defaults.items() if k not in ("size", "resolution")}
+        image_request = request_for(
+            prompt, rest, settings=settings.but(defaults=defaults), extra_body=extra_body, operation=operation,
+            image=image, mask=mask, capability=capability, plain=True,
+        )  # fmt: skip
+        return ChatRequest(image_request, shape.get("size"), shape.get("resolution"))
     if settings.api == "responses":
         from .responses_request import ResponsesRequest
 
@@ -247,6 +263,15 @@ def request_for(
     return ImageRequest(prompt=prompt, extra_body=dict(extra_body or {}), capability=capability, **values)
 
 
+def api_for(params: Mapping[str, Any] | None, settings: Settings, capability: Any = None) -> str:
+    """The API a request goes through: `settings.api`, or, under the default images, chat for a known
+    chat-completions image model (e.g. google/gemini-2.5-flash-image) or one whose `capability` says chat (an
+    OpenRouter listing's) that is no Images API model of the catalog."""
+    model = (params or {}).get("model") or settings.defaults.get("model")
+    said = getattr(capability, "api", None) == "chat" and not (isinstance(model, str) and lookup(model))
+    return "chat" if settings.api == "images" and (chat_model(model) is not None or said) else settings.api
+
+
 def prepare(
     prompt: str,
     params: Mapping[str, Any] | None = None,
@@ -270,7 +295,8 @@ def prepare(
 
     settings = settings or Settings.current()
     if settings.api not in API_CHOICES:
-        line = f"api={settings.api!r} is not an API of imagemagic: use {' or '.join(API_CHOICES)}"
+        allowed = f"{', '.join(API_CHOICES[:-1])} or {API_CHOICES[-1]}"
+        line = f"api={settings.api!r} is not an API of imagemagic: use {allowed}"
         raise ValidationError([Problem("api", line)])
     if override_problems(settings.capabilities):
         raise ValidationError([Problem("capabilities", line) for line in override_problems(settings.capabilities)])

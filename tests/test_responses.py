@@ -60,7 +60,7 @@ def test_tool_rules_verbatim(recorder):
     )
     with pytest.raises(ValidationError) as info:
         imagemagic.generate("a fox", api="sideways", base_url=recorder.base + "/v1", api_key=KEY)
-    assert str(info.value) == "api='sideways' is not an API of imagemagic: use images or responses"
+    assert str(info.value) == "api='sideways' is not an API of imagemagic: use images, responses or chat"
     assert recorder.requests == []
 
 

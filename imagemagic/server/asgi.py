@@ -17,6 +17,7 @@ from .app import model as retrieve_model
 from .app import models as list_models
 from .batches import ROUTES as BATCH_ROUTES
 from .batches import Batches
+from .chat import ROUTES as CHAT_ROUTES
 from .guard import Guard
 from .models import Models
 from .responses import ROUTES as RESPONSE_ROUTES
@@ -95,6 +96,7 @@ def create_app(
         Route(IMAGE_FILES + "{token}", image_file, methods=["GET"], name="image_file"),
         *BATCH_ROUTES,
         *RESPONSE_ROUTES,
+        *CHAT_ROUTES,
     ]
     app = Starlette(
         middleware=[
