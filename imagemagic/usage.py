@@ -10,7 +10,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from .catalog import MODELS, base_name, lookup
+from .catalog import CHAT_MODELS, MODELS, base_name, chat_model, lookup
 
 PRICES_AS_OF = "2026-11-29"
 PRICES_SOURCE = "openai.com/api/pricing"
@@ -29,6 +29,11 @@ PRICES = {
     "gpt-image-1-mini": {"text_input": 2.00, "image_input": 2.50, "image_output": 8.00},
     "gpt-image-1.5": {"text_input": 5.00, "image_input": 8.00, "image_output": 32.00},
     **{m.name: _NEW for m in MODELS.values() if m.series in ("gpt-image-2", "gpt-image-2.5", "gpt-image-2.6")},
+    # chat-completions image models: the catalog's rates (its input rate for text and input images alike)
+    **{
+        m.name: {"text_input": m.input_price, "image_input": m.input_price, "image_output": m.image_price}
+        for m in CHAT_MODELS.values()
+    },
 }
 
 
@@ -164,6 +169,9 @@ def _gpt_image_2_tokens(factor: int, width: int, height: int) -> int:
 
 def image_tokens(model: str, size: str | None, quality: str | None) -> tuple[int | None, str | None]:
     """(output tokens of one image, a note on what was assumed) — or (None, why it cannot be priced)."""
+    chat = chat_model(model)
+    if chat is not None:  # a fixed count per image, whatever the aspect (image_config only shapes it)
+        return chat.image_tokens, None
     row = lookup(model)
     if row is None or row.family != "gpt-image" or row.series == "chatgpt-image-latest":
         return None, f"no token figures for {model}"

@@ -107,10 +107,15 @@ def test_history_cache_recipe_over_the_local_server(chat):
     assert cell.startswith(f"%%imagegen --model {FLASH} --size portrait ") and cell.endswith("\na red fox")
 
 
-def test_a_budget_refuses_a_chat_run_it_cannot_price(chat):
+def test_a_budget_prices_a_chat_run_before_sending_and_counts_what_it_billed(chat):
+    session = Session()
     with pytest.raises(imagemagic.BudgetError) as caught:
-        imagemagic.generate("a kite", model=FLASH, settings=_settings(chat, budget=5.0))
-    assert "cannot be priced" in str(caught.value) and chat.bodies == []
+        imagemagic.generate("a kite", model=FLASH, n=2, session=session, settings=_settings(chat, budget=0.05))
+    assert str(caught.value).startswith("budget: this run would cost about $0.077, more than the $0.050 left of")
+    assert chat.bodies == []  # refused before sending
+    result = imagemagic.generate("a kite", model=FLASH, session=session, settings=_settings(chat, budget=0.05))
+    assert len(chat.bodies) == 1 and result.cost_source == "provider"
+    assert result.cost == pytest.approx(1290 * 30.0 / 1e6, rel=0.01)  # the server's usage.cost: its image tokens
 
 
 def test_a_two_cell_sweep_and_a_stream(chat):
