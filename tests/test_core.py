@@ -51,7 +51,7 @@ def test_an_unknown_keyword_names_the_parameters_and_suggests_the_closest(record
         "'sise' is not a parameter of generate: did you mean 'size'? use model, size, resolution, quality, n, "
         "background, "
         "output_format, output_compression, moderation, stream, partial_images, style, response_format, user, "
-        "complexity, frame_count, frame_duration_ms"
+        "safety_identifier, complexity, frame_count, frame_duration_ms"
     )
     assert recorder.requests == []
 

@@ -66,7 +66,7 @@ def test_problems_are_one_line(call, message):
 QUALITY_TYPO = (
     "'qualty' is not a parameter of generate: did you mean 'quality'? use model, size, resolution, quality, n, "
     "background, output_format, output_compression, moderation, stream, partial_images, style, response_format, user, "
-    "complexity, frame_count, frame_duration_ms, or a variable the template uses"
+    "safety_identifier, complexity, frame_count, frame_duration_ms, or a variable the template uses"
 )
 
 
