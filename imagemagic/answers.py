@@ -5,7 +5,8 @@ scanner (b64scan), which decodes every `b64_json` value straight into a spool fr
 `progress.spool()` (a file in the history folder, or memory) and keeps only the small rest of the
 answer for `json.loads`: ids, usage, revised prompt, created, the event's type, all parsed and checked
 as before. An answer (or one stream event) larger than `max_answer_bytes` is refused, every string a
-server sends is masked for the key (errors.masked), more images than requested are all kept, and an
+server sends is masked for the key (errors.masked), an image beyond what was requested is ignored (its
+bytes go to a NullSpool, never to disk; Progress counts it and the run path says so), and an
 image that is not one is refused before anything shows or stores it (a partial is skipped with a
 status line). A spool no image took is deleted.
 """
@@ -22,15 +23,18 @@ from .b64scan import B64Scanner, marker_index
 from .errors import ContentPolicyViolationError, ImageDataError, TransportError, error_from_body, masked
 from .progress import Progress
 from .result import GeneratedImage, add_usage
-from .spool import Spool, remove
+from .spool import NullSpool, Spool, remove
 from .sse import EventTooLarge, SSEStream
 
 
 class _Images:
     """The images of one JSON document being scanned: the scanner, and which spools an image took."""
 
-    def __init__(self, progress: Progress):
-        self.scanner: B64Scanner[Spool] = B64Scanner(progress.spool)
+    def __init__(self, progress: Progress, wanted: Callable[[int], bool] = lambda k: True):
+        """`wanted(k)`: whether the k-th value is an image kept (else its bytes are dropped as they arrive)."""
+        self.scanner: B64Scanner[Spool] = B64Scanner(
+            lambda: progress.spool() if wanted(len(self.scanner.sinks)) else NullSpool()
+        )
         self._taken: set[int] = set()
 
     def image(self, value: str, slot: int, **meta) -> GeneratedImage:
@@ -89,7 +93,8 @@ class AnswerReader:
         declared = resp.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_answer_bytes:
             raise TransportError(self.too_large("the answer"))
-        images, received = _Images(progress), 0
+        images = _Images(progress, lambda k: progress.slot(first_slot, k, count) is not None)
+        received = 0
         try:
             async for chunk in resp.aiter_bytes():
                 received += len(chunk)
@@ -117,7 +122,8 @@ class AnswerReader:
             add_usage(progress.usage, usage)
             for offset, item in enumerate(payload["data"]):
                 slot = progress.slot(first_slot, offset, count)
-                progress.image(await self._item(images, item, slot, request_id, usage))
+                if slot is not None:  # else ignored: beyond what was asked
+                    progress.image(await self._item(images, item, slot, request_id, usage))
         finally:
             images.discard()
 
@@ -135,18 +141,19 @@ class AnswerReader:
         raise TransportError(f"image {slot + 1} in the answer has neither b64_json nor url")
 
     async def _stream(self, resp, count, first_slot, progress, request_id):
-        sse, state = SSEStream(max_event_bytes=self.max_answer_bytes), _Event(progress)
         done = 0
 
         def slot():
             return progress.slot(first_slot, done, count)
+
+        sse, state = SSEStream(max_event_bytes=self.max_answer_bytes), _Event(progress, slot)
 
         try:
             async for chunk in resp.aiter_bytes():
                 for kind, value in sse.feed(chunk):
                     if state.take(kind, value):
                         done += self._event(state, slot, progress, request_id)
-                        state = _Event(progress)
+                        state = _Event(progress, slot)
             for kind, value in sse.close():
                 if state.take(kind, value):
                     done += self._event(state, slot, progress, request_id, at_end=True)
@@ -180,6 +187,11 @@ class AnswerReader:
         if not isinstance(b64, str):
             raise TransportError(f"a {kind!r} event carries no b64_json image")
         partial = kind.endswith("partial_image")
+        at = slot()
+        if at is None:  # beyond what was asked: ignored, but what the server says it billed is counted
+            if not partial:
+                add_usage(progress.usage, _usage(payload))
+            return 0 if partial else 1
         index = payload.get("partial_image_index")
         meta = {
             "partial": partial,
@@ -190,12 +202,12 @@ class AnswerReader:
         }
         if partial:
             try:
-                img = checked(images.image(b64, slot(), **meta))
+                img = checked(images.image(b64, at, **meta))
             except ImageDataError as exc:
                 progress.status(f"partial skipped: {exc}")
                 return 0
         else:
-            img = checked(images.image(b64, slot(), **meta))
+            img = checked(images.image(b64, at, **meta))
             add_usage(progress.usage, img.usage)
             progress.created = payload.get("created_at", progress.created)
         progress.image(img)
@@ -205,8 +217,9 @@ class AnswerReader:
 class _Event:
     """The event being read: its name and, once its data starts, the scanner of that data."""
 
-    def __init__(self, progress: Progress):
+    def __init__(self, progress: Progress, slot: Callable[[], int | None]):
         self.progress = progress
+        self.slot = slot  # where the event's image goes; None: ignored, so its bytes are never spooled
         self.name = "message"
         self.images: _Images | None = None
 
@@ -216,7 +229,7 @@ class _Event:
             self.images.scanner.feed(value)  # type: ignore[union-attr]
         elif kind == "line":
             if self.images is None:
-                self.images = _Images(self.progress)
+                self.images = _Images(self.progress, lambda k: self.slot() is not None)
             else:
                 self.images.scanner.feed(b"\n")
         elif kind == "event":

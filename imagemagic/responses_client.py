@@ -4,8 +4,9 @@
 event-stream decoder, `Progress`) with the Responses API's body and answers: a `Response` object, or its
 stream, where `response.image_generation_call.partial_image` carries `partial_image_b64` (0-based
 `partial_image_index`), `response.image_generation_call.completed` carries no image, and the final bytes
-arrive in `response.output_item.done` (an `image_generation_call` item's `result`), passed on with its
-usage when `response.completed` follows (or as it is, when the stream ends first). Each image keeps its
+arrive in `response.output_item.done` (an `image_generation_call` item's `result`), each one held and passed
+on when `response.completed` follows, the response's usage on the first (or as they are, when the stream
+ends first). Each image keeps its
 response id and image-call id, which a refinement continues.
 
 Usage: the image tool's tokens (`tool_usage.image_gen`) are the result's usage, priced as the image
@@ -55,7 +56,7 @@ class ResponsesReader(AnswerReader):
         super().__init__(*args)
         self.response: str | None = None  # the id of the Response being read
         self.images = 0
-        self.held: GeneratedImage | None = None  # a final image waiting for its usage (response.completed)
+        self.held: list[GeneratedImage] = []  # final images waiting for their usage (response.completed)
 
     async def _json(self, resp, content_type, count, first_slot, progress, request_id, deadline):
         raw = await read_capped(resp, self.max_answer_bytes)
@@ -82,16 +83,15 @@ class ResponsesReader(AnswerReader):
         images = [item for item in _output(payload) if item.get("type") == "image_generation_call"]
         if not any(isinstance(item.get("result"), str) for item in images):
             raise TransportError(_no_image(payload))
-        for offset, item in enumerate(images):
-            if not isinstance(item.get("result"), str):
-                continue
-            img = _final(item, progress.slot(first_slot, offset, count), payload.get("id"), request_id, usage)
-            progress.image(img)
+        for offset, item in enumerate(item for item in images if isinstance(item.get("result"), str)):
+            slot = progress.slot(first_slot, offset, count)
+            if slot is not None:  # else ignored: beyond what was asked
+                progress.image(_final(item, slot, payload.get("id"), request_id, usage))
 
     async def _stream(self, resp: httpx.Response, count: int, first_slot: int, progress: Progress, request_id: Any):
         decoder = SSEDecoder(max_event_bytes=self.max_answer_bytes)
 
-        def slot() -> int:
+        def slot() -> int | None:
             return progress.slot(first_slot, self.images, count)
 
         try:
@@ -103,9 +103,7 @@ class ResponsesReader(AnswerReader):
         except EventTooLarge as exc:
             raise TransportError(self.too_large("a stream event")) from exc
         finally:  # a stream cut off after the final image still keeps it
-            if self.held is not None:
-                progress.image(self.held)
-                self.held = None
+            self._pass_on(progress, None)
         if not self.images:
             raise TransportError("the stream ended without a completed image")
 
@@ -146,8 +144,10 @@ class ResponsesReader(AnswerReader):
                 return
             if not isinstance(item.get("result"), str):
                 raise TransportError(f"a {kind!r} event's image_generation_call carries no result image")
-            self.held = _final(item, slot(), self.response, request_id, None)  # stored with its usage, next
+            at = slot()
             self.images += 1
+            if at is not None:  # else ignored: beyond what was asked
+                self.held.append(_final(item, at, self.response, request_id, None))  # stored with its usage, next
         elif kind in ("response.completed", "response.failed", "response.incomplete") and isinstance(response, dict):
             _refused(response, request_id, self.api_key)
             usage = responses_usage(response)
@@ -155,10 +155,14 @@ class ResponsesReader(AnswerReader):
             progress.created = response.get("created_at", progress.created)
             if not self.images:
                 raise TransportError(_no_image(response))
-            if self.held is not None:
-                self.held.usage = usage
-                progress.image(self.held)
-                self.held = None
+            self._pass_on(progress, usage)
+
+    def _pass_on(self, progress: Progress, usage: dict | None) -> None:
+        """Pass the held images on, the response's `usage` on the first (the result's usage counts it once)."""
+        for img in self.held:
+            img.usage, usage = usage, None
+            progress.image(img)
+        self.held = []
 
 
 def responses_usage(response: dict) -> dict:

@@ -40,6 +40,22 @@ class MemorySpool:
         self.data = bytearray()
 
 
+class NullSpool:
+    """Where the bytes of an image that is ignored go (one beyond `n`): nowhere, never to disk."""
+
+    path: Path | None = None
+
+    def write(self, data: bytes) -> None:
+        """Drop decoded bytes."""
+
+    def finish(self) -> dict[str, Any]:
+        """No GeneratedImage fields: an ignored image is never made."""
+        return {}
+
+    def discard(self) -> None:
+        """Nothing to drop."""
+
+
 class FileSpool:
     """Decoded bytes written to a hidden temporary file in `folder`; raises OSError when it cannot be made.
 
@@ -103,4 +119,4 @@ def remove(path: Path) -> None:
         pass
 
 
-Spool = FileSpool | MemorySpool
+Spool = FileSpool | MemorySpool | NullSpool

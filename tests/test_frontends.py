@@ -273,3 +273,18 @@ def via_panel_of(p):
         return await p.task
 
     return asyncio.run(click())
+
+
+@pytest.mark.parametrize("front_end", [*FRONT_ENDS, "sweep"])
+def test_fewer_images_than_n_are_said_on_every_front_end(ip, scripted, front_end, recwarn):
+    server = scripted(default=reply())  # one image, whatever n asked
+    configure(ip, base_url=server.url, n=4)
+    if front_end == "sweep":
+        imagemagic.sweep("a {thing}", thing=["kite"])
+        said = [str(w.message) for w in recwarn]
+    elif front_end == "panel":
+        said = via_panel(ip).notes
+    else:
+        FRONT_ENDS[front_end](ip)
+        said = [str(w.message) for w in recwarn]
+    assert said == ["1 of 4 images arrived (n=4)"]
