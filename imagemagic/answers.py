@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from .b64scan import B64Scanner, marker_index
+from .b64scan import IMAGES_KEYS, B64Scanner, marker_index
 from .errors import ContentPolicyViolationError, ImageDataError, TransportError, error_from_body, masked
 from .progress import Progress
 from .result import GeneratedImage, add_usage
@@ -30,10 +30,11 @@ from .sse import EventTooLarge, SSEStream
 class _Images:
     """The images of one JSON document being scanned: the scanner, and which spools an image took."""
 
-    def __init__(self, progress: Progress, wanted: Callable[[int], bool] = lambda k: True):
-        """`wanted(k)`: whether the k-th value is an image kept (else its bytes are dropped as they arrive)."""
+    def __init__(self, progress: Progress, keys: tuple[bytes, ...], wanted: Callable[[int], bool] = lambda k: True):
+        """`keys`: the image keys of the answer's dialect; `wanted(k)`: whether the k-th value is an image kept
+        (else its bytes are dropped as they arrive)."""
         self.scanner: B64Scanner[Spool] = B64Scanner(
-            lambda: progress.spool() if wanted(len(self.scanner.sinks)) else NullSpool()
+            lambda: progress.spool() if wanted(len(self.scanner.sinks)) else NullSpool(), keys
         )
         self._taken: set[int] = set()
 
@@ -62,7 +63,13 @@ class _Images:
 
 class AnswerReader:
     """Reads the answers of one endpoint (`host`, `api_key` for masking) into a Progress; `download(url,
-    slot)` fetches a `response_format=url` image."""
+    slot)` fetches a `response_format=url` image.
+
+    The Images API's dialect; another (the Responses API's, responses_client) names its image keys in `KEYS`
+    (what b64scan spools) and reads its parsed answers in `_answer` (a JSON answer) and `_event_of` (one
+    stream event, its images taken with `images.image(value, slot, **meta)`), the reading itself shared."""
+
+    KEYS: tuple[bytes, ...] = IMAGES_KEYS
 
     def __init__(
         self, host: str, api_key: str | None, max_answer_bytes: int, download: Callable[[str, int], Awaitable[bytes]]
@@ -93,7 +100,7 @@ class AnswerReader:
         declared = resp.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_answer_bytes:
             raise TransportError(self.too_large("the answer"))
-        images = _Images(progress, lambda k: progress.slot(first_slot, k, count) is not None)
+        images = _Images(progress, self.KEYS, lambda k: progress.slot(first_slot, k, count) is not None)
         received = 0
         try:
             async for chunk in resp.aiter_bytes():
@@ -108,24 +115,27 @@ class AnswerReader:
                 raise TransportError(
                     f"the server answered {content_type or 'without a content type'}, not JSON or an event stream"
                 ) from exc
-            payload = self._masked(payload)
-            if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
-                raise TransportError("the server's JSON answer has no data list of images")
-            if not payload["data"]:  # a 200 with no images: what a provider's moderation answers (never retried)
-                raise ContentPolicyViolationError(
-                    f"{self.host} answered with no images (an empty data list): its moderation refused the request",
-                    status_code=resp.status_code,
-                    request_id=request_id,
-                )
-            progress.created = payload.get("created", progress.created)
-            usage = _usage(payload)
-            add_usage(progress.usage, usage)
-            for offset, item in enumerate(payload["data"]):
-                slot = progress.slot(first_slot, offset, count)
-                if slot is not None:  # else ignored: beyond what was asked
-                    progress.image(await self._item(images, item, slot, request_id, usage))
+            await self._answer(images, self._masked(payload), count, first_slot, progress, request_id, resp)
         finally:
             images.discard()
+
+    async def _answer(self, images, payload, count, first_slot, progress, request_id, resp):
+        """Record the images and usage of a parsed JSON answer (its image values spooled in `images`)."""
+        if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+            raise TransportError("the server's JSON answer has no data list of images")
+        if not payload["data"]:  # a 200 with no images: what a provider's moderation answers (never retried)
+            raise ContentPolicyViolationError(
+                f"{self.host} answered with no images (an empty data list): its moderation refused the request",
+                status_code=resp.status_code,
+                request_id=request_id,
+            )
+        progress.created = payload.get("created", progress.created)
+        usage = _usage(payload)
+        add_usage(progress.usage, usage)
+        for offset, item in enumerate(payload["data"]):
+            slot = progress.slot(first_slot, offset, count)
+            if slot is not None:  # else ignored: beyond what was asked
+                progress.image(await self._item(images, item, slot, request_id, usage))
 
     async def _item(self, images, item, slot, request_id, usage):
         meta = {
@@ -146,14 +156,17 @@ class AnswerReader:
         def slot():
             return progress.slot(first_slot, done, count)
 
-        sse, state = SSEStream(max_event_bytes=self.max_answer_bytes), _Event(progress, slot)
+        def keeps(name: str) -> bool:
+            return self._keeps(name) and slot() is not None
+
+        sse, state = SSEStream(max_event_bytes=self.max_answer_bytes), _Event(progress, self.KEYS, keeps)
 
         try:
             async for chunk in resp.aiter_bytes():
                 for kind, value in sse.feed(chunk):
                     if state.take(kind, value):
                         done += self._event(state, slot, progress, request_id)
-                        state = _Event(progress, slot)
+                        state = _Event(progress, self.KEYS, keeps)
             for kind, value in sse.close():
                 if state.take(kind, value):
                     done += self._event(state, slot, progress, request_id, at_end=True)
@@ -162,6 +175,7 @@ class AnswerReader:
         finally:
             if state.images is not None:
                 state.images.discard()
+            self._ended(progress)
         if not done:
             raise TransportError("the stream ended without a completed image")
 
@@ -176,7 +190,15 @@ class AnswerReader:
         finally:
             images.discard()
 
+    def _keeps(self, name: str) -> bool:
+        """Whether a stream event named `name` has images to keep (every one, in the Images API)."""
+        return True
+
+    def _ended(self, progress: Progress) -> None:
+        """The stream ended (or broke off): pass on what a dialect held back (the Images API holds nothing)."""
+
     def _event_of(self, images, name, slot, progress, request_id, at_end):
+        """Read one event: 1 when it completed an image, else 0."""
         parsed = event_payload(name, images.scanner.close(), request_id, self.api_key, at_end)
         if parsed is None:
             return 0
@@ -217,9 +239,10 @@ class AnswerReader:
 class _Event:
     """The event being read: its name and, once its data starts, the scanner of that data."""
 
-    def __init__(self, progress: Progress, slot: Callable[[], int | None]):
+    def __init__(self, progress: Progress, keys: tuple[bytes, ...], keeps: Callable[[str], bool]):
         self.progress = progress
-        self.slot = slot  # where the event's image goes; None: ignored, so its bytes are never spooled
+        self.keys = keys
+        self.keeps = keeps  # whether an event of this name keeps its images (else they are never spooled)
         self.name = "message"
         self.images: _Images | None = None
 
@@ -229,7 +252,7 @@ class _Event:
             self.images.scanner.feed(value)  # type: ignore[union-attr]
         elif kind == "line":
             if self.images is None:
-                self.images = _Images(self.progress, lambda k: self.slot() is not None)
+                self.images = _Images(self.progress, self.keys, lambda k: self.keeps(self.name))
             else:
                 self.images.scanner.feed(b"\n")
         elif kind == "event":
