@@ -7,6 +7,7 @@ import json
 
 import pytest
 from helpers.scripted import completed_event, partial_event, png_b64, reply, stream
+from helpers.warned import said as warned
 
 import imagemagic
 
@@ -24,7 +25,7 @@ def test_a_json_answer_of_many_images_for_n_1_keeps_one(scripted, clean_env):
     with pytest.warns(imagemagic.ImageMagicWarning) as said:
         result = imagemagic.generate("a fox", base_url=server.url, api_key=KEY)
     assert len(result) == 1 and len(result.files) == 1
-    assert [str(w.message) for w in said] == ["the server sent 40 images for n=1: kept 1, ignored 39"]
+    assert warned(said) == ["the server sent 40 images for n=1: kept 1, ignored 39"]
     assert len([name for name in _files(clean_env) if name.endswith(".png")]) == 1  # the ignored never on disk
     assert not [name for name in _files(clean_env) if name.endswith(".tmp")]
     assert result.usage["output_tokens"] == 2  # what the server says it billed, once
@@ -46,7 +47,7 @@ def test_a_stream_of_extra_images_keeps_what_was_asked(scripted, clean_env, monk
     with pytest.warns(imagemagic.ImageMagicWarning) as said:
         result = imagemagic.generate("a fox", base_url=server.url, api_key=KEY, stream=True, partial_images=1)
     assert len(result) == 1 and len(result.files) == 1
-    assert [str(w.message) for w in said] == ["the server sent 4 images for n=1: kept 1, ignored 3"]
+    assert warned(said) == ["the server sent 4 images for n=1: kept 1, ignored 3"]
     assert len(written) == 2  # one partial and the final: nothing of the ignored ones was spooled
     assert result.usage["output_tokens"] == 8  # each completed event's usage, as billed by the server
 
@@ -56,5 +57,5 @@ def test_fewer_images_than_n_are_said(scripted):
     with pytest.warns(imagemagic.ImageMagicWarning) as said:
         result = imagemagic.generate("a fox", base_url=server.url, api_key=KEY, n=4)
     assert len(result) == 1
-    assert [str(w.message) for w in said] == ["1 of 4 images arrived (n=4)"]
+    assert warned(said) == ["1 of 4 images arrived (n=4)"]
     assert json.loads(server.requests[0][1])["n"] == 4

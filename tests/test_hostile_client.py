@@ -28,6 +28,7 @@ from helpers.scripted import (
     stream,
     trickle,
 )
+from helpers.warned import said as warned
 from IPython.utils.capture import capture_output
 from PIL import Image
 
@@ -423,7 +424,7 @@ def test_a_slot_the_server_never_filled_ends_as_no_image(ip, scripted, drawn):
     server = scripted(reply(body=ok_body()))
     with pytest.warns(imagemagic.ImageMagicWarning) as said:
         magic(ip, server.url, "-n 2 --size 1024x1024 --out pic")
-    assert len(ip.user_ns["pic"]) == 1 and [str(w.message) for w in said] == ["1 of 2 images arrived (n=2)"]
+    assert len(ip.user_ns["pic"]) == 1 and warned(said) == ["1 of 2 images arrived (n=2)"]
     assert drawn[-1] == ["no image · gpt-image-2 · 1024x1024", "image 2 of 2 · 0 s", "the server sent no image for it"]
 
 
@@ -457,5 +458,5 @@ def test_the_magic_binds_what_was_asked_and_says_the_rest(ip, scripted, clean_en
     with pytest.warns(imagemagic.ImageMagicWarning) as said:
         magic(ip, server.url, "--stream --out pic")
     assert len(ip.user_ns["pic"]) == 1
-    assert [str(w.message) for w in said] == ["the server sent 2 images for n=1: kept 1, ignored 1"]
+    assert warned(said) == ["the server sent 2 images for n=1: kept 1, ignored 1"]
     assert len(list(clean_env.rglob("*.png"))) == 1

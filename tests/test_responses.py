@@ -9,6 +9,7 @@ import re
 import httpx
 import pytest
 from helpers.images import decoded
+from helpers.warned import said as warned
 
 import imagemagic
 from imagemagic import Settings, ValidationError
@@ -317,4 +318,4 @@ def test_a_stream_of_two_images_keeps_the_first_and_says_the_other(scripted):  #
     assert [img.wire_b64 for img in result.images] == [first]
     assert result.images[0].image_call_id == "ig_0" and len(result.files) == 1
     assert result.usage["input_tokens"] == 7 and result.images[0].usage["input_tokens"] == 7
-    assert [str(w.message) for w in said] == ["the server sent 2 images for n=1: kept 1, ignored 1"]
+    assert warned(said) == ["the server sent 2 images for n=1: kept 1, ignored 1"]
