@@ -5,7 +5,8 @@ scanner (b64scan), which decodes every `b64_json` value straight into a spool fr
 `progress.spool()` (a file in the history folder, or memory) and keeps only the small rest of the
 answer for `json.loads`: ids, usage, revised prompt, created, the event's type, all parsed and checked
 as before. An answer (or one stream event) larger than `max_answer_bytes` is refused, every string a
-server sends is masked for the key (errors.masked), more images than requested are all kept, and an
+server sends is masked for the key (errors.masked), an image beyond what was requested is ignored (its
+bytes go to a NullSpool, never to disk; Progress counts it and the run path says so), and an
 image that is not one is refused before anything shows or stores it (a partial is skipped with a
 status line). A spool no image took is deleted.
 """
@@ -18,19 +19,23 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from .b64scan import B64Scanner, marker_index
+from .b64scan import IMAGES_KEYS, B64Scanner, marker_index
 from .errors import ContentPolicyViolationError, ImageDataError, TransportError, error_from_body, masked
 from .progress import Progress
 from .result import GeneratedImage, add_usage
-from .spool import Spool, remove
+from .spool import NullSpool, Spool, remove
 from .sse import EventTooLarge, SSEStream
 
 
 class _Images:
     """The images of one JSON document being scanned: the scanner, and which spools an image took."""
 
-    def __init__(self, progress: Progress):
-        self.scanner: B64Scanner[Spool] = B64Scanner(progress.spool)
+    def __init__(self, progress: Progress, keys: tuple[bytes, ...], wanted: Callable[[int], bool] = lambda k: True):
+        """`keys`: the image keys of the answer's dialect; `wanted(k)`: whether the k-th value is an image kept
+        (else its bytes are dropped as they arrive)."""
+        self.scanner: B64Scanner[Spool] = B64Scanner(
+            lambda: progress.spool() if wanted(len(self.scanner.sinks)) else NullSpool(), keys
+        )
         self._taken: set[int] = set()
 
     def image(self, value: str, slot: int, **meta) -> GeneratedImage:
@@ -58,7 +63,13 @@ class _Images:
 
 class AnswerReader:
     """Reads the answers of one endpoint (`host`, `api_key` for masking) into a Progress; `download(url,
-    slot)` fetches a `response_format=url` image."""
+    slot)` fetches a `response_format=url` image.
+
+    The Images API's dialect; another (the Responses API's, responses_client) names its image keys in `KEYS`
+    (what b64scan spools) and reads its parsed answers in `_answer` (a JSON answer) and `_event_of` (one
+    stream event, its images taken with `images.image(value, slot, **meta)`), the reading itself shared."""
+
+    KEYS: tuple[bytes, ...] = IMAGES_KEYS
 
     def __init__(
         self, host: str, api_key: str | None, max_answer_bytes: int, download: Callable[[str, int], Awaitable[bytes]]
@@ -89,7 +100,8 @@ class AnswerReader:
         declared = resp.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_answer_bytes:
             raise TransportError(self.too_large("the answer"))
-        images, received = _Images(progress), 0
+        images = _Images(progress, self.KEYS, lambda k: progress.slot(first_slot, k, count) is not None)
+        received = 0
         try:
             async for chunk in resp.aiter_bytes():
                 received += len(chunk)
@@ -103,23 +115,27 @@ class AnswerReader:
                 raise TransportError(
                     f"the server answered {content_type or 'without a content type'}, not JSON or an event stream"
                 ) from exc
-            payload = self._masked(payload)
-            if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
-                raise TransportError("the server's JSON answer has no data list of images")
-            if not payload["data"]:  # a 200 with no images: what a provider's moderation answers (never retried)
-                raise ContentPolicyViolationError(
-                    f"{self.host} answered with no images (an empty data list): its moderation refused the request",
-                    status_code=resp.status_code,
-                    request_id=request_id,
-                )
-            progress.created = payload.get("created", progress.created)
-            usage = _usage(payload)
-            add_usage(progress.usage, usage)
-            for offset, item in enumerate(payload["data"]):
-                slot = progress.slot(first_slot, offset, count)
-                progress.image(await self._item(images, item, slot, request_id, usage))
+            await self._answer(images, self._masked(payload), count, first_slot, progress, request_id, resp)
         finally:
             images.discard()
+
+    async def _answer(self, images, payload, count, first_slot, progress, request_id, resp):
+        """Record the images and usage of a parsed JSON answer (its image values spooled in `images`)."""
+        if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+            raise TransportError("the server's JSON answer has no data list of images")
+        if not payload["data"]:  # a 200 with no images: what a provider's moderation answers (never retried)
+            raise ContentPolicyViolationError(
+                f"{self.host} answered with no images (an empty data list): its moderation refused the request",
+                status_code=resp.status_code,
+                request_id=request_id,
+            )
+        progress.created = payload.get("created", progress.created)
+        usage = _usage(payload)
+        add_usage(progress.usage, usage)
+        for offset, item in enumerate(payload["data"]):
+            slot = progress.slot(first_slot, offset, count)
+            if slot is not None:  # else ignored: beyond what was asked
+                progress.image(await self._item(images, item, slot, request_id, usage))
 
     async def _item(self, images, item, slot, request_id, usage):
         meta = {
@@ -135,18 +151,22 @@ class AnswerReader:
         raise TransportError(f"image {slot + 1} in the answer has neither b64_json nor url")
 
     async def _stream(self, resp, count, first_slot, progress, request_id):
-        sse, state = SSEStream(max_event_bytes=self.max_answer_bytes), _Event(progress)
         done = 0
 
         def slot():
             return progress.slot(first_slot, done, count)
+
+        def keeps(name: str) -> bool:
+            return self._keeps(name) and slot() is not None
+
+        sse, state = SSEStream(max_event_bytes=self.max_answer_bytes), _Event(progress, self.KEYS, keeps)
 
         try:
             async for chunk in resp.aiter_bytes():
                 for kind, value in sse.feed(chunk):
                     if state.take(kind, value):
                         done += self._event(state, slot, progress, request_id)
-                        state = _Event(progress)
+                        state = _Event(progress, self.KEYS, keeps)
             for kind, value in sse.close():
                 if state.take(kind, value):
                     done += self._event(state, slot, progress, request_id, at_end=True)
@@ -155,6 +175,7 @@ class AnswerReader:
         finally:
             if state.images is not None:
                 state.images.discard()
+            self._ended(progress)
         if not done:
             raise TransportError("the stream ended without a completed image")
 
@@ -169,7 +190,15 @@ class AnswerReader:
         finally:
             images.discard()
 
+    def _keeps(self, name: str) -> bool:
+        """Whether a stream event named `name` has images to keep (every one, in the Images API)."""
+        return True
+
+    def _ended(self, progress: Progress) -> None:
+        """The stream ended (or broke off): pass on what a dialect held back (the Images API holds nothing)."""
+
     def _event_of(self, images, name, slot, progress, request_id, at_end):
+        """Read one event: 1 when it completed an image, else 0."""
         parsed = event_payload(name, images.scanner.close(), request_id, self.api_key, at_end)
         if parsed is None:
             return 0
@@ -180,6 +209,11 @@ class AnswerReader:
         if not isinstance(b64, str):
             raise TransportError(f"a {kind!r} event carries no b64_json image")
         partial = kind.endswith("partial_image")
+        at = slot()
+        if at is None:  # beyond what was asked: ignored, but what the server says it billed is counted
+            if not partial:
+                add_usage(progress.usage, _usage(payload))
+            return 0 if partial else 1
         index = payload.get("partial_image_index")
         meta = {
             "partial": partial,
@@ -190,12 +224,12 @@ class AnswerReader:
         }
         if partial:
             try:
-                img = checked(images.image(b64, slot(), **meta))
+                img = checked(images.image(b64, at, **meta))
             except ImageDataError as exc:
                 progress.status(f"partial skipped: {exc}")
                 return 0
         else:
-            img = checked(images.image(b64, slot(), **meta))
+            img = checked(images.image(b64, at, **meta))
             add_usage(progress.usage, img.usage)
             progress.created = payload.get("created_at", progress.created)
         progress.image(img)
@@ -205,8 +239,10 @@ class AnswerReader:
 class _Event:
     """The event being read: its name and, once its data starts, the scanner of that data."""
 
-    def __init__(self, progress: Progress):
+    def __init__(self, progress: Progress, keys: tuple[bytes, ...], keeps: Callable[[str], bool]):
         self.progress = progress
+        self.keys = keys
+        self.keeps = keeps  # whether an event of this name keeps its images (else they are never spooled)
         self.name = "message"
         self.images: _Images | None = None
 
@@ -216,7 +252,7 @@ class _Event:
             self.images.scanner.feed(value)  # type: ignore[union-attr]
         elif kind == "line":
             if self.images is None:
-                self.images = _Images(self.progress)
+                self.images = _Images(self.progress, self.keys, lambda k: self.keeps(self.name))
             else:
                 self.images.scanner.feed(b"\n")
         elif kind == "event":

@@ -1,6 +1,7 @@
 """Incremental scanner of one JSON document that decodes its images as they arrive: pure, no I/O.
 
-Feed it the document's bytes in chunks of any size. The string value of every `"b64_json"` key is
+Feed it the document's bytes in chunks of any size. The string value of every image key (`keys`: by
+default the Images API's `"b64_json"`; a dialect names its own, e.g. the Responses API's `RESPONSES_KEYS`) is
 base64-decoded piece by piece into a sink from `open_sink()` (anything with `write(bytes)`) and never
 kept; in the text kept for `json.loads` (`close()` returns it) that value is replaced by a marker,
 `"#b64:<k>"` (k counts values from 0; `#` is not base64, so no real value looks like one). Everything
@@ -17,10 +18,12 @@ import binascii
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
-KEY = b"b64_json"
+IMAGES_KEYS = (b"b64_json",)  # the Images API: data[].b64_json, and its stream events' b64_json
+RESPONSES_KEYS = (b"result", b"partial_image_b64")  # an image_generation_call item's result; a partial's image
 MARKER = "#b64:"
 _OUT, _STRING, _ESCAPE, _AFTER_KEY, _VALUE, _VALUE_ESCAPE = range(6)
 _SPACE = b" \t\r\n"
+_LONGEST = 64  # no image key is longer: a longer string is never copied to be compared
 
 
 class Sink(Protocol):
@@ -36,8 +39,10 @@ class B64Scanner(Generic[S]):
     """`feed(chunk)` as the document arrives, then `close()` for the text to parse. `sinks[k]` is the sink
     of the k-th value (opened when the value starts), `errors[k]` its decoding error, if any."""
 
-    def __init__(self, open_sink: Callable[[], S]):
+    def __init__(self, open_sink: Callable[[], S], keys: tuple[bytes, ...] = IMAGES_KEYS):
         self.open_sink = open_sink
+        self.keys = frozenset(keys)
+        self._key = 0  # the length of the key whose value comes next
         self.sinks: list[S] = []
         self.errors: dict[int, str] = {}
         self._kept = bytearray()  # the document without its base64 values
@@ -92,7 +97,7 @@ class B64Scanner(Generic[S]):
         return bytes(kept)
 
     def _colon_pending(self) -> bool:
-        return b":" not in self._kept[self._string_start + len(KEY) + 1 :]
+        return b":" not in self._kept[self._string_start + self._key + 1 :]
 
     def _string(self, chunk: bytes, pos: int, size: int) -> int:
         quote = chunk.find(b'"', pos)
@@ -106,8 +111,9 @@ class B64Scanner(Generic[S]):
             return size
         self._kept += chunk[pos : quote + 1]
         start = self._string_start
-        is_key = len(self._kept) - 1 - start == len(KEY) and self._kept[start : start + len(KEY)] == KEY
-        self._state = _AFTER_KEY if is_key else _OUT
+        text = bytes(self._kept[start:-1]) if len(self._kept) - 1 - start <= _LONGEST else b""
+        self._key = len(text)
+        self._state = _AFTER_KEY if text in self.keys else _OUT
         return quote + 1
 
     def _value(self, chunk: bytes, pos: int) -> int:

@@ -113,6 +113,8 @@ class Call:
             raise
         else:
             self._charge(result, hold)
+            for line in self.progress.lines():  # the whole plan's images: beyond n ignored, or fewer than n
+                self.say(line)
         finally:
             hold.release()  # not billed (a no-op once settled)
             if self.saver.paths:  # only a call that stored something can push the history over its cap

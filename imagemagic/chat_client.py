@@ -134,7 +134,8 @@ class ChatReader(AnswerReader):
         add_usage(progress.usage, self.usage)
         for offset, url in enumerate(self.urls):
             slot = progress.slot(first_slot, offset, count)
-            progress.image(await self._image(url, slot, request_id))
+            if slot is not None:  # an image beyond n is ignored (said once by the run path)
+                progress.image(await self._image(url, slot, request_id))
 
     async def _image(self, url: str, slot: int, request_id: Any) -> GeneratedImage:
         meta = {"index": slot, "request_id": request_id, "usage": self.usage}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import batch_cli
 from ._version import __version__
-from .flags import parse_extra, request_flags, request_values
+from .flags import parse_extra, request_flags, request_values, setting_values
 from .profiles import PROFILE_CHOICES
 
 
@@ -127,7 +127,7 @@ def _generate(args, parser):
     try:  # a budget that is no finite number of dollars is refused here, in one line
         settings = Settings().but(
             base_url=args.base_url, offline=args.offline or None, budget=args.budget, daily_budget=args.daily_budget,
-            profile=args.profile,
+            profile=args.profile, **setting_values(args),
         )  # fmt: skip
     except ValidationError as exc:
         fail(exc)

@@ -27,7 +27,18 @@ OPTION_FLAGS = (
         },
     ),
     (("--offline",), {"action": "store_true", "help": "Use the built-in offline preview server, even with a key."}),
+    (("--api",), {"metavar": "API", "help": "Which API makes the images: images or responses (default: api)."}),
+    (
+        ("--responses-model",),
+        {"metavar": "MODEL", "help": "The mainline model of a Responses API call (default: responses_model)."},
+    ),
 )
+SETTING_FLAGS = ("api", "responses_model")  # settings a request records beside its parameters, each a flag above
+
+
+def setting_values(args) -> dict[str, Any]:
+    """The settings given by flags (--api, --responses-model), by name; None for those not given."""
+    return {name: getattr(args, name, None) for name in SETTING_FLAGS}
 
 
 def allowed_values(name: str) -> tuple:
@@ -54,7 +65,8 @@ def parameter_flags(operation: str = "generate") -> Iterator[Flag]:
 
 
 def request_flags(operation: str = "generate") -> tuple[Flag, ...]:
-    """(names, options) of every flag a request takes: its parameters, then --extra and --offline."""
+    """(names, options) of every flag a request takes: its parameters, then --extra, --offline, --api and
+    --responses-model."""
     return (*parameter_flags(operation), *OPTION_FLAGS)
 
 

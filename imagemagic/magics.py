@@ -27,6 +27,7 @@ from .flags import (
     parse_extra,
     request_flags,
     request_values,
+    setting_values,
 )
 from .params import NAMES, PARAMS
 from .settings import Settings, option_problem, options
@@ -279,7 +280,7 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         from .run import RunPath, use_cache
         from .settings import prepare
 
-        settings = self.settings().but(offline=args.offline or None)
+        settings = self.settings().but(offline=args.offline or None, **setting_values(args))
         edit = _edit_inputs(self.shell, args)
         cache = use_cache(settings, args.fresh)
         if args.continue_from is not None:

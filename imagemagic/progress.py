@@ -1,8 +1,9 @@
 """What a call has received so far, and the events its front end hears: images and status lines.
 
 `Progress` keeps one slot per requested image (the latest partial, then the final image), so a
-failure or an interrupt still returns everything that arrived; an image the server sent beyond
-what was asked gets a slot of its own at the end (with a status line saying so). `Status` is a line for the status
+failure or an interrupt still returns everything that arrived. An image the server sent beyond what
+was asked (`n`) is ignored: it gets no slot and is never spooled to disk, and `lines()` says how many were
+(and how many of `n` arrived, when fewer did), once the whole plan is in. `Status` is a line for the status
 display (a retry, a wait). `spool()` says where an incoming image's bytes are decoded to (memory unless
 the caller gives the history store's spool).
 """
@@ -29,9 +30,7 @@ class Progress:
     def __init__(self, count, on_event=None, on_final=None, spool: Callable[[], Spool] = MemorySpool):
         self.slots = [None] * count
         self.requested = count
-        self._extra: dict[
-            tuple[int, int], int
-        ] = {}  # (first slot, offset) of an image beyond its request's count -> its slot
+        self._ignored: set[tuple[int, int]] = set()  # (first slot, offset) of each image beyond its request's count
         self.usage: dict = {}
         self.request_ids: list[str] = []
         self.created = None
@@ -39,19 +38,22 @@ class Progress:
         self._on_final = on_final
         self.spool = spool  # gives each incoming image a spool to be decoded into (store: the history folder)
 
-    def slot(self, first, offset, count):
-        """The slot of the `offset`-th image of a request whose `count` images start at slot `first`.
-
-        An image beyond `count` gets a new slot at the end (the same one each time it is asked for)."""
+    def slot(self, first: int, offset: int, count: int) -> int | None:
+        """The slot of the `offset`-th image of a request whose `count` images start at slot `first`, or None
+        for an image beyond `count`: it is ignored (counted once, however often it is asked for)."""
         if offset < count:
             return first + offset
-        if (first, offset) not in self._extra:
-            self._extra[first, offset] = len(self.slots)
-            self.slots.append(None)
-            self.status(
-                f"the server sent more images than requested ({len(self.slots)} for {self.requested}); all are kept"
-            )
-        return self._extra[first, offset]
+        self._ignored.add((first, offset))
+        return None
+
+    def lines(self) -> list[str]:
+        """What the run path says of the whole plan's images: those ignored beyond `n`, or fewer than `n`."""
+        kept = sum(1 for img in self.slots if img is not None and not img.partial)
+        n = self.requested
+        if self._ignored:
+            sent = kept + len(self._ignored)
+            return [f"the server sent {sent} images for n={n}: kept {kept}, ignored {len(self._ignored)}"]
+        return [f"{kept} of {n} images arrived (n={n})"] if kept < n else []
 
     def image(self, img):
         """Record an image (a partial never replaces a final) and pass it on."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ValidationError
+from .flags import SETTING_FLAGS
 from .params import BY_NAME
 from .request import Problem
 from .result import GeneratedImage, save_images
@@ -64,14 +65,17 @@ class Recipe:
 
     def cell(self) -> str:
         """The `%%imagegen` cell that sends this request again: every parameter as a flag (those this release
-        does not know as --extra), an edit's inputs as --image/--mask files, the prompt as the body; written so
-        nothing in it is expanded (--no-expand for the body, `$`, `{` and `}` doubled in the line)."""
+        does not know as --extra; a Responses image's API as --api and --responses-model), an edit's inputs as
+        --image/--mask files, the prompt as the body; written so nothing in it is expanded (--no-expand for the
+        body, `$`, `{` and `}` doubled in the line)."""
         flags = ["%%imagegen"]
         for name, value in self.parameters.items():
             if name in ("images", "mask"):
                 continue
             param = BY_NAME.get(name)
-            if param is None or not param.wire:
+            if name in SETTING_FLAGS:  # the API it used, and a Responses call's mainline model
+                flags += [f"--{name.replace('_', '-')}", _word(name, str(value))]
+            elif param is None or not param.wire:
                 flags += ["--extra", _word(name, f"{name}={json.dumps(value, separators=(',', ':'))}")]
             elif param.type is bool:
                 flags.append(param.flag if value else f"--no-{param.flag[2:]}")

@@ -4,8 +4,9 @@
 event-stream decoder, `Progress`) with the Responses API's body and answers: a `Response` object, or its
 stream, where `response.image_generation_call.partial_image` carries `partial_image_b64` (0-based
 `partial_image_index`), `response.image_generation_call.completed` carries no image, and the final bytes
-arrive in `response.output_item.done` (an `image_generation_call` item's `result`), passed on with its
-usage when `response.completed` follows (or as it is, when the stream ends first). Each image keeps its
+arrive in `response.output_item.done` (an `image_generation_call` item's `result`), each one held and passed
+on when `response.completed` follows, the response's usage on the first (or as they are, when the stream
+ends first). Each image keeps its
 response id and image-call id, which a refinement continues.
 
 Usage: the image tool's tokens (`tool_usage.image_gen`) are the result's usage, priced as the image
@@ -17,15 +18,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
-
 from .answers import AnswerReader, checked, event_payload, text_field
+from .b64scan import RESPONSES_KEYS
 from .client import AsyncImagesClient
-from .downloads import read_capped
 from .errors import ImageDataError, TransportError, error_from_body
 from .progress import Progress
 from .result import GeneratedImage, add_usage
-from .sse import EventTooLarge, SSEDecoder
 
 __all__ = ["AsyncResponsesClient", "responses_usage", "billed_apart"]
 
@@ -49,29 +47,18 @@ class AsyncResponsesClient(AsyncImagesClient):
 
 class ResponsesReader(AnswerReader):
     """Reads one Responses answer (a Response object, or its event stream) into a Progress: the Images API's
-    reader (the same caps, masking and JSON/stream dispatch) with the Responses API's answers."""
+    reader (the same caps, masking, spooling and JSON/stream reading) with the Responses API's image keys and
+    answers."""
+
+    KEYS = RESPONSES_KEYS
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.response: str | None = None  # the id of the Response being read
         self.images = 0
-        self.held: GeneratedImage | None = None  # a final image waiting for its usage (response.completed)
+        self.held: list[GeneratedImage] = []  # final images waiting for their usage (response.completed)
 
-    async def _json(self, resp, content_type, count, first_slot, progress, request_id, deadline):
-        raw = await read_capped(resp, self.max_answer_bytes)
-        if raw is None:
-            raise TransportError(self.too_large("the answer"))
-        deadline.reschedule(None)
-        try:
-            payload = json.loads(raw)
-        except ValueError as exc:
-            raise TransportError(
-                f"the server answered {content_type or 'without a content type'}, not JSON or an event stream"
-            ) from exc
-        del raw
-        self._answer(self._masked(payload), count, first_slot, progress, request_id)
-
-    def _answer(self, payload: Any, count: int, first_slot: int, progress: Progress, request_id: Any) -> None:
+    async def _answer(self, images, payload, count, first_slot, progress, request_id, resp) -> None:
         """Record the images and usage of a (non-streamed) Response object."""
         if not isinstance(payload, dict) or payload.get("object") != "response":
             raise TransportError("the server's JSON answer is not a Response object")
@@ -79,41 +66,28 @@ class ResponsesReader(AnswerReader):
         usage = responses_usage(payload)
         add_usage(progress.usage, usage)
         progress.created = payload.get("created_at", progress.created)
-        images = [item for item in _output(payload) if item.get("type") == "image_generation_call"]
-        if not any(isinstance(item.get("result"), str) for item in images):
+        calls = [item for item in _output(payload) if item.get("type") == "image_generation_call"]
+        calls = [item for item in calls if isinstance(item.get("result"), str)]
+        if not calls:
             raise TransportError(_no_image(payload))
-        for offset, item in enumerate(images):
-            if not isinstance(item.get("result"), str):
-                continue
-            img = _final(item, progress.slot(first_slot, offset, count), payload.get("id"), request_id, usage)
-            progress.image(img)
+        for offset, item in enumerate(calls):
+            slot = progress.slot(first_slot, offset, count)
+            if slot is not None:  # else ignored: beyond what was asked
+                progress.image(_final(images, item, slot, payload.get("id"), request_id, usage))
 
-    async def _stream(self, resp: httpx.Response, count: int, first_slot: int, progress: Progress, request_id: Any):
-        decoder = SSEDecoder(max_event_bytes=self.max_answer_bytes)
+    def _keeps(self, name: str) -> bool:
+        """response.completed repeats the items' images, passed on already: never spooled again."""
+        return name not in ("response.completed", "response.incomplete", "response.failed")
 
-        def slot() -> int:
-            return progress.slot(first_slot, self.images, count)
+    def _ended(self, progress: Progress) -> None:
+        """A stream cut off after the final image still keeps it."""
+        self._pass_on(progress, None)
 
-        try:
-            async for chunk in resp.aiter_bytes():
-                for event in decoder.feed(chunk):
-                    self._event(event, slot, progress, request_id)
-            for event in decoder.close():
-                self._event(event, slot, progress, request_id, at_end=True)
-        except EventTooLarge as exc:
-            raise TransportError(self.too_large("a stream event")) from exc
-        finally:  # a stream cut off after the final image still keeps it
-            if self.held is not None:
-                progress.image(self.held)
-                self.held = None
-        if not self.images:
-            raise TransportError("the stream ended without a completed image")
-
-    def _event(self, event: Any, slot: Any, progress: Progress, request_id: Any, at_end: bool = False) -> None:
-        """Handle one event of a Responses stream."""
-        parsed = event_payload(event.event, event.data, request_id, self.api_key, at_end)
+    def _event_of(self, images, name, slot, progress, request_id, at_end) -> int:
+        """Handle one event of a Responses stream: 1 when it brought a final image, else 0."""
+        parsed = event_payload(name, images.scanner.close(), request_id, self.api_key, at_end)
         if parsed is None:
-            return
+            return 0
         kind, payload = parsed
         response = payload.get("response")
         if isinstance(response, dict) and isinstance(response.get("id"), str):
@@ -124,30 +98,29 @@ class ResponsesReader(AnswerReader):
             b64 = payload.get("partial_image_b64")
             if not isinstance(b64, str):
                 raise TransportError(f"a {kind!r} event carries no partial_image_b64 image")
+            at = slot()
+            if at is None:  # beyond what was asked: ignored
+                return 0
             index = payload.get("partial_image_index")
-            img = GeneratedImage(
-                b64=b64,
-                index=slot(),
-                partial=True,
-                partial_index=index if isinstance(index, int) else None,
-                request_id=request_id,
-                response_id=self.response,
-                image_call_id=text_field(payload.get("item_id")),
-            )
+            meta = {"partial": True, "partial_index": index if isinstance(index, int) else None}
             try:
-                checked(img)
+                img = checked(images.image(b64, at, **meta, request_id=request_id, response_id=self.response,
+                                           image_call_id=text_field(payload.get("item_id"))))  # fmt: skip
             except ImageDataError as exc:
                 progress.status(f"partial skipped: {exc}")
-                return
+                return 0
             progress.image(img)
         elif kind == "response.output_item.done":
             item = payload.get("item")
             if not isinstance(item, dict) or item.get("type") != "image_generation_call":
-                return
+                return 0
             if not isinstance(item.get("result"), str):
                 raise TransportError(f"a {kind!r} event's image_generation_call carries no result image")
-            self.held = _final(item, slot(), self.response, request_id, None)  # stored with its usage, next
+            at = slot()
             self.images += 1
+            if at is not None:  # else ignored: beyond what was asked
+                self.held.append(_final(images, item, at, self.response, request_id, None))  # its usage comes next
+            return 1
         elif kind in ("response.completed", "response.failed", "response.incomplete") and isinstance(response, dict):
             _refused(response, request_id, self.api_key)
             usage = responses_usage(response)
@@ -155,10 +128,15 @@ class ResponsesReader(AnswerReader):
             progress.created = response.get("created_at", progress.created)
             if not self.images:
                 raise TransportError(_no_image(response))
-            if self.held is not None:
-                self.held.usage = usage
-                progress.image(self.held)
-                self.held = None
+            self._pass_on(progress, usage)
+        return 0
+
+    def _pass_on(self, progress: Progress, usage: dict | None) -> None:
+        """Pass the held images on, the response's `usage` on the first (the result's usage counts it once)."""
+        for img in self.held:
+            img.usage, usage = usage, None
+            progress.image(img)
+        self.held = []
 
 
 def responses_usage(response: dict) -> dict:
@@ -212,11 +190,12 @@ def _no_image(response: dict) -> str:
     return f"the response ({status}) holds no generated image{answer}"
 
 
-def _final(item: dict, slot: int, response_id: Any, request_id: str | None, usage: dict | None) -> GeneratedImage:
+def _final(images, item: dict, slot: int, response_id: Any, request_id: str | None, usage: dict | None):
+    """The final image of an image_generation_call item (its `result` spooled in `images`)."""
     return checked(
-        GeneratedImage(
-            b64=item["result"],
-            index=slot,
+        images.image(
+            item["result"],
+            slot,
             revised_prompt=text_field(item.get("revised_prompt")),
             request_id=request_id,
             usage=usage,

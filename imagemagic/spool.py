@@ -3,20 +3,30 @@
 A spool takes the decoded bytes piece by piece (`write`), counts them and keeps the first bytes (to
 sniff the format) so that nothing reads the image again to show or store it (only a stored final's
 file is hashed, later: a partial never is). A
-`FileSpool` writes a hidden temporary file (`.incoming-*.tmp`) in the folder the history store
+`FileSpool` writes a hidden temporary file (`.incoming-<pid>.<host>-*.tmp`) in the folder the history store
 renames it out of (no second copy, no fsync until it is stored); a `MemorySpool` holds the bytes
 once, in one bytearray. `finish()` closes the spool and gives the `GeneratedImage` fields that point
 at its bytes; `discard()` drops them (an answer that turned out unusable).
+
+A process killed mid-answer (kill -9) leaves its spool behind: `sweep(root)` deletes the spools whose process
+is gone (its pid names no live process on this host; a spool of another host, or of no pid, once a day old),
+never one of a live process, and `spooled_bytes(root)` is what all spools hold (the history counts it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 HEAD_BYTES = 64  # kept for format sniffing
+PREFIX = ".incoming-"
+HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]  # spools of another host: not ours to judge
+FOREIGN_STALE_S = 86400.0  # a spool whose owner cannot be checked is stale after a day
 
 
 class MemorySpool:
@@ -40,6 +50,22 @@ class MemorySpool:
         self.data = bytearray()
 
 
+class NullSpool:
+    """Where the bytes of an image that is ignored go (one beyond `n`): nowhere, never to disk."""
+
+    path: Path | None = None
+
+    def write(self, data: bytes) -> None:
+        """Drop decoded bytes."""
+
+    def finish(self) -> dict[str, Any]:
+        """No GeneratedImage fields: an ignored image is never made."""
+        return {}
+
+    def discard(self) -> None:
+        """Nothing to drop."""
+
+
 class FileSpool:
     """Decoded bytes written to a hidden temporary file in `folder`; raises OSError when it cannot be made.
 
@@ -48,7 +74,7 @@ class FileSpool:
 
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".tmp")
+        fd, name = tempfile.mkstemp(dir=folder, prefix=f"{PREFIX}{os.getpid()}.{HOST}-", suffix=".tmp")
         self.path: Path | None = Path(name)
         self._file = os.fdopen(fd, "wb", buffering=0)  # unbuffered: what was written is what the file holds
         self.size = 0
@@ -103,4 +129,49 @@ def remove(path: Path) -> None:
         pass
 
 
-Spool = FileSpool | MemorySpool
+def spools(root: Path) -> list[Path]:
+    """Every spool file in the day folders under `root` (the history's images folder)."""
+    return list(root.glob(f"*/{PREFIX}*.tmp"))
+
+
+def spooled_bytes(root: Path) -> int:
+    """What the spools under `root` hold on disk, in bytes (a spool gone meanwhile counts 0)."""
+    total = 0
+    for path in spools(root):
+        try:
+            total += path.stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def sweep(root: Path) -> int:
+    """Delete the spools under `root` that no live process writes; how many were deleted."""
+    gone = 0
+    for path in spools(root):
+        if _stale(path):
+            remove(path)
+            gone += 1
+    return gone
+
+
+def _stale(path: Path) -> bool:
+    owner = path.name[len(PREFIX) :].split("-", 1)[0]
+    pid, _, host = owner.partition(".")
+    if not (pid.isdigit() and host == HOST) or os.name == "nt":  # no pid to ask about: by age alone
+        try:
+            return time.time() - path.stat().st_mtime > FOREIGN_STALE_S
+        except OSError:
+            return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: is that process there?
+    except ProcessLookupError:
+        return True
+    except OSError:  # there, but another user's
+        return False
+    return False
+
+
+Spool = FileSpool | MemorySpool | NullSpool

@@ -35,7 +35,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import history_index, live
+from . import history_index, live, spool
 from .errors import ImageDataError, ImageMagicError, Problem, ValidationError
 from .history_index import HistoryIndex
 from .imaging import thumbnail_strip
@@ -102,11 +102,14 @@ def cache_key(request, endpoint) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_SWEPT: set[Path] = set()  # the history folders whose stale spools this process swept
+
+
 class HistoryStore:
     """The history folder. `saver(request, endpoint)` gives the callback that stores one call's images.
 
-    `limit_mb` caps the images' total size: `prune()` deletes the oldest first, sparing images younger
-    than `grace_s` seconds.
+    `limit_mb` caps the images' total size (incoming spools counted): `prune()` deletes the oldest first,
+    sparing images younger than `grace_s` seconds.
     """
 
     def __init__(
@@ -128,7 +131,11 @@ class HistoryStore:
     ) -> _CallSaver:
         """A callable storing each final image of one call; its `.paths` lists the files in slot order and
         `.failure` the one line saying which could not be stored. `meta` adds keys to every image's
-        metadata, e.g. {"run": <sweep or batch id>} for history(run=...)."""
+        metadata, e.g. {"run": <sweep or batch id>} for history(run=...). The first in a process sweeps away
+        the spools a killed process left (spool.sweep)."""
+        if self.home not in _SWEPT:
+            _SWEPT.add(self.home)
+            spool.sweep(self.home / "images")
         return _CallSaver(self, request, endpoint, meta)
 
     def save(self, img: GeneratedImage, meta: Mapping[str, Any], stem: str) -> Path:
@@ -281,7 +288,7 @@ class HistoryStore:
                 pass  # not empty, or already gone
 
     def _prune(self, db, keep):
-        excess = history_index.total(db) - self.limit_mb * 1024 * 1024
+        excess = history_index.total(db) + spool.spooled_bytes(self.home / "images") - self.limit_mb * 1024 * 1024
         gone = []
         young = time.time() - self.grace_s
         protected = protected_runs(self.home) if excess > 0 else set()

@@ -152,3 +152,18 @@ def test_sse_stream_pieces_at_every_split_point():
     for i in range(len(stream) + 1):
         for j in range(i, len(stream) + 1):
             assert pieces([stream[:i], stream[i:j], stream[j:]]) == expected, (i, j)
+
+
+def test_a_dialect_names_its_own_image_keys():
+    """The Responses API's keys (an item's `result`, a partial's `partial_image_b64`) are streamed as
+    `b64_json` is; the Images key is then plain text, and so is a key name that is a value."""
+    from imagemagic.b64scan import RESPONSES_KEYS
+
+    doc = json.dumps({"output": [{"type": "result", "result": "QQ=="}], "partial_image_b64": "QkI=", "b64_json": "x"})
+    sinks: list[io.BytesIO] = []
+    scanner = B64Scanner(lambda: sinks.append(io.BytesIO()) or sinks[-1], RESPONSES_KEYS)
+    for i in range(0, len(doc), 5):
+        scanner.feed(doc[i : i + 5].encode())
+    kept = json.loads(scanner.close())
+    assert kept == {"output": [{"type": "result", "result": "#b64:0"}], "partial_image_b64": "#b64:1", "b64_json": "x"}
+    assert [s.getvalue() for s in sinks] == [b"A", b"BB"]

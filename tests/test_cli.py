@@ -9,15 +9,15 @@ import sys
 from PIL import Image
 
 
-def _cli(*args, home, cwd=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
+def _cli(*args, home, cwd=None, env=None):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
     return subprocess.run(
         [sys.executable, "-m", "imagemagic", *args],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=cwd,
-        env={**env, "IMAGEMAGIC_HOME": str(home)},
+        env={**base, **(env or {}), "IMAGEMAGIC_HOME": str(home)},
     )
 
 
@@ -69,3 +69,14 @@ def test_unknown_flag_exits_2(clean_env):
 def test_python_dash_m_is_the_same_command(clean_env):
     done = _cli("models", home=clean_env)
     assert done.returncode == 0 and done.stdout.startswith("dall-e-2 (shut down 2026-05-12)")
+
+
+def test_generate_says_fewer_images_than_n(tmp_path, scripted):
+    from helpers.scripted import reply
+
+    server = scripted(default=reply())
+    env_key = {"OPENAI_API_KEY": "k-test", "OPENAI_BASE_URL": server.url}
+    done = _cli("generate", "a kite", "-n", "3", "--output-dir", str(tmp_path / "out"), home=tmp_path / "home",
+                env=env_key)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "warning: 1 of 3 images arrived (n=3)" in done.stderr.splitlines()

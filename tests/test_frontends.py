@@ -12,6 +12,7 @@ from pathlib import Path
 import ipywidgets
 import pytest
 from helpers.scripted import completed_event, partial_event, refused_url, reply, stall, stream
+from helpers.warned import said as warned
 from IPython.core.error import UsageError
 
 import imagemagic
@@ -274,3 +275,18 @@ def via_panel_of(p):
         return await p.task
 
     return asyncio.run(click())
+
+
+@pytest.mark.parametrize("front_end", [*FRONT_ENDS, "sweep"])
+def test_fewer_images_than_n_are_said_on_every_front_end(ip, scripted, front_end, recwarn):
+    server = scripted(default=reply())  # one image, whatever n asked
+    configure(ip, base_url=server.url, n=4)
+    if front_end == "sweep":
+        imagemagic.sweep("a {thing}", thing=["kite"])
+        said = warned(recwarn)
+    elif front_end == "panel":
+        said = via_panel(ip).notes
+    else:
+        FRONT_ENDS[front_end](ip)
+        said = warned(recwarn)
+    assert said == ["1 of 4 images arrived (n=4)"]

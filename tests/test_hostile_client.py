@@ -28,6 +28,7 @@ from helpers.scripted import (
     stream,
     trickle,
 )
+from helpers.warned import said as warned
 from IPython.utils.capture import capture_output
 from PIL import Image
 
@@ -421,14 +422,13 @@ def test_an_undecodable_partial_leaves_the_placeholder_with_a_line(ip, drawn):
 
 def test_a_slot_the_server_never_filled_ends_as_no_image(ip, scripted, drawn):
     server = scripted(reply(body=ok_body()))
-    captured = magic(ip, server.url, "-n 2 --size 1024x1024 --out pic")
-    assert len(ip.user_ns["pic"]) == 1 and captured.stderr == ""
+    with pytest.warns(imagemagic.ImageMagicWarning) as said:
+        magic(ip, server.url, "-n 2 --size 1024x1024 --out pic")
+    assert len(ip.user_ns["pic"]) == 1 and warned(said) == ["1 of 2 images arrived (n=2)"]
     assert drawn[-1] == ["no image · gpt-image-2 · 1024x1024", "image 2 of 2 · 0 s", "the server sent no image for it"]
 
 
-# --- 7. more images than requested: all kept ---------------------------------------------------------
-
-MORE = "the server sent more images than requested (2 for 1); all are kept"
+# --- 7. more images than requested: the first n kept, the rest ignored (the run path says so) ---------
 
 
 @pytest.mark.parametrize(
@@ -439,29 +439,27 @@ MORE = "the server sent more images than requested (2 for 1); all are kept"
     ],
     ids=["json", "stream"],
 )
-def test_more_images_than_requested_are_all_kept(scripted, step, stream_):
+def test_more_images_than_requested_keep_the_first(scripted, step, stream_):
     server = scripted(step)
     result, lines, _ = call(server.url, stream_=stream_)
-    assert [img.index for img in result.images] == [0, 1] and not result.partial
-    assert result[1].getpixel((0, 0)) == (1, 2, 3)
-    assert lines == [MORE]
+    assert [img.index for img in result.images] == [0] and not result.partial
+    assert result[0].getpixel((0, 0)) != (1, 2, 3)
+    assert lines == []  # said once by the run path (tests/test_answer_caps.py), not as a status line
 
 
-def test_extra_images_of_a_fanned_out_stream_take_new_slots(scripted):
+def test_extra_images_of_a_fanned_out_stream_are_ignored(scripted):
     server = scripted(stream(completed_event(), completed_event()), stream(completed_event()))
     result, lines, _ = call(server.url, n=2, stream_=True)
-    assert [img.index for img in result.images] == [0, 1, 2]
-    assert lines == ["the server sent more images than requested (3 for 2); all are kept"]
+    assert [img.index for img in result.images] == [0, 1]
 
 
-def test_the_magic_binds_and_captions_every_image_that_came(ip, scripted, clean_env):
+def test_the_magic_binds_what_was_asked_and_says_the_rest(ip, scripted, clean_env):
     server = scripted(stream(completed_event(), completed_event()))
-    captured = magic(ip, server.url, "--stream --out pic")
-    assert len(ip.user_ns["pic"]) == 2 and captured.stderr == ""
-    assert captured.stdout.startswith("[1] 8x8 png\n[2] 8x8 png\n2 images in ")
-    ids = {out.transient["display_id"] for out in captured.outputs}
-    assert len(ids) == 2 and sum(out.update and "image/png" in out.data for out in captured.outputs) >= 2
-    assert len(list(clean_env.rglob("*.png"))) == 2
+    with pytest.warns(imagemagic.ImageMagicWarning) as said:
+        magic(ip, server.url, "--stream --out pic")
+    assert len(ip.user_ns["pic"]) == 1
+    assert warned(said) == ["the server sent 2 images for n=1: kept 1, ignored 1"]
+    assert len(list(clean_env.rglob("*.png"))) == 1
 
 
 # -- an error answer over the 64 KiB read for its message: its start, bounded --------------------------------------

@@ -30,6 +30,11 @@ def run(n):
     if kind == "sweep":
         done = imagemagic.sweep("photo {i}", i=list(range(n)), settings=settings, progress=False)
         return sum(len(r.files) for r in done)
+    if kind.startswith("responses"):
+        stream = {"stream": True, "partial_images": 2} if kind == "responses-stream" else {}
+        return len(imagemagic.generate("photo", api="responses", settings=settings, **stream).files)
+    if kind == "images":
+        return len(imagemagic.generate("photo", settings=settings).files)
     return len(imagemagic.generate("photo", stream=True, partial_images=3, settings=settings).files)
 run(1)  # imports and first-use caches, outside the measure
 tracemalloc.start()
@@ -95,3 +100,28 @@ def test_a_stream_of_full_size_partials_holds_at_most_two_payloads(payload, tmp_
     peak, stored = peak_in_payloads(replay_app(body, b"text/event-stream"), "stream", 1, payload, tmp_path)
     assert stored == 1
     assert peak <= 2, f"peak {peak:.1f} payloads"
+
+
+def test_a_responses_answer_is_spooled_as_an_images_answer_is(payload, tmp_path):
+    """A Response object (the image in an output item's `result`) and its stream (`partial_image_b64`, then the
+    item, then response.completed repeating it) peak as the Images API's JSON answer does: decoded as they arrive."""
+    b64 = base64.b64encode(payload).decode()
+    images = json.dumps({"created": 1, "data": [{"b64_json": b64}]}).encode()
+    item = {"id": "ig_1", "type": "image_generation_call", "status": "completed", "result": b64}
+    response = {"id": "resp_1", "object": "response", "status": "completed", "output": [item],
+                "tool_usage": {"image_gen": {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}}}  # fmt: skip
+    partials = [{"type": "response.image_generation_call.partial_image", "item_id": "ig_1", "partial_image_index": i,
+                 "partial_image_b64": b64} for i in range(2)]  # fmt: skip
+    events = [*partials, {"type": "response.output_item.done", "output_index": 0, "item": item},
+              {"type": "response.completed", "response": response}]  # fmt: skip
+    stream = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+    json_app, stream_app = (
+        replay_app(json.dumps(response).encode(), b"application/json"),
+        replay_app(stream, b"text/event-stream"),
+    )
+    baseline, _ = peak_in_payloads(replay_app(images, b"application/json"), "images", 1, payload, tmp_path)
+    answer, stored = peak_in_payloads(json_app, "responses", 1, payload, tmp_path)
+    streamed, streamed_stored = peak_in_payloads(stream_app, "responses-stream", 1, payload, tmp_path)
+    assert stored == streamed_stored == 1
+    assert answer <= baseline + 0.5, f"Responses JSON {answer:.1f} payloads, Images JSON {baseline:.1f}"
+    assert streamed <= baseline + 0.5, f"Responses stream {streamed:.1f} payloads, Images JSON {baseline:.1f}"

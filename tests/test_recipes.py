@@ -91,6 +91,22 @@ def test_recall_puts_the_cell_into_the_next_input(ip, monkeypatch):
     assert taken == [(expected, False), (expected, False)]
 
 
+def test_a_responses_image_recalls_a_cell_that_remakes_it_with_the_responses_api(ip, monkeypatch):
+    ip.run_line_magic("config", "ImageGenMagics.api = 'responses'")
+    ip.run_cell("%imagegen --size 1024x1024 --out fox a fox")
+    taken = []
+    monkeypatch.setattr(ip, "set_next_input", lambda text, replace=False: taken.append(text))
+    ip.run_line_magic("imagegen_recall", "fox")
+    expected = "%%imagegen --model gpt-image-2 --size 1024x1024 --api responses --responses-model gpt-5.5 --no-expand"
+    assert taken == [f"{expected}\na fox"]
+    ip.run_line_magic("config", "ImageGenMagics.api = 'images'")  # the cell alone says which API
+    line, _, body = taken[0].partition("\n")
+    ip.run_cell_magic("imagegen", line.removeprefix("%%imagegen ") + " --fresh --out again", body)
+    again = recipe(ip.user_ns["again"].files[0])
+    assert again.parameters["api"] == "responses" and again.meta.get("response_id")
+    assert again.cell() == taken[0]
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [

@@ -9,6 +9,7 @@ import re
 import httpx
 import pytest
 from helpers.images import decoded
+from helpers.warned import said as warned
 
 import imagemagic
 from imagemagic import Settings, ValidationError
@@ -292,3 +293,29 @@ def test_a_response_without_an_image_says_what_the_model_answered(scripted):  # 
     assert str(info.value) == (
         "the response (completed) holds no generated image; the model answered: 'I cannot draw that.'"
     )
+
+
+def test_a_stream_of_two_images_keeps_the_first_and_says_the_other(scripted):  # noqa: F811
+    """Two image_generation_call items in one stream: the first is kept (it was lost to the second), the one
+    beyond n=1 is said in one line and never stored, and the response's usage is counted once."""
+    from helpers.scripted import event, png_b64, stream
+
+    first, second = png_b64(colour=(1, 2, 3)), png_b64(colour=(4, 5, 6))
+    created = {"id": "resp_two", "object": "response", "status": "in_progress", "output": []}
+    items = [{"id": f"ig_{i}", "type": "image_generation_call", "status": "completed", "result": b64}
+             for i, b64 in enumerate((first, second))]  # fmt: skip
+    done = {**created, "status": "completed", "output": items, "tool_usage": {"image_gen": {"input_tokens": 7}}}
+    server = scripted(
+        stream(
+            event("response.created", response=created, sequence_number=0),
+            event("response.output_item.done", output_index=0, item=items[0], sequence_number=1),
+            event("response.output_item.done", output_index=1, item=items[1], sequence_number=2),
+            event("response.completed", response=done, sequence_number=3),
+        )
+    )
+    with pytest.warns(imagemagic.ImageMagicWarning) as said:
+        result = imagemagic.generate("a fox", api="responses", base_url=server.url, api_key=KEY)
+    assert [img.wire_b64 for img in result.images] == [first]
+    assert result.images[0].image_call_id == "ig_0" and len(result.files) == 1
+    assert result.usage["input_tokens"] == 7 and result.images[0].usage["input_tokens"] == 7
+    assert warned(said) == ["the server sent 2 images for n=1: kept 1, ignored 1"]

@@ -91,3 +91,77 @@ def test_an_image_whose_metadata_cannot_be_written_keeps_its_bytes(server_url, t
     with pytest.warns(imagemagic.ImageMagicWarning, match=r"^could not save 1 image to the history \("):
         result = imagemagic.generate("a kite", base_url=server_url, size="1024x1024", cache=False)  # sent again
     assert result.images[0].data == expected and result.files == [] and result.images[0].file is None
+
+
+HANGING_CHILD = """
+import sys, imagemagic
+from imagemagic import Settings
+settings = Settings(base_url=sys.argv[1], api_key="k-test-spool", timeout=120, max_retries=0)
+imagemagic.generate("a kite", settings=settings)
+"""
+
+
+def _half_an_answer():
+    """A JSON answer whose image starts arriving, then nothing more (the process reading it is killed)."""
+    import asyncio
+
+    from helpers.scripted import png_b64
+
+    body = json.dumps({"created": 1, "data": [{"b64_json": png_b64(size=(256, 256)) * 4}]}).encode()
+
+    async def step(writer):
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        writer.write(head.encode() + body[: len(body) // 2])
+        await writer.drain()
+        await asyncio.sleep(60)
+
+    return step
+
+
+def test_spools_of_a_killed_process_are_swept_and_those_of_a_live_one_kept(scripted, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers.scripted import reply
+
+    home = tmp_path / "home"
+    server = scripted(_half_an_answer(), _half_an_answer(), reply())
+    env = {**os.environ, "IMAGEMAGIC_HOME": str(home)}
+    children = []
+    try:
+        for _ in range(2):
+            children.append(subprocess.Popen([sys.executable, "-c", HANGING_CHILD, server.url], env=env))
+            deadline = time.monotonic() + 60
+            while len(list(home.rglob(".incoming-*.tmp"))) < len(children) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        killed, alive = children
+        spools = {int(p.name.split("-")[1].split(".")[0]): p for p in home.rglob(".incoming-*.tmp")}
+        assert set(spools) == {killed.pid, alive.pid}
+        os.kill(killed.pid, signal.SIGKILL)  # mid-answer: its spool stays behind
+        killed.wait(10)
+        assert spools[killed.pid].exists()
+        os.environ["IMAGEMAGIC_HOME"] = str(home)  # clean_env's monkeypatch restores it
+        imagemagic.generate("a kite", base_url=server.url, api_key="k-test-spool")  # this process's first store
+        assert not spools[killed.pid].exists()
+        assert spools[alive.pid].exists()  # being written by a live process: never deleted
+    finally:
+        for child in children:
+            child.kill()
+            child.wait(10)
+
+
+def test_spools_count_against_history_limit_mb(server_url, tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("IMAGEMAGIC_HOME", str(tmp_path))
+    from imagemagic.session import Session
+
+    files = imagemagic.generate("a kite", base_url=server_url, n=2, size="1024x1024", session=Session()).files
+    gc.collect()  # no live result holds them
+    folder = files[0].parent
+    (folder / f"{spool.PREFIX}{os.getpid()}.{spool.HOST}-live.tmp").write_bytes(b"\0" * 2 * 2**20)  # a live spool
+    store.HistoryStore(tmp_path, limit_mb=1, grace_s=0).prune()
+    assert not [f for f in files if f.exists()]  # the images made room: 2 MiB are in spools
