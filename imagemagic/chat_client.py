@@ -27,21 +27,6 @@ from .sse import EventTooLarge, SSEDecoder
 __all__ = ["AsyncChatClient", "images_of"]
 
 
-class AsyncChatClient(AsyncImagesClient):
-    """The async client of chat-completions image models; takes `ChatRequest`s (see chat_request)."""
-
-    def __repr__(self) -> str:
-        return f"<AsyncChatClient {self.endpoint!r}>"
-
-    def _wire(self, request: Any) -> tuple[str, bytes, str]:
-        body = json.dumps(request.wire_body(), ensure_ascii=False, separators=(",", ":")).encode()
-        return f"{self.endpoint.base_url}/chat/completions", body, "application/json"
-
-    @property
-    def _reader(self) -> ChatReader:
-        return ChatReader(self.endpoint.host, self.endpoint.api_key, self.max_answer_bytes, self._download)
-
-
 def images_of(message: Any) -> tuple[list[str], str]:
     """(the image URLs or base64 of a chat message or delta, in order; the text it says)."""
     if not isinstance(message, dict):
@@ -154,3 +139,10 @@ def _usage(payload: dict) -> dict | None:
     """The chat usage object as kept: its counts, and OpenRouter's `cost` (USD)."""
     usage = payload.get("usage")
     return dict(usage) if isinstance(usage, dict) else None
+
+
+class AsyncChatClient(AsyncImagesClient):
+    """The async client of chat-completions image models; takes `ChatRequest`s (see chat_request)."""
+
+    ROUTE = "chat/completions"
+    READER = ChatReader

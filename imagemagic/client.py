@@ -99,8 +99,11 @@ class AsyncImagesClient:
             weakref.WeakKeyDictionary()
         )  # a connection pool is bound to its event loop
 
+    ROUTE: str | None = None  # a dialect's path under the base URL, whose JSON body carries the image request
+    READER: type[AnswerReader] = AnswerReader  # what reads its answers (a dialect's subclass)
+
     def __repr__(self):
-        return f"<AsyncImagesClient {self.endpoint!r}>"
+        return f"<{type(self).__name__} {self.endpoint!r}>"
 
     def _client(self):
         loop = asyncio.get_running_loop()
@@ -163,7 +166,11 @@ class AsyncImagesClient:
             await self._send(sub, first_slot, progress)
 
     def _wire(self, request):
-        """(url, body, content type) of `request`: JSON for a generation, an edit in its wire form (edits.py)."""
+        """(url, body, content type) of `request`: a dialect's JSON body at its ROUTE; else JSON for a generation,
+        an edit in its wire form (edits.py)."""
+        if self.ROUTE is not None:
+            body = json.dumps(request.wire_body(), ensure_ascii=False, separators=(",", ":")).encode()
+            return f"{self.endpoint.base_url}/{self.ROUTE}", body, "application/json"
         if getattr(request, "operation", "generate") == "edit":
             from .edits import encode
 
@@ -240,7 +247,7 @@ class AsyncImagesClient:
 
     @property
     def _reader(self):
-        return AnswerReader(self.endpoint.host, self.endpoint.api_key, self.max_answer_bytes, self._download)
+        return self.READER(self.endpoint.host, self.endpoint.api_key, self.max_answer_bytes, self._download)
 
     async def _download(self, url, slot):
         return await download(self._client(), url, slot, self.timeout, self._masked, self.endpoint)

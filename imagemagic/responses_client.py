@@ -15,7 +15,6 @@ model's; the mainline model's tokens (`usage`, billed too, at its own rates) are
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .answers import AnswerReader, checked, event_payload, text_field
@@ -28,21 +27,6 @@ from .result import GeneratedImage, add_usage
 __all__ = ["AsyncResponsesClient", "responses_usage", "billed_apart"]
 
 MAINLINE_COUNTS = ("input_tokens", "output_tokens", "total_tokens")
-
-
-class AsyncResponsesClient(AsyncImagesClient):
-    """The async client of the Responses API's image tool; takes `ResponsesRequest`s (see responses_request)."""
-
-    def __repr__(self) -> str:
-        return f"<AsyncResponsesClient {self.endpoint!r}>"
-
-    def _wire(self, request: Any) -> tuple[str, bytes, str]:
-        body = json.dumps(request.wire_body(), ensure_ascii=False, separators=(",", ":")).encode()
-        return f"{self.endpoint.base_url}/responses", body, "application/json"
-
-    @property
-    def _reader(self) -> ResponsesReader:
-        return ResponsesReader(self.endpoint.host, self.endpoint.api_key, self.max_answer_bytes, self._download)
 
 
 class ResponsesReader(AnswerReader):
@@ -203,3 +187,10 @@ def _final(images, item: dict, slot: int, response_id: Any, request_id: str | No
             image_call_id=text_field(item.get("id")),
         )
     )
+
+
+class AsyncResponsesClient(AsyncImagesClient):
+    """The async client of the Responses API's image tool; takes `ResponsesRequest`s (see responses_request)."""
+
+    ROUTE = "responses"
+    READER = ResponsesReader

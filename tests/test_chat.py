@@ -7,6 +7,7 @@ import json
 
 import pytest
 from helpers.servers import serve_in_thread
+from helpers.warned import said as warned
 from IPython.core.error import UsageError
 
 import imagemagic
@@ -195,8 +196,10 @@ def test_answers_as_gateways_send_them(scripted):
     ]
     server = scripted(reply(body=answer), stream(*(c.encode() for c in chunks)))
     settings = Settings(base_url=server.url, api_key="test-chat-scripted-key", max_retries=0)
-    two = imagemagic.generate("a fox", model=FLASH, settings=settings)
-    assert [img.pil.size for img in two.images] == [(8, 6), (4, 4)]
+    with pytest.warns(imagemagic.ImageMagicWarning) as said:  # two images for n=1: the first is kept, as for any API
+        one = imagemagic.generate("a fox", model=FLASH, settings=settings)
+    assert [img.pil.size for img in one.images] == [(8, 6)]
+    assert warned(said) == ["the server sent 2 images for n=1: kept 1, ignored 1"]
     streamed = imagemagic.generate("an owl", model=FLASH, stream=True, settings=settings)
     assert streamed.images[0].pil.size == (5, 3) and streamed.usage == {"cost": 0.04}
 

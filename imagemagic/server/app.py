@@ -318,14 +318,20 @@ def _too_large(size):
     )
 
 
-async def generations(request: Request):
-    """POST /v1/images/generations: judge the request as the API does, then answer JSON or an event stream."""
-    raw, refused = await read_body(request)
+async def json_body(request: Request, limit: int | None = None) -> dict | Response:
+    """The request's JSON object, or the error answer (too slow, too large, not a JSON object)."""
+    raw, refused = await (read_body(request) if limit is None else read_body(request, limit))
     if refused is not None:
         return refused
     body, why = parse_json(raw)
-    if body is None:
-        return error(why, code="invalid_json")
+    return body if body is not None else error(why, code="invalid_json")
+
+
+async def generations(request: Request):
+    """POST /v1/images/generations: judge the request as the API does, then answer JSON or an event stream."""
+    body = await json_body(request)
+    if isinstance(body, Response):
+        return body
     req = judge(request.app.state.service, body)
     return await answer_request(request, req)
 

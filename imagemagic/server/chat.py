@@ -25,11 +25,11 @@ from starlette.routing import Route
 
 from ..catalog import CHAT_ASPECTS, CHAT_DIMS, CHAT_MODELS, RESOLUTIONS, chat_model, lookup
 from ..edits import FormError, from_data_url
-from .app import _MIME, INPUT_IMAGE_TOKENS, MAX_EDIT_BODY, Charged, busy, judge, parse_json
+from .app import _MIME, INPUT_IMAGE_TOKENS, MAX_EDIT_BODY, Charged, busy, json_body, judge
 from .models import register
 from .pixels import request_pixels
 from .responses import Refused
-from .shared import error, read_body
+from .shared import error
 
 FIELDS = (
     "model", "messages", "modalities", "image_config", "stream", "stream_options", "user", "max_tokens",
@@ -166,12 +166,9 @@ class Answer:
 
 async def completions(request: Request) -> Response | Charged:
     """POST /v1/chat/completions: judge the request as OpenRouter's image models do, then answer JSON or chunks."""
-    raw, refused = await read_body(request, MAX_EDIT_BODY)
-    if refused is not None:
-        return refused
-    body, why = parse_json(raw)
-    if body is None:
-        return error(why, code="invalid_json")
+    body = await json_body(request, MAX_EDIT_BODY)
+    if isinstance(body, Response):
+        return body
     service = request.app.state.service
     try:
         fields, images = read_request(body)

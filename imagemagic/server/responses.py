@@ -33,9 +33,9 @@ from ..catalog import DEFAULT_MODEL, IMAGE_TOOL
 from ..edits import FormError, from_data_url
 from ..inputimage import InputImage
 from . import preview
-from .app import INPUT_IMAGE_TOKENS, MAX_EDIT_BODY, Charged, busy, judge, parse_json, usage_for
+from .app import INPUT_IMAGE_TOKENS, MAX_EDIT_BODY, Charged, busy, json_body, judge, usage_for
 from .pixels import request_pixels
-from .shared import error, read_body
+from .shared import error
 
 MAX_TURNS = 256  # earlier responses kept for previous_response_id
 MAX_TURN_BYTES = 128 * 1024 * 1024  # their images' bytes, in all
@@ -340,12 +340,9 @@ class Answer:
 
 async def responses(request: Request) -> Response | Charged:
     """POST /v1/responses: judge the request and its image tool as the API does, then answer JSON or a stream."""
-    raw, refused = await read_body(request, MAX_EDIT_BODY)
-    if refused is not None:
-        return refused
-    body, why = parse_json(raw)
-    if body is None:
-        return error(why, code="invalid_json")
+    body = await json_body(request, MAX_EDIT_BODY)
+    if isinstance(body, Response):
+        return body
     service, turns = request.app.state.service, request.app.state.turns
     try:
         asked = read_request(body, turns)
