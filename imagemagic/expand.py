@@ -9,18 +9,22 @@ run is the Cartesian product of the rows (if any) and the axes, in the order giv
 Every name given (a keyword, a grid axis, a row column) is judged before anything is expanded: a
 name the template uses fills it and is never sent; any other name must be a request parameter of
 the operation, else it is a problem with "did you mean" (a typo never becomes a silent variable).
+Only a row column may be neither: a label (`sku`, `tag`), kept in the run's variables (the sweep's
+table, sweep.csv, a batch job's results) and never sent, unless it is a near-miss of a parameter
+(`near_miss`), which is refused as any other name.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import ValidationError
-from .params import BY_NAME, unknown_names
+from .params import BY_NAME, for_operation, unknown_names
 from .request import Problem
 
 
@@ -116,14 +120,31 @@ def axes_of(values: Mapping) -> tuple[dict, dict]:
     return axes, fixed
 
 
-def judge_names(names: Iterable[str], used: set[str], operation: str = "generate") -> tuple[str, ...]:
+TABLE_COLUMNS = ("image", "file", "tokens", "cost", "request_id", "error", "saved")  # what a Sweep's table adds
+
+
+def near_miss(name: str, operation: str = "generate") -> bool:
+    """Whether `name` looks meant as a parameter: one of any operation, or one of `operation` close enough for
+    "did you mean" (difflib's default cutoff, 0.6, as params.unknown_names)."""
+    return name in BY_NAME or bool(difflib.get_close_matches(name, [p.name for p in for_operation(operation)], n=1))
+
+
+def judge_names(
+    names: Iterable[str], used: set[str], operation: str = "generate", columns: Iterable[str] = ()
+) -> tuple[str, ...]:
     """Each name is a variable the template uses (`used`) or a parameter of `operation`; raises a
-    ValidationError ("did you mean") for any other. Returns the notes to say once: a template variable
+    ValidationError ("did you mean") for any other. Row `columns` may also be labels: neither, and no
+    `near_miss` (nor a column the sweep's table adds). Returns the notes to say once: a template variable
     named like a parameter fills the template and is not sent."""
     names = list(dict.fromkeys(names))
-    unknown = unknown_names([n for n in names if n not in used and n != "prompt"], operation)
+    labels = [c for c in dict.fromkeys(columns) if c not in used and c != "prompt" and not near_miss(c, operation)]
+    unknown = unknown_names([n for n in names if n not in used and n != "prompt" and n not in labels], operation)
     if unknown:
         raise ValidationError([Problem(name, f"{line}, or a variable the template uses") for name, line in unknown])
+    taken = [c for c in labels if c in TABLE_COLUMNS]
+    if taken:
+        line = f"the sweep's table adds ({', '.join(TABLE_COLUMNS)}): rename it"
+        raise ValidationError([Problem(c, f"the column {c!r} is one {line}") for c in taken])
     return tuple(
         f"{name!r} fills the template's {{{name}}} and is not sent as the {name} parameter"
         for name in names
@@ -152,7 +173,8 @@ def expand(
     axes, fixed = axes_of(values)
     table = rows_of(rows)
     used = template_names(template) if template is not None and expand_template else set()
-    notes = judge_names([*values, *(k for row in table for k in row)], used, operation)
+    columns = [k for row in table for k in row]
+    notes = judge_names([*values, *columns], used, operation, columns=[c for c in columns if c not in values])
     variants = []
     for row in table:
         for combination in itertools.product(*axes.values()):

@@ -20,7 +20,8 @@ from .inputimage import InputImage, input_problems
 from .params import BY_NAME, WIRE, for_operation
 from .sizes import broken_rules, nearest, nearest_fixed
 
-_SIZE = re.compile(r"([1-9]\d*)x([1-9]\d*)")
+_SIZE = re.compile(r"([1-9][0-9]*)x([1-9][0-9]*)")
+MAX_SIDE = 16384  # pixels: no image API makes more on a side; beyond it a size is refused for any model
 _OPENAI_HOST = "api.openai.com"
 
 
@@ -181,8 +182,12 @@ class ImageRequest:
 
 
 def _dims(size):
+    """(width, height) of a WIDTHxHEIGHT text with sides up to MAX_SIDE; None for any other value."""
     match = _SIZE.fullmatch(size) if isinstance(size, str) else None
-    return (int(match[1]), int(match[2])) if match else None
+    if match is None or max(len(match[1]), len(match[2])) > len(str(MAX_SIDE)):
+        return None
+    width, height = int(match[1]), int(match[2])
+    return (width, height) if max(width, height) <= MAX_SIDE else None
 
 
 _TYPE_WORDS = {int: "a whole number", bool: "true or false", str: "text"}
@@ -263,6 +268,9 @@ def _capability_problems(req, cap, reported):
 def _size_problems(req):
     if req.size is None or req.size == "auto" or _dims(req.size):
         return []
+    if _SIZE.fullmatch(req.size):
+        line = f"size={req.size} is too large: each side is at most {MAX_SIDE} pixels (e.g. 1024x1024)"
+        return [Problem("size", line)]
     return [Problem("size", f"size={req.size!r} is not a size: write WIDTHxHEIGHT (e.g. 1024x1024) or auto")]
 
 

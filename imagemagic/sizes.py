@@ -19,6 +19,12 @@ NAMED: dict[str, tuple[int, int]] = {"square": (1, 1), "landscape": (3, 2), "por
 ASPECTS: tuple[str, ...] = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9", "9:21")
 _ASPECT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*")
 _DIMS = re.compile(r"([1-9]\d*)x([1-9]\d*)")
+ASPECT_PARTS = (0.01, 10_000)  # the range of each part of an aspect: its ratio stays within 1:1e6 and 1e6:1
+
+
+def shown(text: str) -> str:
+    """`text` as a message shows it: as written when it is plain, quoted when it holds spaces or control characters."""
+    return text if text.isprintable() and " " not in text else repr(text)
 
 
 @dataclass(frozen=True)
@@ -141,12 +147,15 @@ def choose(model: Model | None, model_name: str, size: object, resolution: objec
         if resolution is not None and isinstance(size, str):
             return Chosen(
                 None,
-                problem=f"resolution={resolution} needs an aspect size (e.g. 16:9), not size={size}",
+                problem=f"resolution={resolution} needs an aspect size (e.g. 16:9), not size={shown(size)}",
                 param="resolution",
             )
         return Chosen(size)
-    if not all(parts):
-        return Chosen(None, problem=f"size={size} is not an aspect: both parts must be above 0 (e.g. 16:9)")
+    size = shown(str(size))
+    if not all(ASPECT_PARTS[0] <= part <= ASPECT_PARTS[1] for part in parts):
+        low, high = ASPECT_PARTS
+        line = f"size={size} is not an aspect: both parts must be from {low:g} to {high:g} (e.g. 16:9)"
+        return Chosen(None, problem=line)
     if model is None:
         return Chosen(
             None, problem=f"size={size} needs a model whose sizes we know: write WIDTHxHEIGHT for {model_name}"

@@ -3,7 +3,9 @@
 The bar is tqdm's (its notebook widget in Jupyter, a text bar in a terminal) with images done,
 failed, cached and the cost so far. Both are rate-bounded whatever the run's size: the bar is
 redrawn at most every BAR_INTERVAL seconds and the sheet every SHEET_INTERVAL (in place, through
-its display_id), and both once more at the end.
+its display_id), and both once more at the end. While a text bar is drawn, every warning shown (the run's
+`warning: …` lines among them) goes through the bar: it is cleared, the warning written on its own line, and
+the bar drawn again below it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import math
+import sys
 import time
 import uuid
+import warnings
 
 from .static import WidgetDisplay
 from .sweep_result import describe_spent
@@ -61,6 +65,35 @@ class Throttle:
         self._fire()
 
 
+class _ThroughBars:
+    """`warnings.showwarning` while text bars are open: the previous one, inside tqdm's external write mode."""
+
+    def __init__(self):
+        self.open = 0
+        self.before = warnings.showwarning
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None):
+        from tqdm import tqdm
+
+        with tqdm.external_write_mode(file=file or sys.stderr):
+            self.before(message, category, filename, lineno, file, line)
+
+    def enter(self):
+        """Count a text bar in (the first one puts this in place)."""
+        self.open += 1
+        if self.open == 1:
+            self.before, warnings.showwarning = warnings.showwarning, self
+
+    def leave(self):
+        """Count a text bar out (the last one puts back what was there, unless something replaced this since)."""
+        self.open -= 1
+        if self.open == 0 and warnings.showwarning is self:
+            warnings.showwarning = self.before
+
+
+_THROUGH_BARS = _ThroughBars()
+
+
 class RunView:
     """The bar (and, with `sheet`, the live contact sheet) of one run of `slots` images.
 
@@ -93,6 +126,8 @@ class RunView:
         )
         if self._static:
             self._static.show()
+        else:
+            _THROUGH_BARS.enter()
         self._bar_throttle = Throttle(BAR_INTERVAL, self._draw_bar)
         self._sheet_throttle = Throttle(SHEET_INTERVAL, self._draw_sheet)
 
@@ -152,3 +187,4 @@ class RunView:
             self._static.refresh()
         else:
             self.bar.close()
+            _THROUGH_BARS.leave()

@@ -106,7 +106,7 @@ def test_the_notes_of_free_sizes_say_what_the_aspect_came_to():
     [
         ({"size": "16:9", "resolution": "3K"}, "resolution='3K' is not a resolution: use 1K, 2K, 4K"),
         ({"size": "4:1"}, "size=4:1 does not fit gpt-image-2: the aspect ratio must be between 1:3 and 3:1"),
-        ({"size": "16:0"}, "size=16:0 is not an aspect: both parts must be above 0 (e.g. 16:9)"),
+        ({"size": "16:0"}, "size=16:0 is not an aspect: both parts must be from 0.01 to 10000 (e.g. 16:9)"),
         (
             {"size": "1024x1024", "resolution": "2K"},
             "resolution=2K needs an aspect size (e.g. 16:9), not size=1024x1024",
