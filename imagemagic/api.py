@@ -35,7 +35,9 @@ def _path(
     session: Session | None,
     **edit: Any,
 ) -> RunPath:
-    chosen = {name: params.pop(name, None) for name in ("api", "budget", "daily_budget")}  # settings, given here
+    chosen = {
+        name: params.pop(name, None) for name in ("api", "profile", "budget", "daily_budget")
+    }  # settings, given here
     settings = (settings or Settings.current()).but(api_key=api_key, base_url=base_url, offline=offline, **chosen)
     plan = prepare(prompt, params, settings=settings, extra_body=extra_body, **edit)
     return RunPath(
@@ -68,7 +70,8 @@ def generate(
     An identical earlier request's stored images are reused under the `cache` setting (on by
     default); `cache=False` pays for a new generation. Advice comes as ImageMagicWarning.
     `api="responses"` sends it through the Responses API's image tool (default: %config ImageGenMagics.api);
-    `budget=`/`daily_budget=` hold it to those dollars (default: %config ImageGenMagics.budget, .daily_budget).
+    `budget=`/`daily_budget=` hold it to those dollars (default: %config ImageGenMagics.budget, .daily_budget);
+    `profile=` names the gateway the base URL is (openai, azure, openrouter, litellm, local; default: from the URL).
     Without a key or base URL, the built-in offline preview server answers.
     """
     path = _path(prompt, api_key, base_url, offline, extra_body, params, cache, settings, session)

@@ -8,7 +8,9 @@ continued conversation visibly carries its image on. The size is Gemini's pixels
 (catalog.CHAT_DIMS) at the image size, judged by the same limits and pixel budget as the Images API routes.
 The answer is a `chat.completion` with the image in `message.images` as a data URL, or its
 `chat.completion.chunk` stream (`delta.images`, usage in the last chunk, then `[DONE]`); usage is chat-shaped
-with OpenRouter's `cost` in USD from the catalog's prices. Also mounted under `/api/v1`, OpenRouter's base.
+with OpenRouter's `cost` in USD from the catalog's prices. Also mounted under `/api/v1`, OpenRouter's base,
+where GET /api/v1/models lists the chat image models as OpenRouter does (`architecture` modalities,
+`supported_parameters`), so the openrouter profile's capability look-up has its listing offline too.
 """
 
 from __future__ import annotations
@@ -192,7 +194,18 @@ async def completions(request: Request) -> Response | Charged:
         service.budget.give(pixels)
 
 
+async def openrouter_models(request: Request) -> JSONResponse:
+    """GET /api/v1/models: the chat image models in OpenRouter's listing shape."""
+    entry = {
+        "architecture": {"input_modalities": ["text", "image"], "output_modalities": ["image", "text"]},
+        "supported_parameters": ["max_tokens", "temperature", "top_p", "seed", "stream"],
+    }
+    names = [m.id for m in request.app.state.service.models.all() if chat_model(m.id) is not None]
+    return JSONResponse({"data": [{"id": f"google/{name}", "name": name, **entry} for name in names]})
+
+
 ROUTES = [
+    Route("/api/v1/models", openrouter_models, methods=["GET"]),
     Route("/v1/chat/completions", completions, methods=["POST"]),
     Route("/api/v1/chat/completions", completions, methods=["POST"]),  # OpenRouter's base URL shape
 ]
