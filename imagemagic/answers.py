@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from .b64scan import IMAGES_KEYS, B64Scanner, marker_index
+from .downloads import data_url_bytes
 from .errors import ContentPolicyViolationError, ImageDataError, TransportError, error_from_body, masked
 from .progress import Progress
 from .result import GeneratedImage, add_usage
@@ -146,9 +147,17 @@ class AnswerReader:
         if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
             return checked(images.image(item["b64_json"], slot, **meta))
         if isinstance(item, dict) and isinstance(item.get("url"), str):
-            data = await self.download(item["url"], slot)
-            return checked(GeneratedImage.from_bytes(data, url=item["url"], index=slot, **meta))
+            return await self.url_image(item["url"], slot, **meta)
         raise TransportError(f"image {slot + 1} in the answer has neither b64_json nor url")
+
+    async def url_image(self, url: str, slot: int, **meta) -> GeneratedImage:
+        """Image `slot` given as `url`, checked: a data: URL decoded here (downloads.data_url_bytes, bounded by
+        max_answer_bytes and the download cap), any other downloaded (`download`)."""
+        if url.startswith("data:"):
+            return checked(
+                GeneratedImage.from_bytes(data_url_bytes(url, slot, self.max_answer_bytes), index=slot, **meta)
+            )
+        return checked(GeneratedImage.from_bytes(await self.download(url, slot), url=url, index=slot, **meta))
 
     async def _stream(self, resp, count, first_slot, progress, request_id):
         done = 0

@@ -10,18 +10,17 @@ them in `delta.images`, its usage in the last chunk. Usage is kept in the chat s
 
 from __future__ import annotations
 
-import binascii
 import json
 from typing import Any
 
 import httpx
 
-from .answers import AnswerReader, checked, event_payload
+from .answers import AnswerReader, event_payload
 from .client import AsyncImagesClient
 from .downloads import read_capped
 from .errors import TransportError
 from .progress import Progress
-from .result import GeneratedImage, add_usage
+from .result import add_usage
 from .sse import EventTooLarge, SSEDecoder
 
 __all__ = ["AsyncChatClient", "images_of"]
@@ -120,19 +119,7 @@ class ChatReader(AnswerReader):
         for offset, url in enumerate(self.urls):
             slot = progress.slot(first_slot, offset, count)
             if slot is not None:  # an image beyond n is ignored (said once by the run path)
-                progress.image(await self._image(url, slot, request_id))
-
-    async def _image(self, url: str, slot: int, request_id: Any) -> GeneratedImage:
-        meta = {"index": slot, "request_id": request_id, "usage": self.usage}
-        if not url.startswith("data:"):
-            return checked(GeneratedImage.from_bytes(await self.download(url, slot), url=url, **meta))
-        head, sep, payload = url.partition(",")
-        if not (sep and head.endswith(";base64") and head[5:].startswith("image/")):
-            raise TransportError(f"image {slot + 1} in the answer is a data: URL that is not a base64 image")
-        try:
-            return checked(GeneratedImage(b64=payload, **meta))
-        except binascii.Error as exc:
-            raise TransportError(f"image {slot + 1} in the answer has invalid base64 data") from exc
+                progress.image(await self.url_image(url, slot, request_id=request_id, usage=self.usage))
 
 
 def _usage(payload: dict) -> dict | None:

@@ -1,11 +1,14 @@
 """Downloads of `response_format=url` images: bounded in size and time, redirects followed here (at most 5)
 so every address on the way is checked, never to link-local or cloud metadata addresses or to schemes
-other than http(s). Loopback stays allowed.
+other than http(s). Loopback stays allowed. A `data:` URL is self-contained: decoded here (`data_url_bytes`,
+bounded as a download), never fetched.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import ipaddress
 from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
@@ -13,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from .endpoint import Endpoint, headers_for
-from .errors import APIConnectionError, APITimeoutError, ImageDataError, TransportError
+from .errors import APIConnectionError, APITimeoutError, ImageDataError, TransportError, printable
 from .retry import CONNECT_TIMEOUT, plain
 
 URL_DOWNLOAD_LIMIT = 64 * 1024 * 1024  # bytes
@@ -38,6 +41,29 @@ async def download(
         raise APITimeoutError(f"image {slot + 1}: download failed (not complete within {limit:g} s)") from exc
     except httpx.HTTPError as exc:
         raise APIConnectionError(f"image {slot + 1}: download failed ({plain(exc)})") from exc
+
+
+def data_url_bytes(url: str, slot: int, limit: int) -> bytes:
+    """The bytes of a `data:image/<type>;base64,` URL (image `slot` of an answer), decoded here, never downloaded:
+    strict base64 of at most `limit` bytes (and the download's cap). Each refusal is one ImageDataError line;
+    whether the bytes are an image is the reader's check (answers.checked)."""
+    head, sep, text = url.partition(",")
+    head = head.lower()
+    if not (sep and head.startswith("data:") and head.endswith(";base64")):
+        raise ImageDataError(f"image {slot + 1}: refused a malformed data: URL (data:image/<type>;base64,… expected)")
+    kind = head[5:].split(";")[0]
+    if not kind.startswith("image/"):
+        said = printable(kind[:40]) or "no type"
+        raise ImageDataError(f"image {slot + 1}: refused a data: URL of {said} (only image/ types)")
+    cap = min(limit, URL_DOWNLOAD_LIMIT)
+    if len(text) * 3 // 4 - text[-2:].count("=") > cap:  # the decoded size, known before decoding
+        raise ImageDataError(f"image {slot + 1}: data: URL refused, larger than {cap:,} bytes")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ImageDataError(
+            f"image {slot + 1}: the data: URL's base64 is invalid (only A-Z a-z 0-9 + / and = padding)"
+        ) from exc
 
 
 async def _fetch(http, url, slot, timeout, masked, endpoint):

@@ -2,8 +2,9 @@
 
 `imagemagic models --remote` and `%imagegen --models --remote` list models the endpoint serves that
 the catalog does not know, models the catalog lists that it no longer serves, and shutdown dates that
-differ (`shutdown_date`, optional per model). Answers are cached per base URL in the history folder
-for a day. A request never waits on this: its shut-down warning reads the cache only (`shutdowns`).
+differ (`shutdown_date`, optional per model: compared only where both sides give one). Answers are
+cached per base URL in the history folder for a day. A request never waits on this: its shut-down warning
+reads the cache only (`shutdowns`).
 An endpoint without /v1/models (404) is fine: one line says so.
 
 A hostile answer is bounded like an image answer: at most MAX_ANSWER_BYTES are read (and within the
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 
 from .capabilities import from_listing, merged, overrides_for
-from .catalog import MODELS, lookup
+from .catalog import MODELS, chat_model, lookup
 from .endpoint import headers_for
 from .errors import APIConnectionError, APIError, TransportError, error_from_response, printable
 from .params import BY_NAME
@@ -222,14 +223,16 @@ def _when(entry):
 
 
 def compare(models) -> list[str]:
-    """The differences between what the endpoint serves (`models`) and the catalog, one line each."""
-    unknown = [name for name in models if lookup(name) is None]
+    """The differences between what the endpoint serves (`models`) and the catalog, one line each: the catalog's
+    chat models (CHAT_MODELS) are known, not missed where unserved (a gateway's); dates are compared where both
+    sides give one."""
+    unknown = [name for name in models if lookup(name) is None and chat_model(name) is None]
     served_rows = {lookup(name).name for name in models if lookup(name) is not None}
     gone = [name for name in MODELS if name not in served_rows]
-    differ = [
+    differ = [  # a date only one side gives (none published) is no difference
         f"{name}: endpoint {_text(date)}, catalog {_text(lookup(name).shutdown)}"
         for name, date in models.items()
-        if lookup(name) is not None and date != lookup(name).shutdown
+        if lookup(name) is not None and date and lookup(name).shutdown and date != lookup(name).shutdown
     ]
     described = [f"{name} (shutdown {_text(models[name])})" for name in unknown]
     return [

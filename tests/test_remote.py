@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from imagemagic import remote
-from imagemagic.catalog import MODELS, catalog_text
+from imagemagic.catalog import MODELS, catalog_text, chat_model, lookup
 from imagemagic.endpoint import Endpoint
-from imagemagic.server.models import MAINLINE
+from imagemagic.server.models import TABLE
 from imagemagic.settings import Settings, prepare
 
 SERVED = [
@@ -106,12 +106,27 @@ def test_a_request_never_waits_on_models_and_warns_with_the_cached_date(recorder
 def test_the_local_server_agrees_with_the_catalog_from_the_magic(ip, capsys, server_url):
     ip.run_line_magic("imagegen", "--models --remote")
     out = capsys.readouterr().out.splitlines()
-    assert out[-4].startswith(f"{server_url}/models: {len(MODELS) + len(MAINLINE)} models (fetched ")
+    served = list(TABLE)  # the server's one table: the catalog's image models, its chat models, Responses models
+    mainline = [name for name in served if lookup(name) is None and chat_model(name) is None]
+    assert mainline and len(served) > len(MODELS) + len(mainline)  # chat models are served too
+    assert out[-4].startswith(f"{server_url}/models: {len(served)} models (fetched ")
     assert out[-3:] == [
-        f"  served, not in the catalog: {', '.join(f'{name} (shutdown none)' for name in MAINLINE)}",  # Responses
+        f"  served, not in the catalog: {', '.join(f'{name} (shutdown none)' for name in mainline)}",  # Responses
         "  in the catalog, not served: none",
         "  shutdown dates that differ: none",
     ]
+
+
+def test_only_dates_both_sides_give_are_compared(recorder, tmp_path):
+    """No date published is no differing date; a published one that differs still is."""
+    recorder.models = [
+        {"id": "gpt-image-1.5", "object": "model"},  # the catalog says 2026-12-01; the endpoint says nothing
+        {"id": "gpt-image-1", "object": "model", "shutdown_date": "2026-11-30"},  # the catalog says 2026-10-23
+        {"id": "gemini-2.5-flash-image", "object": "model"},  # a chat model of the catalog
+    ]
+    text = remote.remote_text(Endpoint(f"{recorder.base}/v1"), home=tmp_path)
+    assert text.splitlines()[-1] == "  shutdown dates that differ: gpt-image-1: endpoint 2026-11-30, catalog 2026-10-23"
+    assert text.splitlines()[1:2] == ["  served, not in the catalog: none"]
 
 
 def test_offline_there_is_nothing_to_compare():
