@@ -47,7 +47,7 @@ def test_unrelated_columns_are_labels_in_the_table_and_never_sent(recorder, tmp_
 TYPO = (
     "{name!r} is not a parameter of generate: did you mean {close!r}? use model, size, resolution, quality, n, "
     "background, output_format, output_compression, moderation, stream, partial_images, style, response_format, user, "
-    "complexity, frame_count, frame_duration_ms, or a variable the template uses"
+    "safety_identifier, complexity, frame_count, frame_duration_ms, or a variable the template uses"
 )
 
 
@@ -61,7 +61,7 @@ TYPO = (
             "input_fidelity",
             "'input_fidelity' is not a parameter of generate: use model, size, resolution, quality, n, background, "
             "output_format, output_compression, moderation, stream, partial_images, style, response_format, user, "
-            "complexity, frame_count, frame_duration_ms, or a variable the template uses",
+            "safety_identifier, complexity, frame_count, frame_duration_ms, or a variable the template uses",
         ),
         (
             "file",
