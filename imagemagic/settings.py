@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from .catalog import DEFAULT_MODEL, DEFAULT_RESPONSES_MODEL, chat_model, lookup
 from .endpoint import Endpoint, resolve
@@ -166,6 +165,8 @@ def time_zone(name: Any) -> tzinfo | None:
     """The zone of an IANA name (UTC needs no time zone database), or None when zoneinfo does not know it."""
     if name == "UTC":
         return UTC
+    from zoneinfo import ZoneInfo  # on first use of another zone: %load_ext needs none
+
     try:
         return ZoneInfo(name)
     except (KeyError, ValueError, TypeError, OSError):  # unknown, not a key, not a string, a folder of zones
