@@ -42,6 +42,8 @@ class Progress:
         """The slot of the `offset`-th image of a request whose `count` images start at slot `first`, or None
         for an image beyond `count`: it is ignored (counted once, however often it is asked for)."""
         if offset < count:
+            while len(self.slots) <= first + offset:  # a dialect keeping more than n (Responses' tool calls)
+                self.slots.append(None)
             return first + offset
         self._ignored.add((first, offset))
         return None
@@ -53,6 +55,8 @@ class Progress:
         if self._ignored:
             sent = kept + len(self._ignored)
             return [f"the server sent {sent} images for n={n}: kept {kept}, ignored {len(self._ignored)}"]
+        if kept > n:
+            return [f"the model made {kept} images for n={n}: all are kept (each image call is billed)"]
         return [f"{kept} of {n} images arrived (n={n})"] if kept < n else []
 
     def image(self, img):

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from .answers import AnswerReader, checked, event_payload, text_field
 from .b64scan import RESPONSES_KEYS
 from .client import AsyncImagesClient
@@ -27,6 +29,7 @@ from .result import GeneratedImage, add_usage
 __all__ = ["AsyncResponsesClient", "responses_usage", "billed_apart"]
 
 MAINLINE_COUNTS = ("input_tokens", "output_tokens", "total_tokens")
+TOOL_CALLS = 4  # images kept of one Response: the model may call the image tool more than once, each one billed
 
 
 class ResponsesReader(AnswerReader):
@@ -41,6 +44,10 @@ class ResponsesReader(AnswerReader):
         self.response: str | None = None  # the id of the Response being read
         self.images = 0
         self.held: list[GeneratedImage] = []  # final images waiting for their usage (response.completed)
+
+    async def read(self, resp: httpx.Response, count: int, first_slot: int, progress: Progress, request_id, deadline):
+        """Read a Response: the image of each image tool call, up to TOOL_CALLS of them (n is 1 here)."""
+        await super().read(resp, max(count, TOOL_CALLS), first_slot, progress, request_id, deadline)
 
     async def _answer(self, images, payload, count, first_slot, progress, request_id, resp) -> None:
         """Record the images and usage of a (non-streamed) Response object."""

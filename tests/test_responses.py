@@ -295,9 +295,9 @@ def test_a_response_without_an_image_says_what_the_model_answered(scripted):  # 
     )
 
 
-def test_a_stream_of_two_images_keeps_the_first_and_says_the_other(scripted):  # noqa: F811
-    """Two image_generation_call items in one stream: the first is kept (it was lost to the second), the one
-    beyond n=1 is said in one line and never stored, and the response's usage is counted once."""
+def test_a_stream_of_two_images_keeps_both_and_says_so(scripted):  # noqa: F811
+    """Two image_generation_call items in one stream (the model called the tool twice, each call billed): both
+    are kept and stored (the first was lost to the second), said in one line, the response's usage counted once."""
     from helpers.scripted import event, png_b64, stream
 
     first, second = png_b64(colour=(1, 2, 3)), png_b64(colour=(4, 5, 6))
@@ -315,7 +315,24 @@ def test_a_stream_of_two_images_keeps_the_first_and_says_the_other(scripted):  #
     )
     with pytest.warns(imagemagic.ImageMagicWarning) as said:
         result = imagemagic.generate("a fox", api="responses", base_url=server.url, api_key=KEY)
-    assert [img.wire_b64 for img in result.images] == [first]
-    assert result.images[0].image_call_id == "ig_0" and len(result.files) == 1
+    assert [img.wire_b64 for img in result.images] == [first, second]
+    assert [img.image_call_id for img in result.images] == ["ig_0", "ig_1"] and len(result.files) == 2
     assert result.usage["input_tokens"] == 7 and result.images[0].usage["input_tokens"] == 7
-    assert warned(said) == ["the server sent 2 images for n=1: kept 1, ignored 1"]
+    assert warned(said) == ["the model made 2 images for n=1: all are kept (each image call is billed)"]
+
+
+def test_a_response_of_many_image_calls_keeps_a_bounded_few(scripted):  # noqa: F811
+    """Six image_generation_call items in one Response object: TOOL_CALLS (4) kept and stored, 2 said and never
+    written to disk."""
+    from helpers.scripted import png_b64, reply
+
+    from imagemagic.responses_client import TOOL_CALLS
+
+    items = [{"id": f"ig_{i}", "type": "image_generation_call", "status": "completed", "result": png_b64()}
+             for i in range(6)]  # fmt: skip
+    body = {"id": "resp_six", "object": "response", "status": "completed", "output": items}
+    server = scripted(reply(body=body))
+    with pytest.warns(imagemagic.ImageMagicWarning) as said:
+        result = imagemagic.generate("a fox", api="responses", base_url=server.url, api_key=KEY)
+    assert len(result.images) == len(result.files) == TOOL_CALLS == 4
+    assert warned(said) == ["the server sent 6 images for n=1: kept 4, ignored 2"]
