@@ -26,7 +26,7 @@ from imagemagic import budget
 from imagemagic.session import Session
 from imagemagic.settings import Settings
 
-KEY = "sk-test-not-a-real-key"
+KEY = "test-budget-key"
 # gpt-image-2 at medium and 1056x1424: the estimate's output tokens equal what the local server bills (1514), and
 # with free text the estimate is the bill to the cent, so "what the budget allows" is exact whatever the order.
 PRICES = {"gpt-image-2": {"text_input": 0, "image_input": 0, "image_output": 30}}
@@ -58,7 +58,7 @@ KERNEL = textwrap.dedent(
     from imagemagic import Settings
     url, tag, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
     prices = {"gpt-image-2": {"text_input": 0, "image_input": 0, "image_output": 30}}
-    settings = Settings(base_url=url, api_key="sk-test-not-a-real-key", daily_budget=limit, prices=prices,
+    settings = Settings(base_url=url, api_key="test-budget-key", daily_budget=limit, prices=prices,
                         max_concurrency=2, cache=False)
     print("ready", flush=True)
     sys.stdin.readline()
@@ -124,7 +124,7 @@ CRASHING = textwrap.dedent(
     """
     import sys, imagemagic
     from imagemagic import Settings
-    settings = Settings(base_url=sys.argv[1], api_key="sk-test-not-a-real-key", daily_budget=1.0, cache=False)
+    settings = Settings(base_url=sys.argv[1], api_key="test-budget-key", daily_budget=1.0, cache=False)
     imagemagic.generate("a kite", quality="high", settings=settings)
     """
 )

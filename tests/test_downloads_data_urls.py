@@ -18,7 +18,7 @@ from imagemagic.request import ImageRequest
 
 def generate(server):
     """Generate one image from the scripted `server`; the result, or the error it ended in."""
-    client = ImagesClient(Endpoint(server.url, "sk-test"))
+    client = ImagesClient(Endpoint(server.url, "test-data-url-key"))
     try:
         return client.generate(ImageRequest(prompt="a kite", model="gpt-image-2"))
     except Exception as exc:  # the error is what the test looks at
@@ -79,7 +79,7 @@ def test_a_chat_answer_s_data_url_goes_through_the_same_decoder(scripted):
     url = "data:text/plain;base64," + TEXT
     message = {"content": "", "images": [{"type": "image_url", "image_url": {"url": url}}]}
     server = scripted(reply(body={"object": "chat.completion", "choices": [{"message": message}]}))
-    settings = Settings(base_url=server.url, api_key="sk-test", max_retries=0)
+    settings = Settings(base_url=server.url, api_key="test-data-url-key", max_retries=0)
     with pytest.raises(ImageDataError) as caught:
         imagemagic.generate("a fox", model="gemini-2.5-flash-image", settings=settings)
     assert str(caught.value) == "image 1: refused a data: URL of text/plain (only image/ types)"

@@ -18,7 +18,7 @@ PRODUCTS = pd.DataFrame({"product": ["mug", "lamp"], "sku": ["A-1", "B-2"], "tag
 
 
 def test_unrelated_columns_are_labels_in_the_table_and_never_sent(recorder, tmp_path):
-    settings = Settings(api_key="sk-test-0123456789", base_url=f"{recorder.base}/v1")
+    settings = Settings(api_key="test-labels-key", base_url=f"{recorder.base}/v1")
     result = sweep("A {product} on marble", rows=PRODUCTS, quality=["low", "high"], settings=settings, progress=False)
     sent = sorted(recorder.requests, key=lambda r: (r["body"]["prompt"], r["body"]["quality"]))
     assert [request["body"] for request in sent] == [

@@ -27,7 +27,7 @@ from imagemagic.server.asgi import create_app
 
 LITELLM = Path(sys.executable).with_name("litellm")
 KEY = "local-key-behind-litellm-0123"  # the key the proxy sends our server, as its config says
-PROXY_KEY = "sk-litellm-master-test-4567"  # the key clients give the proxy
+PROXY_KEY = "litellm-master-test-key"  # the key clients give the proxy
 MODELS = ("gpt-image-2", "gpt-image-1.5", "gpt-5.5")
 OFFLINE = {  # LiteLLM reads its model cost map from the internet unless told otherwise; nothing leaves 127.0.0.1
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",

@@ -124,7 +124,7 @@ def test_the_embedded_server_takes_only_its_sessions_secret_key(rendered, capsys
         assert len(rendered) == 1
         url, key = session.local_server_url()[0], session._server_key
         assert len(key) >= 40
-        for auth in ({}, {"Authorization": "Bearer sk-guess"}, {"Authorization": "Basic a2V5"}):
+        for auth in ({}, {"Authorization": "Bearer guessed-key"}, {"Authorization": "Basic a2V5"}):
             resp = httpx.post(f"{url}/images/generations", json={"prompt": "a kite"}, headers=auth, timeout=30)
             assert _error(resp) == (401, "invalid_api_key", "Incorrect API key provided.")
         assert httpx.get(f"{url}/files").status_code == 401
