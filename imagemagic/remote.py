@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import time
 from pathlib import Path
 
@@ -41,6 +42,7 @@ RETRY_LISTING_S = 300.0  # a listing that could not be read is not asked again f
 _UNREADABLE: dict[str, tuple[float, str]] = {}  # base URL -> (when, the line saying why), this process only
 MAX_SUPPORTED = 256  # supported_parameters read of an entry (those that are parameters of ours are kept)
 MAX_CACHE_BYTES = MAX_ENDPOINTS * MAX_MODELS * 64  # a larger cache file is not read (described entries included)
+_PARSED: list = [None]  # [((path, device, inode, size, mtime), what it held)]: the cache file last parsed, this process
 
 
 def _cache_path(home=None):
@@ -48,13 +50,23 @@ def _cache_path(home=None):
 
 
 def _read_cache(home=None):
+    """What the cache file holds ({} when absent, unreadable or too large), parsed once per version of the file
+    (every prepare asks, several times): the same answer while the file is unchanged. Read-only for callers."""
+    path = _cache_path(home)
     try:
-        with open(_cache_path(home), "rb") as handle:
+        with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            version = (path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+            last = _PARSED[0]
+            if last is not None and last[0] == version:
+                return last[1]
             text = handle.read(MAX_CACHE_BYTES + 1)
         data = json.loads(text) if len(text) <= MAX_CACHE_BYTES else {}
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    data = data if isinstance(data, dict) else {}
+    _PARSED[0] = (version, data)
+    return data
 
 
 def _date(value):
@@ -205,9 +217,8 @@ def served(endpoint, *, home=None, now=None, transport=None):
     listing = fetch_listing(endpoint, transport=transport)
     models, said = (NO_LIST, {}) if listing is NO_LIST else listing
     fetched_at = now or time.time()
-    data = _read_cache(home)
     stored = NO_LIST if models is NO_LIST else {k: v.isoformat() if v else None for k, v in models.items()}
-    data[endpoint.base_url] = {"fetched_at": fetched_at, "models": stored, "described": said}
+    data = {**_read_cache(home), endpoint.base_url: {"fetched_at": fetched_at, "models": stored, "described": said}}
     recent = sorted(data.items(), key=lambda kv: _when(kv[1]), reverse=True)[:MAX_ENDPOINTS]
     data = dict(recent)
     try:
