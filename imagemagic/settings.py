@@ -299,12 +299,13 @@ def prepare(
         allowed = f"{', '.join(API_CHOICES[:-1])} or {API_CHOICES[-1]}"
         line = f"api={settings.api!r} is not an API of imagemagic: use {allowed}"
         raise ValidationError([Problem("api", line)])
-    if override_problems(settings.capabilities):
-        raise ValidationError([Problem("capabilities", line) for line in override_problems(settings.capabilities)])
+    if found := override_problems(settings.capabilities):
+        raise ValidationError([Problem("capabilities", line) for line in found])
     endpoint = resolve(
         api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline, profile=settings.profile
     )
-    model = _sized(params, settings, operation)[0].get("model")
+    values, chosen = _sized(params, settings, operation)
+    model = values.get("model")
     cap, cap_notes = capability(endpoint, model, settings.capabilities) if isinstance(model, str) else (None, [])
     request = request_for(
         prompt, params, settings=settings, extra_body=extra_body, operation=operation, image=image, mask=mask,
@@ -313,8 +314,8 @@ def prepare(
     reported = shutdowns(endpoint.base_url)  # the endpoint's dates if already cached; never fetched here
     notes = [
         *cap_notes,
-        *_taken(_sized(params, settings, operation)[0], params, cap)[1],
-        size_note(params, settings, operation),
+        *_taken(values, params, cap)[1],
+        chosen.note,
         *request.warnings(endpoint.base_url, shutdowns=reported, offline=endpoint.offline),
     ]
     return Plan(request, endpoint, settings, tuple(note for note in notes if note), capability=cap)
