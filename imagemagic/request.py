@@ -78,10 +78,16 @@ class ImageRequest:
     def rules(self) -> Model | None:
         """The catalog row that judges this request (as the capability layer merged it, when it has one), or
         None for a model we do not know."""
-        cap = self.capability
-        if cap is not None and cap.model == self.model:
+        cap = self._capability
+        if cap is not None:
             return cap.rules
         return lookup(self.model) if isinstance(self.model, str) else None
+
+    @property
+    def _capability(self) -> Capability | None:
+        """`capability` when it is of this request's model (one made with another model judges nothing)."""
+        cap = self.capability
+        return cap if cap is not None and cap.model == self.model else None
 
     @property
     def count(self) -> int:
@@ -104,8 +110,8 @@ class ImageRequest:
         found += _size_problems(req)
         if req.rules is not None:
             found += _model_problems(req, req.rules)
-        if req.capability is not None and req.capability.model == req.model:
-            found += _capability_problems(req, req.capability, {p.param for p in found})
+        if req._capability is not None:
+            found += _capability_problems(req, req._capability, {p.param for p in found})
         return found
 
     def wire_problems(self) -> list[Problem]:
@@ -173,7 +179,7 @@ class ImageRequest:
 
     def split(self) -> list[Self]:
         """The requests actually sent: one image per request when streaming, or as many as the model takes."""
-        cap = self.capability if self.capability is not None and self.capability.model == self.model else None
+        cap = self._capability
         per = 1 if self.stream else (cap and cap.max_n) or (self.rules.max_n if self.rules else self.count)
         if self.count <= per:
             return [self]
