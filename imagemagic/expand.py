@@ -120,7 +120,8 @@ def axes_of(values: Mapping) -> tuple[dict, dict]:
     return axes, fixed
 
 
-TABLE_COLUMNS = ("image", "file", "tokens", "cost", "request_id", "error", "saved")  # what a Sweep's table adds
+# what a Sweep's table adds to each row
+TABLE_COLUMNS = ("image", "file", "tokens", "cost", "cost_source", "request_id", "error", "saved")
 
 
 def near_miss(name: str, operation: str = "generate") -> bool:

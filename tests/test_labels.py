@@ -65,8 +65,13 @@ TYPO = (
         ),
         (
             "file",
-            "the column 'file' is one the sweep's table adds (image, file, tokens, cost, request_id, error, "
-            "saved): rename it",
+            "the column 'file' is one the sweep's table adds (image, file, tokens, cost, cost_source, request_id, "
+            "error, saved): rename it",
+        ),  # fmt: skip
+        (  # the table's cost_source would overwrite it
+            "cost_source",
+            "the column 'cost_source' is one the sweep's table adds (image, file, tokens, cost, cost_source, "
+            "request_id, error, saved): rename it",
         ),  # fmt: skip
     ],
 )
