@@ -23,7 +23,6 @@ RESPONSES_KEYS = (b"result", b"partial_image_b64")  # an image_generation_call i
 MARKER = "#b64:"
 _OUT, _STRING, _ESCAPE, _AFTER_KEY, _VALUE, _VALUE_ESCAPE = range(6)
 _SPACE = b" \t\r\n"
-_LONGEST = 64  # no image key is longer: a longer string is never copied to be compared
 
 
 class Sink(Protocol):
@@ -42,6 +41,7 @@ class B64Scanner(Generic[S]):
     def __init__(self, open_sink: Callable[[], S], keys: tuple[bytes, ...] = IMAGES_KEYS):
         self.open_sink = open_sink
         self.keys = frozenset(keys)
+        self._lengths = frozenset(map(len, keys))  # only a string of one of these lengths is copied to be compared
         self._key = 0  # the length of the key whose value comes next
         self.sinks: list[S] = []
         self.errors: dict[int, str] = {}
@@ -111,9 +111,9 @@ class B64Scanner(Generic[S]):
             return size
         self._kept += chunk[pos : quote + 1]
         start = self._string_start
-        text = bytes(self._kept[start:-1]) if len(self._kept) - 1 - start <= _LONGEST else b""
-        self._key = len(text)
-        self._state = _AFTER_KEY if text in self.keys else _OUT
+        self._key = len(self._kept) - 1 - start
+        is_key = self._key in self._lengths and bytes(self._kept[start:-1]) in self.keys
+        self._state = _AFTER_KEY if is_key else _OUT
         return quote + 1
 
     def _value(self, chunk: bytes, pos: int) -> int:
