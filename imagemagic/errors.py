@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error answer read for its message
-_ERROR_FIELD = re.compile(rb'"(message|type|param|code)"\s*:\s*("(?:[^"\\]|\\.)*"|null)')  # in a cut body
+_ERROR_FIELD = rb'"(message|type|param|code)"\s*:\s*("(?:[^"\\]|\\.)*"|null)'  # in a cut body (compiled on first use)
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ def _cut_error(content: bytes) -> dict | None:
     """The error object's plain fields from the first bytes of an OpenAI-shaped error body cut short, or None
     without a message among them."""
     found: dict[str, Any] = {}
-    for name, value in _ERROR_FIELD.findall(content):
+    for name, value in re.findall(_ERROR_FIELD, content):
         with contextlib.suppress(ValueError):
             found.setdefault(name.decode(), json.loads(value))
     return {"error": found} if isinstance(found.get("message"), str) else None
