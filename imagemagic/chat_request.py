@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from .carried import Carried
@@ -73,8 +74,10 @@ class ChatRequest(Carried):
         model = chat_model(self.image.model)
         return model.image_sizes if model else tuple(RESOLUTIONS)
 
+    @cached_property
     def _ratio(self) -> tuple[str | None, str | None]:
-        """(the aspect_ratio to send, a note when it is not exactly what `size` asked), or (None, None)."""
+        """(the aspect_ratio to send, a note when it is not exactly what `size` asked), or (None, None); worked out
+        once (the body, the rules and the advice all ask)."""
         size = self.asked_size
         parts = aspect(size)
         if parts is None and isinstance(size, str) and "x" in size:
@@ -90,7 +93,7 @@ class ChatRequest(Carried):
     def image_config(self) -> dict:
         """`image_config` as sent: aspect_ratio and image_size when asked for (never a null)."""
         config: dict[str, str] = {}
-        ratio = self._ratio()[0]
+        ratio = self._ratio[0]
         if ratio is not None:
             config["aspect_ratio"] = ratio
         if isinstance(self.resolution, str) and self.resolution.upper() in self._image_sizes():
@@ -103,7 +106,7 @@ class ChatRequest(Carried):
 
     def warnings(self, *args: Any, **kwargs: Any) -> list[str]:
         """The image request's advice, and the note on an aspect that is not exactly one the model takes."""
-        note = self._ratio()[1]
+        note = self._ratio[1]
         return [*self.image.warnings(*args, **kwargs), *([note] if note else [])]
 
     def body(self) -> dict:
@@ -172,7 +175,7 @@ def chat_problems(req: ChatRequest) -> list[Problem]:
     if getattr(image, "mask", None) is not None:
         found.append(Problem("mask", "a mask is not taken by chat-completions image models: say what to change"))
     size = req.asked_size
-    if size not in (None, "auto") and req._ratio()[0] is None:
+    if size not in (None, "auto") and req._ratio[0] is None:
         found.append(Problem("size", f"size={size} is not an aspect or WIDTHxHEIGHT: use e.g. 16:9, portrait"))
     resolution = req.resolution
     if resolution is not None and req.image_config().get("image_size") is None:
