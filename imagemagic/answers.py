@@ -31,7 +31,7 @@ from .sse import EventTooLarge, SSEStream
 class _Images:
     """The images of one JSON document being scanned: the scanner, and which spools an image took."""
 
-    def __init__(self, progress: Progress, keys: tuple[bytes, ...], wanted: Callable[[int], bool] = lambda k: True):
+    def __init__(self, progress: Progress, keys: tuple[bytes, ...], wanted: Callable[[int], bool]):
         """`keys`: the image keys of the answer's dialect; `wanted(k)`: whether the k-th value is an image kept
         (else its bytes are dropped as they arrive)."""
         self.scanner: B64Scanner[Spool] = B64Scanner(
