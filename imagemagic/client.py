@@ -169,14 +169,14 @@ class AsyncImagesClient:
         """(url, body, content type) of `request`: a dialect's JSON body at its ROUTE; else JSON for a generation,
         an edit in its wire form (edits.py)."""
         if self.ROUTE is not None:
-            body = json.dumps(request.wire_body(), ensure_ascii=False, separators=(",", ":")).encode()
-            return f"{self.endpoint.base_url}/{self.ROUTE}", body, "application/json"
-        if getattr(request, "operation", "generate") == "edit":
+            url, payload = f"{self.endpoint.base_url}/{self.ROUTE}", request.wire_body()
+        elif getattr(request, "operation", "generate") == "edit":
             from .edits import encode
 
             return (self.endpoint.url(request.model, "edit"), *encode(request))
-        body = json.dumps(request.body(), ensure_ascii=False, separators=(",", ":")).encode()
-        return self.endpoint.url(request.model), body, "application/json"
+        else:
+            url, payload = self.endpoint.url(request.model), request.body()
+        return url, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(), "application/json"
 
     async def _send(self, request, first_slot, progress):
         url, body, content_type = self._wire(request)
