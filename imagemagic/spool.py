@@ -3,8 +3,9 @@
 A spool takes the decoded bytes piece by piece (`write`), counts them and keeps the first bytes (to
 sniff the format) so that nothing reads the image again to show or store it (only a stored final's
 file is hashed, later: a partial never is). A
-`FileSpool` writes a hidden temporary file (`.incoming-<pid>.<host>-*.tmp`) in the folder the history store
-renames it out of (no second copy, no fsync until it is stored); a `MemorySpool` holds the bytes
+`FileSpool` writes a hidden temporary file (`.incoming-<pid>.<host>-*.tmp`) in the history's one folder of
+incoming images (`incoming(root)`), which the history store renames it out of (no second copy, no fsync until
+it is stored); a `MemorySpool` holds the bytes
 once, in one bytearray. `finish()` closes the spool and gives the `GeneratedImage` fields that point
 at its bytes; `discard()` drops them (an answer that turned out unusable).
 
@@ -27,6 +28,7 @@ HEAD_BYTES = 64  # kept for format sniffing
 PREFIX = ".incoming-"
 HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]  # spools of another host: not ours to judge
 FOREIGN_STALE_S = 86400.0  # a spool whose owner cannot be checked is stale after a day
+INCOMING = ".incoming"  # the folder, beside the day folders, where every spool is written
 
 
 class MemorySpool:
@@ -129,9 +131,15 @@ def remove(path: Path) -> None:
         pass
 
 
+def incoming(root: Path) -> Path:
+    """The folder of spools under `root` (the history's images folder): one folder, so counting and sweeping
+    them lists it alone, not every day folder."""
+    return root / INCOMING
+
+
 def spools(root: Path) -> list[Path]:
-    """Every spool file in the day folders under `root` (the history's images folder)."""
-    return list(root.glob(f"*/{PREFIX}*.tmp"))
+    """Every spool file under `root` (the history's images folder)."""
+    return list(incoming(root).glob(f"{PREFIX}*.tmp"))
 
 
 def spooled_bytes(root: Path) -> int:

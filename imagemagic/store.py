@@ -189,7 +189,7 @@ class HistoryStore:
         return path
 
     def folder(self) -> Path:
-        """Today's folder of images (where incoming images are decoded, too)."""
+        """Today's folder of images (incoming images are decoded in spool.incoming beside it, then renamed here)."""
         return self.home / "images" / time.strftime("%Y-%m-%d")
 
     def reference(self, path: str | os.PathLike[str] | None) -> str | None:
@@ -538,7 +538,7 @@ class _CallSaver:
         line says it could not be stored)."""
         if self.reason is None:
             try:
-                return FileSpool(self.store.folder())
+                return FileSpool(spool.incoming(self.store.home / "images"))
             except OSError as exc:
                 self.reason = exc.strerror or str(exc)
         return MemorySpool()

@@ -161,7 +161,7 @@ def test_spools_count_against_history_limit_mb(server_url, tmp_path, monkeypatch
 
     files = imagemagic.generate("a kite", base_url=server_url, n=2, size="1024x1024", session=Session()).files
     gc.collect()  # no live result holds them
-    folder = files[0].parent
+    folder = spool.incoming(tmp_path / "images")
     (folder / f"{spool.PREFIX}{os.getpid()}.{spool.HOST}-live.tmp").write_bytes(b"\0" * 2 * 2**20)  # a live spool
     store.HistoryStore(tmp_path, limit_mb=1, grace_s=0).prune()
     assert not [f for f in files if f.exists()]  # the images made room: 2 MiB are in spools
