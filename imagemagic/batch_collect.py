@@ -21,6 +21,8 @@ from .store import HistoryStore
 from .sweep_result import Run, Sweep
 from .usage import cost, price_for
 
+SHORT_NAMED = 3  # the custom_ids a shortfall line names
+
 
 def _stored(store: HistoryStore, job_id: str) -> set[tuple[str, int]]:
     return {(entry.meta.get("custom_id"), entry.meta.get("index")) for entry in store.entries(None, run=job_id)}
@@ -154,3 +156,17 @@ def from_history(record: JobRecord, store: HistoryStore, prices: dict | None) ->
             )
         )
     return Sweep(runs, id=data["id"], offline=data["offline"])
+
+
+def shortfall(runs: Sweep) -> str | None:
+    """The line saying how many images of the answered requests arrived, when some got fewer than their `n`."""
+    answered = [run for run in runs if run.error is None]
+    short = [run.custom_id for run in answered if len(run.files) < run.request.count]
+    if not short:
+        return None
+    kept, asked = sum(len(run.files) for run in answered), sum(run.request.count for run in answered)
+    named = ", ".join(map(str, short[:SHORT_NAMED])) + (", …" if len(short) > SHORT_NAMED else "")
+    return (
+        f"batch job {runs.id}: {kept} of {asked} images arrived "
+        f"({len(short)} of {len(answered)} answered requests got fewer than their n: {named})"
+    )

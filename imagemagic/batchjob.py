@@ -335,6 +335,7 @@ class BatchJob:
         """Every request's images (stored in the history first) or error, in the order submitted.
 
         The first call downloads the output and error files as streams; later calls read the history.
+        Answered requests that got fewer images than their `n` are said in one line, each call.
         Raises BatchError while the job is not done.
         """
         if not self.record["collected"]:
@@ -342,7 +343,11 @@ class BatchJob:
             if status not in DONE:
                 raise BatchError(f"batch job {self.id} is {status}: its results come when it is done (job.wait())")
             batch_collect.collect(self.job, self.remote, self.store, status)
-        return batch_collect.from_history(self.job, self.store, self.settings.prices)
+        runs = batch_collect.from_history(self.job, self.store, self.settings.prices)
+        short = batch_collect.shortfall(runs)
+        if short:
+            warn(short)
+        return runs
 
     # -- display ------------------------------------------------------------------------------
 

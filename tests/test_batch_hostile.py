@@ -20,6 +20,7 @@ from helpers.batch_files import output_line, peak_growth
 from helpers.batch_server import BatchServer
 from helpers.images import image_bytes
 from helpers.scripted import trickle
+from helpers.warned import said as warned
 from PIL import Image
 
 import imagemagic
@@ -187,6 +188,20 @@ def test_odd_output_lines_are_one_line(server):
     with pytest.raises(TransportError) as caught:
         submit(srv.url).results()
     assert str(caught.value) == "file-out1 of batch batch_hostile1: line 1 of the batch file has no usable custom_id"
+
+
+def test_fewer_images_than_n_are_said_in_one_line_from_python_and_the_cli(server, clean_env, recwarn):
+    srv = server(output_line("r1", [PNG]), output_line("r2", [PNG] * 3), output_line("r3", [PNG] * 2))
+    job = submit_batch(["a kite", "a boat", "a cat"], n=3, size="1024x1024", settings=at(srv.url))
+    line = f"batch job {job.id}: 6 of 9 images arrived (2 of 3 answered requests got fewer than their n: r1, r3)"
+    runs = job.results()
+    assert ([len(run.images) for run in runs], warned(recwarn)) == ([1, 3, 2], [line])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env.update(IMAGEMAGIC_HOME=str(clean_env), OPENAI_BASE_URL=srv.url, OPENAI_API_KEY=GATEWAY_KEY)
+    cli = [sys.executable, "-m", "imagemagic", "batch", "results", job.id, "--output-dir", str(clean_env / "out")]
+    done = subprocess.run(cli, capture_output=True, text=True, timeout=60, env=env)
+    assert (done.returncode, done.stderr.splitlines()) == (0, [f"warning: {line}"])
+    assert len(done.stdout.splitlines()) == 6
 
 
 def test_ids_from_a_server_are_refused_or_escaped_never_a_path(server):
