@@ -184,3 +184,16 @@ def test_expired_or_unknown_file_is_a_404(server_url):
 def test_binds_loopback_by_default(served):
     host = served.split("//")[1].split(":")[0]
     assert host == "127.0.0.1"
+
+
+def test_an_answer_nobody_waits_for_is_not_rendered(start_server, rendered):
+    """Before: a client that gave up during the pace (an interrupt, a timeout) still had its first image rendered
+    when the pace ran out, long after, in whatever came next; now the pace watches for the client leaving."""
+    url = start_server(delay=1.5)
+    body = {"prompt": "a kite", "size": "256x256", "n": 2}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{url}/images/generations", json=body, timeout=0.3)
+    time.sleep(2.5)  # past the first image's pace: it would be rendered by now
+    assert rendered == []
+    assert httpx.post(f"{url}/images/generations", json={**body, "n": 1}, timeout=30).status_code == 200
+    assert rendered == [0]  # a client that waits gets its image, at the same pace

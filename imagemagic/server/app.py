@@ -49,6 +49,7 @@ from .pixels import inputs_problem, request_pixels
 from .shared import JSON, MULTIPART, error, read_body, takes
 
 URL_LIFETIME = 3600.0
+DISCONNECT_POLL = 0.1  # seconds between looks for a client that has gone, while an answer is paced
 MAX_DEPTH = 32  # levels of JSON nesting
 MAX_PROMPT = 32000  # characters, for models the catalog does not know
 MAX_MODEL_NAME = 256  # characters
@@ -403,15 +404,25 @@ def judge(service, body: dict, inputs=None) -> ImageRequest | Response:
     return req
 
 
+async def _paced(seconds, request):
+    """Wait out the per-image pace; False as soon as the asking `request`'s client has gone (None: nobody watched)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if request is not None and await request.is_disconnected():
+            return False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True
+        await asyncio.sleep(min(left, DISCONNECT_POLL))
+
+
 async def complete(service, req, request, *, watch=True):
     """The JSON answer; `watch`: stop early once the asking client has gone (not for a batch's lines)."""
     data = []
     width, height = service.dims(req)
     for index in range(req.count):
-        if watch and index and await request.is_disconnected():
-            break  # nobody is left to read the rest
-        if service.delay:
-            await asyncio.sleep(service.delay)
+        if not await _paced(service.delay, request if watch else None):
+            break  # nobody is left to read the rest: render nothing more
         img = await run_in_threadpool(service.final, req, index)
         payload = await run_in_threadpool(service.encode, req, img, index)
         if req.response_format == "url":
