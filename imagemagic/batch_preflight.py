@@ -17,6 +17,7 @@ from typing import Any
 from . import batch_io
 from .batch_io import GENERATIONS, request_line
 from .edits import json_body
+from .errors import quoted
 from .request import EditRequest, Problem
 
 URLS = {"generate": GENERATIONS, "edit": "/v1/images/edits"}  # operation → batch endpoint
@@ -55,7 +56,8 @@ def preflight(plans: Sequence[Any], operation: str = "generate") -> list[Problem
                 problems.append(
                     Problem(
                         name,
-                        f"{name}={value!r} cannot be sent in a batch (its answers come whole, later): leave it out",
+                        f"{name}={quoted(value)} cannot be sent in a batch (its answers come whole, later): "
+                        "leave it out",
                     )
                 )
         if not isinstance(request.model, str) or not request.model:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .catalog import Model, base_name, lookup
+from .errors import quoted
 from .params import BY_NAME, WIRE
 from .profiles import Profile
 
@@ -153,33 +154,35 @@ def override_problems(overrides: object) -> list[str]:
     found = []
     for model, spec in overrides.items():
         if not isinstance(spec, Mapping):
-            found.append(f"capabilities[{model!r}] must be a dict (keys: {', '.join(KEYS)}, or a parameter's values)")
+            found.append(
+                f"capabilities[{quoted(model)}] must be a dict (keys: {', '.join(KEYS)}, or a parameter's values)"
+            )
             continue
         for key, value in spec.items():
             line = _override_problem(key, value)
             if line:
-                found.append(f"capabilities[{model!r}]: {line}")
+                found.append(f"capabilities[{quoted(model)}]: {line}")
     return found
 
 
 def _override_problem(key: str, value: object) -> str | None:
     if key == "api":
-        return None if value in APIS else f"api={value!r} is not a dialect: use {', '.join(APIS)}"
+        return None if value in APIS else f"api={quoted(value)} is not a dialect: use {', '.join(APIS)}"
     if key == "takes":
         names = value if isinstance(value, (list, tuple, set, frozenset)) else None
         unknown = [n for n in names or () if n not in BY_NAME]
         if names is None or unknown:
-            return f"takes must list parameter names (not {unknown or value!r})"
+            return f"takes must list parameter names (not {unknown or quoted(value)})"
         return None
     if key in ("max_n", "max_inputs"):
         low = 1 if key == "max_n" else 0
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
-        return None if ok else f"{key}={value!r} must be a whole number, {low} or more"
+        return None if ok else f"{key}={quoted(value)} must be a whole number, {low} or more"
     if key == "stream":
-        return None if isinstance(value, bool) else f"stream={value!r} must be true or false"
+        return None if isinstance(value, bool) else f"stream={quoted(value)} must be true or false"
     if key in BY_NAME:
         return None if isinstance(value, (list, tuple)) else f"{key} must list the values allowed, e.g. [{key!r}]"
-    return f"{key!r} is neither a capability ({', '.join(KEYS)}) nor a parameter"
+    return f"{quoted(key)} is neither a capability ({', '.join(KEYS)}) nor a parameter"
 
 
 def left_out(values: Mapping[str, Any], explicit: set[str], cap: Capability | None) -> tuple[dict[str, Any], list[str]]:
@@ -189,5 +192,5 @@ def left_out(values: Mapping[str, Any], explicit: set[str], cap: Capability | No
     for name, value in values.items():
         if cap is not None and name in BY_NAME and name not in explicit and not cap.accepts(name):
             del kept[name]
-            notes.append(f"{cap.model} does not take {name}: the default {name}={value!r} is left out")
+            notes.append(f"{cap.model} does not take {name}: the default {name}={quoted(value)} is left out")
     return kept, notes

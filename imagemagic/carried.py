@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from .errors import ValidationError
+from .errors import ValidationError, quoted
 from .request import Problem
 
 
@@ -43,5 +43,7 @@ class Carried:
 
     def wire_problems(self) -> list[Problem]:
         """problems(), plus this: a request sent as is, as a Batch API line is, must be an Images API request."""
-        line = f"api={self.api!r} cannot be a Batch API line: batch lines are Images API requests (use api='images')"
+        line = (
+            f"api={quoted(self.api)} cannot be a Batch API line: batch lines are Images API requests (use api='images')"
+        )
         return [*self.problems(), Problem("api", line)]

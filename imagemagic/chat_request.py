@@ -21,6 +21,7 @@ from typing import Any
 from .carried import Carried
 from .catalog import CHAT_ASPECTS, CHAT_DIMS, RESOLUTIONS, chat_model, lookup
 from .edits import data_url
+from .errors import quoted, shown
 from .request import Problem
 from .sizes import aspect
 
@@ -164,22 +165,24 @@ def chat_problems(req: ChatRequest) -> list[Problem]:
         found.append(
             Problem(
                 "model",
-                f"model={image.model} is an Images API model, not a chat-completions image model: use "
+                f"model={shown(image.model)} is an Images API model, not a chat-completions image model: use "
                 "api='images', or a model such as google/gemini-2.5-flash-image",
             )
         )
     for name in NOT_TAKEN:
         value = getattr(image, name, None)
         if value is not None:
-            found.append(Problem(name, f"{name}={value!r} is not taken by chat-completions image models: leave it out"))
+            found.append(
+                Problem(name, f"{name}={quoted(value)} is not taken by chat-completions image models: leave it out")
+            )
     if getattr(image, "mask", None) is not None:
         found.append(Problem("mask", "a mask is not taken by chat-completions image models: say what to change"))
     size = req.asked_size
     if size not in (None, "auto") and req._ratio[0] is None:
-        found.append(Problem("size", f"size={size} is not an aspect or WIDTHxHEIGHT: use e.g. 16:9, portrait"))
+        found.append(Problem("size", f"size={shown(size)} is not an aspect or WIDTHxHEIGHT: use e.g. 16:9, portrait"))
     resolution = req.resolution
     if resolution is not None and req.image_config().get("image_size") is None:
         sizes = req._image_sizes()
         taken = f"use {', '.join(sizes)}" if sizes else "it makes 1K images; leave it out"
-        found.append(Problem("resolution", f"resolution={resolution!r} is not taken by {image.model}: {taken}"))
+        found.append(Problem("resolution", f"resolution={quoted(resolution)} is not taken by {image.model}: {taken}"))
     return found

@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
+import reprlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
@@ -277,6 +279,33 @@ def _summary(headers: Mapping[str, str], content: bytes, reason: str | None, pay
         if text.strip():
             return text
     return reason or "no message"
+
+
+QUOTED_CHARS = 60  # at most this much of a value a message quotes
+
+
+def quoted(value: object, limit: int = QUOTED_CHARS) -> str:
+    """`value` as a message quotes it: its repr, at most `limit` characters (cut in the middle), and a whole
+    number too long to write (repr refuses 4,300 digits) by its length."""
+    if isinstance(value, int) and value.bit_length() > 4 * limit:
+        return f"<a whole number of about {int(value.bit_length() * math.log10(2)) + 1:,} digits>"
+    shorter = reprlib.Repr()
+    shorter.maxstring = shorter.maxother = shorter.maxlong = limit
+    text = shorter.repr(value)
+    return text if len(text) <= limit else f"{text[: limit // 2]}…{text[1 - limit // 2 :]}"
+
+
+def shown(value: object) -> str:
+    """`value` as a message shows it: text as written when it is plain and short, else quoted (and cut)."""
+    if isinstance(value, str) and value.isprintable() and " " not in value and len(value) <= QUOTED_CHARS:
+        return value
+    return quoted(value)
+
+
+def choice_line(name: str, value: object, choices: tuple[str, ...], noun: str) -> str:
+    """The line refusing `value` for `name`, which takes one of `choices` (`noun` says what they are)."""
+    listed = f"{', '.join(choices[:-1])} or {choices[-1]}" if len(choices) > 1 else choices[0]
+    return f"{name}={quoted(value)} is not {noun}: use {listed}"
 
 
 def printable(text: str) -> str:

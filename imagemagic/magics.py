@@ -35,6 +35,9 @@ from .settings import Settings, option_problem, options
 _TRAITS = {bool: Bool, int: CInt, float: Float, str: Unicode, dict: Dict}
 
 
+OPTION_NAMES = tuple(f.name for f in options())
+
+
 def _trait(kind, default, help, choices=None):
     if choices:
         return Enum(choices, default, help=help).tag(config=True)
@@ -143,9 +146,14 @@ class ImageGenMagics(Magics, ImageGenDefaults):
     @validate(*NAMES)
     def _check_default(self, proposal):
         """A default must suit the configured model, judged by the same rules (and words) as a cell."""
-        name, value = proposal["trait"].name, proposal["value"]
+        problem = self._default_problem(proposal["trait"].name, proposal["value"])
+        if problem:
+            raise TraitError(problem)
+        return proposal["value"]
+
+    def _default_problem(self, name, value):
         if value is None:
-            return value
+            return None
         from .request import ImageRequest
         from .sizes import apply as apply_sizes
 
@@ -154,32 +162,11 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         values, chosen = apply_sizes(values, lookup(values["model"]) if isinstance(values["model"], str) else None)
         messages = [chosen.problem] if chosen.problem and chosen.param == name else []
         messages += [p.message for p in ImageRequest(prompt="default", **values).problems() if p.param == name]
-        if messages:
-            raise TraitError("; ".join(messages))
-        return value
+        return "; ".join(messages) or None
 
-    @validate("timeout", "max_answer_mb")
-    def _check_positive(self, proposal):
-        """Limits that refuse everything at zero or below."""
-        name, value = proposal["trait"].name, proposal["value"]
-        if value <= 0:
-            unit = "seconds" if name == "timeout" else "MiB"
-            raise TraitError(f"{name} must be a positive number of {unit}")
-        return value
-
-    @validate("capabilities")
-    def _check_capabilities(self, proposal):
-        """What models accept, judged as prepare() judges it (capabilities.override_problems)."""
-        from .capabilities import override_problems
-
-        problems = override_problems(proposal["value"])
-        if problems:
-            raise TraitError("; ".join(problems))
-        return proposal["value"]
-
-    @validate("budget", "daily_budget", "budget_timezone")
-    def _check_budget(self, proposal):
-        """A budget is a finite number of dollars, 0 or more (None: no limit); its day's clock a known time zone."""
+    @validate(*OPTION_NAMES)
+    def _check_option(self, proposal):
+        """An option is judged as Settings() judges it (settings.option_problem)."""
         problem = option_problem(proposal["trait"].name, proposal["value"])
         if problem:
             raise TraitError(problem)
@@ -192,8 +179,17 @@ class ImageGenMagics(Magics, ImageGenDefaults):
         """
         try:
             super().update_config(config)
-        except TraitError as exc:
-            print(f"UsageError: {exc} (ImageGenMagics keeps its settings)", file=sys.stderr)
+        except (TraitError, ValueError, OverflowError) as exc:  # traitlets refuses a wrong type in its own words,
+            # or fails to write the value in them (5,000 digits): say ours
+            given = [config[c.__name__] for c in type(self).mro() if c.__name__ in config]
+            ours = [self._problem(name, value) for section in given for name, value in section.items()]
+            print(f"UsageError: {next(filter(None, ours), exc)} (ImageGenMagics keeps its settings)", file=sys.stderr)
+
+    def _problem(self, name, value):
+        """The line refusing `name = value` in the words every front end uses, or None."""
+        if name in NAMES:
+            return self._default_problem(name, value)
+        return option_problem(name, value) if name in OPTION_NAMES else None
 
     def settings(self) -> Settings:
         """The Settings these traits describe."""

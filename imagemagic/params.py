@@ -11,6 +11,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from .errors import quoted
+
 OPERATIONS = ("generate", "edit")
 
 
@@ -105,5 +107,5 @@ def unknown_names(names, operation: str = "generate") -> list[tuple[str, str]]:
             continue
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        sentences.append((name, f"{name!r} is not a parameter of {operation}: {hint}use {', '.join(known)}"))
+        sentences.append((name, f"{quoted(name)} is not a parameter of {operation}: {hint}use {', '.join(known)}"))
     return sentences

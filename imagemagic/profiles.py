@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from .errors import choice_line
+
 
 class Profile(NamedTuple):  # not a dataclass: made at %load_ext, where one costs about 0.4 ms
     """What one kind of endpoint takes: `auth` (the key's header: "bearer" for `Authorization: Bearer`,
@@ -40,6 +42,7 @@ PROFILES: dict[str, Profile] = {
         Profile("local"),
     )
 }
+PROFILE_NOUN = "a profile of imagemagic"
 PROFILE_CHOICES = ("auto", *PROFILES)
 AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
 OPENROUTER_HOST = "openrouter.ai"
@@ -61,6 +64,4 @@ def detect(base_url: str | None, *, azure: bool = False) -> str:
 
 def profile_problem(name: object) -> str | None:
     """The line refusing a profile setting that names no profile; None when it is one."""
-    if name in PROFILE_CHOICES:
-        return None
-    return f"profile={name!r} is not a profile of imagemagic: use {', '.join(PROFILE_CHOICES)}"
+    return None if name in PROFILE_CHOICES else choice_line("profile", name, PROFILE_CHOICES, PROFILE_NOUN)

@@ -7,6 +7,7 @@ model allows. Models outside the catalog get generic checks only; the server jud
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 
 from .capabilities import Capability
 from .catalog import DEFAULT_MODEL, Model, lookup, series_taking
-from .errors import Problem, ValidationError
+from .errors import Problem, ValidationError, one_line, quoted, shown
 from .inputimage import InputImage, input_problems
 from .params import BY_NAME, WIRE, for_operation
 from .sizes import broken_rules, nearest, nearest_fixed
@@ -196,6 +197,7 @@ def _dims(size):
     return (width, height) if max(width, height) <= MAX_SIDE else None
 
 
+JSON_INT = 2**53  # the largest whole number every JSON reader keeps exactly
 _TYPE_WORDS = {int: "a whole number", bool: "true or false", str: "text"}
 
 
@@ -210,7 +212,11 @@ def _type_problems(req):
         if p.name == "model" or value is None:
             continue
         if not isinstance(value, p.type) or (p.type is int and isinstance(value, bool)):
-            found.append(Problem(p.name, f"{p.name}={value!r} must be {_TYPE_WORDS[p.type]}"))
+            found.append(Problem(p.name, f"{p.name}={quoted(value)} must be {_TYPE_WORDS[p.type]}"))
+        elif p.type is int and abs(value) > JSON_INT:
+            found.append(
+                Problem(p.name, f"{p.name}={quoted(value)} is too large: the API's whole numbers are at most 2^53")
+            )
     if not isinstance(req.extra_body, dict):
         found.append(Problem("extra_body", "extra_body must be a dict of parameter names to values"))
     return found
@@ -233,9 +239,18 @@ def _prompt_problems(req):
 
 
 def _extra_problems(req):
+    extra = req.extra_body or {}
+    if not all(isinstance(key, str) for key in extra):
+        return [Problem("extra_body", "extra_body's keys must be text (the names of the parameters it adds)")]
+    try:
+        json.dumps(extra, allow_nan=False)
+    except (TypeError, ValueError) as exc:  # an object, NaN or infinity, a whole number too long to write
+        why = one_line(exc).split(";")[0]  # not Python's advice on raising its digit limit
+        line = f"extra_body must be JSON data (text, numbers, True/False, None, lists, dicts): {why}"
+        return [Problem("extra_body", line)]
     return [
         Problem(key, f"{key} is a known parameter: set it directly, not through extra_body")
-        for key in req.extra_body or {}
+        for key in extra
         if key in WIRE_NAMES
     ]
 
@@ -245,11 +260,11 @@ def _range(name, value, low, high, model=None):
         return []
     where = f" for {model}" if model else ""
     use = f"{low}" if low == high else f"{low} to {high}"
-    return [Problem(name, f"{name}={value} is out of range{where}: use {use}")]
+    return [Problem(name, f"{name}={quoted(value)} is out of range{where}: use {use}")]
 
 
 def _unsupported(name, value, model):
-    return Problem(name, f"{name}={value!r} is not supported by {model.name}: leave it out")
+    return Problem(name, f"{name}={quoted(value)} is not supported by {model.name}: leave it out")
 
 
 def _capability_problems(req, cap, reported):
@@ -261,10 +276,10 @@ def _capability_problems(req, cap, reported):
         if value is None or p.name in reported:
             continue
         if not cap.accepts(p.name):
-            found.append(Problem(p.name, f"{p.name}={value!r} is not supported by {cap.model}: leave it out"))
+            found.append(Problem(p.name, f"{p.name}={quoted(value)} is not supported by {cap.model}: leave it out"))
         elif cap.rules is None and p.name in cap.values and value not in cap.values[p.name]:
             allowed = ", ".join(map(str, cap.values[p.name]))
-            found.append(Problem(p.name, f"{p.name}={value!r} is not allowed for {cap.model}: use {allowed}"))
+            found.append(Problem(p.name, f"{p.name}={quoted(value)} is not allowed for {cap.model}: use {allowed}"))
     images = getattr(req, "images", ())
     if cap.max_inputs is not None and len(images) > cap.max_inputs:
         found.append(Problem("image", f"{cap.model} takes at most {cap.max_inputs} input images; {len(images)} given"))
@@ -275,9 +290,9 @@ def _size_problems(req):
     if req.size is None or req.size == "auto" or _dims(req.size):
         return []
     if _SIZE.fullmatch(req.size):
-        line = f"size={req.size} is too large: each side is at most {MAX_SIDE} pixels (e.g. 1024x1024)"
+        line = f"size={shown(req.size)} is too large: each side is at most {MAX_SIDE} pixels (e.g. 1024x1024)"
         return [Problem("size", line)]
-    return [Problem("size", f"size={req.size!r} is not a size: write WIDTHxHEIGHT (e.g. 1024x1024) or auto")]
+    return [Problem("size", f"size={quoted(req.size)} is not a size: write WIDTHxHEIGHT (e.g. 1024x1024) or auto")]
 
 
 def _free_size_problems(size, free, model):
@@ -295,7 +310,7 @@ def _choice(req, name, model):
         return []
     if not allowed:
         return [_unsupported(name, value, model)]
-    message = f"{name}={value!r} is not allowed for {model.name}: use {', '.join(allowed)}"
+    message = f"{name}={quoted(value)} is not allowed for {model.name}: use {', '.join(allowed)}"
     others = [s for s in series_taking(name, value) if s != model.series] if model.shutdown is None else []
     if others:
         kind = "families support it" if len(others) > 1 else "family supports it"
@@ -330,7 +345,8 @@ def _format_problems(req, model):
     if compression is not None and fmt not in ("jpeg", "webp"):
         found.append(
             Problem(
-                "output_compression", f"output_compression={compression} needs output_format jpeg or webp (it is {fmt})"
+                "output_compression",
+                f"output_compression={quoted(compression)} needs output_format jpeg or webp (it is {fmt})",
             )
         )
     if req.background == "transparent" and "transparent" in model.backgrounds and fmt not in ("png", "webp"):
@@ -347,7 +363,7 @@ def _stream_problems(req, model):
         ]
     found = _range("partial_images", req.partial_images, 0, model.max_partial_images, model.name)
     if req.partial_images and not req.stream:
-        found.append(Problem("partial_images", f"partial_images={req.partial_images} needs stream=True"))
+        found.append(Problem("partial_images", f"partial_images={quoted(req.partial_images)} needs stream=True"))
     return found
 
 
@@ -358,7 +374,7 @@ def _animation_problems(req, model, reported):
     if anim is None:
         return [_unsupported(name, value, model) for name, value in frames.items() if value is not None]
     found = [
-        Problem(name, f"{name}={value} needs output_format gif (it is {fmt})")
+        Problem(name, f"{name}={quoted(value)} needs output_format gif (it is {fmt})")
         for name, value in frames.items()
         if value is not None and fmt != "gif"
     ]
@@ -367,13 +383,13 @@ def _animation_problems(req, model, reported):
         found.append(
             Problem(
                 "frame_duration_ms",
-                f"frame_duration_ms={req.frame_duration_ms} is too short for {model.name}: "
+                f"frame_duration_ms={quoted(req.frame_duration_ms)} is too short for {model.name}: "
                 f"use {anim.min_frame_ms} or more",
             )
         )
     if fmt == "gif":
         found += [
-            Problem(name, f"{name}={getattr(req, name)!r} is not supported with output_format gif: leave it out")
+            Problem(name, f"{name}={quoted(getattr(req, name))} is not supported with output_format gif: leave it out")
             for name in anim.refuses
             if name not in reported and getattr(req, name, None) not in (None, False, 0)
         ]
@@ -424,7 +440,9 @@ class EditRequest(ImageRequest):
         """Every rule this edit breaks: the generation rules that apply, then the inputs'."""
         found = super().problems() + input_problems(self.images, self.mask)
         if self.form not in EDIT_FORMS:
-            found.append(Problem("form", f"form={self.form!r} is not a wire form of edits: use multipart or json"))
+            found.append(
+                Problem("form", f"form={quoted(self.form)} is not a wire form of edits: use multipart or json")
+            )
         return found
 
     def inputs_meta(self) -> dict[str, Any]:

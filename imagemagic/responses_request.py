@@ -15,6 +15,7 @@ from typing import Any
 from .carried import Carried
 from .catalog import IMAGE_TOOL
 from .edits import data_url
+from .errors import quoted, shown
 from .request import Problem
 
 TOOL_CHOICE = {"type": "image_generation"}
@@ -98,7 +99,7 @@ def tool_problems(req: ResponsesRequest) -> list[Problem]:
         found.append(
             Problem(
                 "model",
-                f"model={image.model} cannot be the Responses API's image tool (it takes GPT image models, "
+                f"model={shown(image.model)} cannot be the Responses API's image tool (it takes GPT image models, "
                 "e.g. gpt-image-2): choose one, or use api='images'",
             )
         )
@@ -106,7 +107,8 @@ def tool_problems(req: ResponsesRequest) -> list[Problem]:
         found.append(
             Problem(
                 "n",
-                f"n={image.n}: the Responses API's image tool makes one image per call: use n=1, or api='images'",
+                f"n={quoted(image.n)}: the Responses API's image tool makes one image per call: "
+                "use n=1, or api='images'",
             )
         )
     for name in ("response_format", "style", "complexity", "frame_count", "frame_duration_ms"):
@@ -115,7 +117,7 @@ def tool_problems(req: ResponsesRequest) -> list[Problem]:
             found.append(
                 Problem(
                     name,
-                    f"{name}={value!r} is not taken by the Responses API's image tool: leave it out, or use "
+                    f"{name}={quoted(value)} is not taken by the Responses API's image tool: leave it out, or use "
                     "api='images'",
                 )
             )
@@ -124,7 +126,7 @@ def tool_problems(req: ResponsesRequest) -> list[Problem]:
         found.append(
             Problem(
                 "output_format",
-                f"output_format={fmt!r} is not taken by the Responses API's image tool: use "
+                f"output_format={quoted(fmt)} is not taken by the Responses API's image tool: use "
                 f"{', '.join(IMAGE_TOOL.output_formats)}, or api='images'",
             )
         )

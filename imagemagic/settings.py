@@ -13,7 +13,9 @@ data, and the warnings to show.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
@@ -21,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from .catalog import DEFAULT_MODEL, DEFAULT_RESPONSES_MODEL, chat_model, lookup
 from .endpoint import Endpoint, resolve
-from .errors import Problem, ValidationError
+from .errors import Problem, ValidationError, choice_line, quoted
 from .params import for_operation, unknown_names
-from .profiles import PROFILE_CHOICES
+from .profiles import PROFILE_CHOICES, PROFILE_NOUN
 
 if TYPE_CHECKING:  # loaded when a request is made, not at %load_ext (which needs Settings only)
     from .capabilities import Capability
@@ -56,6 +58,7 @@ class Settings:
         "auto",
         "inline: images in the notebook; files: save and print paths; auto: inline unless in a terminal.",
         choices=("auto", "inline", "files"),
+        noun="a display of imagemagic",
     )
     prices: dict = _option(
         None,
@@ -71,6 +74,7 @@ class Settings:
         "multipart",
         "How edits are sent: multipart (as the official SDK does) or json (data URLs; some gateways take only that).",
         choices=("multipart", "json"),
+        noun="a wire form of edits",
     )
     history_limit_mb: float = _option(1024.0, "Size cap of the image history in MiB; the oldest images go first.")
     max_answer_mb: float = _option(
@@ -107,6 +111,7 @@ class Settings:
         "tool, where a refinement continues the conversation by previous_response_id) or chat (chat completions, "
         "for multimodal image models such as google/gemini-2.5-flash-image; chosen by itself for those).",
         choices=API_CHOICES,
+        noun="an API of imagemagic",
     )
     profile: str = _option(
         "auto",
@@ -114,6 +119,7 @@ class Settings:
         "names), openrouter (image models through chat completions, its listing, its usage.cost), litellm "
         "(its usage.cost) or local. See the README's provider table.",
         choices=PROFILE_CHOICES,
+        noun=PROFILE_NOUN,
     )
     capabilities: dict = _option(
         None,
@@ -148,17 +154,69 @@ class Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+_POSITIVE = {"timeout": "seconds", "max_answer_mb": "MiB"}  # limits that would refuse everything at zero
+_AT_LEAST = {"max_retries": 0, "max_concurrency": 1, "sweep_limit": 0, "display_max_side": 0, "history_limit_mb": 0}
+_KIND_WORDS = {bool: "True or False", int: "a whole number", float: "a number", str: "text", dict: "a dict"}
+
+
 def option_problem(name: str, value: Any) -> str | None:
-    """The line refusing `value` for the option `name`, or None when it is allowed: a budget is a finite number of
-    dollars, 0 or more (or None), and budget_timezone a zone zoneinfo knows. Settings() and %config judge by it."""
-    if name in ("budget", "daily_budget") and value is not None:
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not number or not math.isfinite(value) or value < 0:
-            shown = f"{value:g}" if number else repr(value)
-            return f"{name}={shown} must be a finite number of dollars, 0 or more (None: no limit)"
+    """The line refusing `value` for the option `name`, or None when it is allowed. Settings() and %config judge by
+    it: the option's type (its annotation), its choices, a budget is a finite number of dollars, 0 or more (or
+    None), timeouts and caps are finite and in range, budget_timezone a zone zoneinfo knows, capabilities and prices as
+    capabilities.override_problems and usage.prices_problems say."""
+    if name in ("budget", "daily_budget"):
+        if value is None or (_of_kind(value, float) and _finite(value) and value >= 0):
+            return None
+        shown = f"{value:g}" if isinstance(value, float) else quoted(value)
+        return f"{name}={shown} must be a finite number of dollars, 0 or more (None: no limit)"
+    if name == "capabilities":
+        from .capabilities import override_problems
+
+        return "; ".join(override_problems(value)) or None
+    if name == "prices":
+        from .usage import prices_problems
+
+        return "; ".join(prices_problems(value)) or None
+    kind, optional, meta = _kinds()[name]
+    if value is None:
+        return None if optional else f"{name}=None must be {_KIND_WORDS[kind]}"
+    if not _of_kind(value, kind):
+        return f"{name}={quoted(value)} must be {_KIND_WORDS[kind]}{' or None' if optional else ''}"
+    if "choices" in meta and value not in meta["choices"]:
+        return choice_line(name, value, meta["choices"], meta["noun"])
+    if name in _POSITIVE and not (_finite(value) and value > 0):
+        return f"{name} must be a positive number of {_POSITIVE[name]}"
+    if name in _AT_LEAST and not (_finite(value) and value >= _AT_LEAST[name]):
+        return f"{name}={quoted(value)} must be {_KIND_WORDS[kind]}, {_AT_LEAST[name]} or more"
     if name == "budget_timezone" and time_zone(value) is None:
-        return f"budget_timezone={value!r} is not a time zone: give an IANA name such as 'UTC' or 'Europe/Paris'"
+        return f"budget_timezone={quoted(value)} is not a time zone: give an IANA name such as 'UTC' or 'Europe/Paris'"
     return None
+
+
+@functools.cache
+def _kinds() -> dict[str, tuple[Any, bool, Mapping]]:
+    """Each option's type, whether it may be None, and its metadata (choices), from Settings' fields."""
+    hints = typing.get_type_hints(Settings)
+    kinds: dict[str, tuple[Any, bool, Mapping]] = {}
+    for f in options():
+        parts = typing.get_args(hints[f.name]) or (hints[f.name],)
+        kind = next(t for t in parts if t is not type(None))
+        kinds[f.name] = (kind, f.default is None or type(None) in parts, f.metadata)
+    return kinds
+
+
+def _of_kind(value: Any, kind: type) -> bool:
+    if kind in (int, float):  # a float option takes whole numbers too; neither takes True/False
+        return isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _finite(value: float) -> bool:
+    """Whether `value` is a number a float can hold (not NaN, not infinite, not a whole number beyond 1e308)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def time_zone(name: Any) -> tzinfo | None:
@@ -291,16 +349,9 @@ def prepare(
     (`previous_response_id` continues an earlier turn).
     Raises ValidationError listing every problem (unknown parameter names included); nothing is sent.
     """
-    from .capabilities import override_problems
     from .remote import capability, shutdowns
 
-    settings = settings or Settings.current()
-    if settings.api not in API_CHOICES:
-        allowed = f"{', '.join(API_CHOICES[:-1])} or {API_CHOICES[-1]}"
-        line = f"api={settings.api!r} is not an API of imagemagic: use {allowed}"
-        raise ValidationError([Problem("api", line)])
-    if found := override_problems(settings.capabilities):
-        raise ValidationError([Problem("capabilities", line) for line in found])
+    settings = settings or Settings.current()  # its options were judged when it was made (option_problem)
     endpoint = resolve(
         api_key=settings.api_key, base_url=settings.base_url, offline=settings.offline, profile=settings.profile
     )

@@ -14,17 +14,13 @@ import re
 from dataclasses import dataclass
 
 from .catalog import DEFAULT_RESOLUTION, MODELS, RESOLUTIONS, FreeSizes, Model
+from .errors import quoted, shown
 
 NAMED: dict[str, tuple[int, int]] = {"square": (1, 1), "landscape": (3, 2), "portrait": (2, 3)}
 ASPECTS: tuple[str, ...] = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9", "9:21")
 _ASPECT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*")
 _DIMS = re.compile(r"([1-9]\d*)x([1-9]\d*)")
 ASPECT_PARTS = (0.01, 10_000)  # the range of each part of an aspect: its ratio stays within 1:1e6 and 1e6:1
-
-
-def shown(text: str) -> str:
-    """`text` as a message shows it: as written when it is plain, quoted when it holds spaces or control characters."""
-    return text if text.isprintable() and " " not in text else repr(text)
 
 
 @dataclass(frozen=True)
@@ -133,13 +129,15 @@ def nearest_fixed(width: float, height: float, sizes: tuple[str, ...], area: boo
     return min((s for s in sizes if _dims(s)), key=distance)
 
 
-def choose(model: Model | None, model_name: str, size: object, resolution: object) -> Chosen:
+def choose(model: Model | None, model_name: object, size: object, resolution: object) -> Chosen:
     """The size to send for `size` (an aspect, WIDTHxHEIGHT, auto or None) at `resolution` (None: the default)
     on `model` (its catalog row; None when unknown). Sizes that are not aspects pass unchanged (validation
     judges them)."""
     if resolution is not None and (not isinstance(resolution, str) or resolution.upper() not in RESOLUTIONS):
         allowed = ", ".join(RESOLUTIONS)
-        return Chosen(None, problem=f"resolution={resolution!r} is not a resolution: use {allowed}", param="resolution")
+        return Chosen(
+            None, problem=f"resolution={quoted(resolution)} is not a resolution: use {allowed}", param="resolution"
+        )
     parts = aspect(size)
     if parts is None and size is None and resolution is not None:
         parts, size = NAMED["square"], "square"
@@ -158,7 +156,7 @@ def choose(model: Model | None, model_name: str, size: object, resolution: objec
         return Chosen(None, problem=line)
     if model is None:
         return Chosen(
-            None, problem=f"size={size} needs a model whose sizes we know: write WIDTHxHEIGHT for {model_name}"
+            None, problem=f"size={size} needs a model whose sizes we know: write WIDTHxHEIGHT for {shown(model_name)}"
         )
     if model.free_sizes is None:
         if resolution is not None:
@@ -205,7 +203,7 @@ def apply(values: dict, model: Model | None) -> tuple[dict, Chosen]:
     """`values` (request parameters by name) with `size` made the model's and `resolution` taken out, and what
     was chosen (its note or problem)."""
     values = dict(values)
-    chosen = choose(model, str(values.get("model")), values.get("size"), values.pop("resolution", None))
+    chosen = choose(model, values.get("model"), values.get("size"), values.pop("resolution", None))
     if chosen.problem is None:
         values["size"] = chosen.size
     return values, chosen

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import history_index, live, spool
-from .errors import ImageDataError, ImageMagicError, Problem, ValidationError
+from .errors import ImageDataError, ImageMagicError, Problem, ValidationError, quoted
 from .history_index import HistoryIndex
 from .imaging import thumbnail_strip
 from .result import GeneratedImage, ImageResult, add_usage, open_image
@@ -470,15 +470,17 @@ def _moment(name, value, end_of_day=False):
     if isinstance(value, date):
         return datetime.combine(value + timedelta(days=end_of_day), datetime.min.time()).timestamp()
     allowed = "a datetime, a date, ISO text such as '2026-11-05' or '2026-11-05T14:30', or a Unix time"
-    raise ValidationError([Problem(name, f"{name}={value!r} is not a moment: use {allowed}")])
+    raise ValidationError([Problem(name, f"{name}={quoted(value)} is not a moment: use {allowed}")])
 
 
 def _filters(limit, prompt, model, since, until, run):
     for name, value in (("prompt", prompt), ("model", model), ("run", run)):
         if value is not None and not isinstance(value, str):
-            raise ValidationError([Problem(name, f"{name}={value!r} is not text: give a string")])
+            raise ValidationError([Problem(name, f"{name}={quoted(value)} is not text: give a string")])
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise ValidationError([Problem("limit", f"limit={limit!r} is not a count: give a whole number >= 0 or None")])
+        raise ValidationError(
+            [Problem("limit", f"limit={quoted(limit)} is not a count: give a whole number >= 0 or None")]
+        )
     since, until = _moment("since", since), _moment("until", until, end_of_day=True)
     return {"limit": limit, "prompt": prompt, "model": model, "since": since, "until": until, "run": run}
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 
 from .catalog import CHAT_MODELS, MODELS, base_name, chat_model, lookup
+from .errors import quoted
 
 PRICES_AS_OF = "2026-11-29"
 PRICES_SOURCE = "openai.com/api/pricing"
@@ -35,6 +37,34 @@ PRICES = {
         for m in CHAT_MODELS.values()
     },
 }
+
+
+RATES = ("text_input", "image_input", "image_output")  # the rates every price row has
+OPTIONAL_RATES = ("cached_text_input", "cached_image_input", "text_output")
+
+
+def prices_problems(prices: object) -> list[str]:
+    """One line per thing wrong with a `prices` setting (empty when it may be used): model names to rows of
+    USD per 1M tokens, each rate a finite number, 0 or more."""
+    if prices is None:
+        return []
+    if not isinstance(prices, dict):
+        return [f"prices={quoted(prices)} must be a dict of model names to price rows, or None"]
+    found = []
+    for model, row in prices.items():
+        rates = row if isinstance(row, dict) else {}
+        odd = [key for key in rates if key not in (*RATES, *OPTIONAL_RATES)]
+        bad = [key for key, rate in rates.items() if key not in odd and not _dollars(rate)]
+        if not isinstance(model, str) or set(RATES) - set(rates) or odd or bad:
+            found.append(
+                f"prices[{quoted(model)}] must be a dict of USD per 1M tokens: {', '.join(RATES)} (and optionally "
+                f"{', '.join(OPTIONAL_RATES)}), each a finite number, 0 or more"
+            )
+    return found
+
+
+def _dollars(rate: object) -> bool:
+    return isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 <= rate <= sys.float_info.max
 
 
 def price_for(model, prices=None):

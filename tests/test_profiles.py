@@ -70,7 +70,7 @@ def test_a_profile_that_is_not_one_is_one_line():
     with pytest.raises(ValidationError) as caught:
         prepare("a kite", settings=Settings(base_url="https://example.com/v1", profile="aws"))
     assert str(caught.value) == (
-        "profile='aws' is not a profile of imagemagic: use auto, openai, azure, openrouter, litellm, local"
+        "profile='aws' is not a profile of imagemagic: use auto, openai, azure, openrouter, litellm or local"
     )
 
 

@@ -346,3 +346,72 @@ def test_random_flag_lines_raise_only_usage_error_and_send_nothing_invalid(recor
         assert message and "\n" not in message
     for body in bodies:
         check_sent(body)
+
+
+# -- absurd values: a message quotes a bounded part of what it refuses ---------------------------------------------
+
+ABSURD = {
+    "5,000 digits": 10**5000,
+    "100,000 characters": "x" * 100_000,
+    "a long list": [1] * 100_000,
+    "NaN": float("nan"),
+    "infinity": float("inf"),
+    "an object": object(),
+}
+DIALECTS = {"images": {}, "unknown model": {"model": "house-model"}, "chat": {"model": "gemini-2.5-flash-image"},
+            "responses": {"api": "responses"}}  # fmt: skip
+LINE_MAX = 400  # characters of the longest refusal of one absurd value
+
+
+def one_bounded_line(refused: Exception) -> str:
+    line = str(refused)
+    assert "\n" not in line and len(line) <= LINE_MAX, line[:200]
+    return line
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_an_absurd_value_of_any_parameter_is_refused_in_one_bounded_line_or_sendable(dialect):
+    """Before: 5,000 digits raised ValueError wherever a message quoted them (repr refuses them), and the cache key
+    or the body could not be written; 100,000 characters made a message of 100,000 characters."""
+    from imagemagic.settings import Settings, prepare
+
+    settings = Settings(base_url="https://example.com/v1", api_key="k-test", api=DIALECTS[dialect].get("api", "images"))
+    model = {k: v for k, v in DIALECTS[dialect].items() if k == "model"}
+    for name in (*NAMES, "resolution", "extra_body"):
+        for label, value in ABSURD.items():
+            params = {**model, name: value} if name != "extra_body" else model
+            extra = {"seed": value} if name == "extra_body" else None
+            try:
+                plan = prepare("a kite", params, settings=settings, extra_body=extra)
+            except ValidationError as refused:
+                one_bounded_line(refused)
+            else:  # what would be sent is JSON a server can read
+                assert json.loads(json.dumps(plan.request.body(), allow_nan=False)), (name, label)
+
+
+OPTION_VALUES = {**ABSURD, "a negative number": -1, "a dict": {"a": 1}}
+
+
+def test_every_option_refuses_what_it_cannot_use_in_one_line_the_same_in_python_and_config(ip):
+    """Before: Settings(timeout='xx') was taken and failed as a TypeError at the first request; Settings(
+    max_concurrency=0, display='weird', cache='no', prices={'m': 5}) were taken silently (the last failed as a
+    TypeError at the first estimate); only %config checked, in traitlets' words."""
+    from IPython.utils.capture import capture_output
+
+    from imagemagic.settings import Settings, options
+
+    magics = ip.magics_manager.registry["ImageGenMagics"]
+    for option in options():
+        for label, value in OPTION_VALUES.items():
+            try:
+                Settings(**{option.name: value})
+            except ValidationError as refused:
+                line = one_bounded_line(refused)
+                before = getattr(magics, option.name)
+                ip.user_ns["value"] = value
+                with capture_output() as captured:
+                    ip.run_line_magic("config", f"ImageGenMagics.{option.name} = value")
+                assert captured.stderr == f"UsageError: {line} (ImageGenMagics keeps its settings)\n", label
+                assert getattr(magics, option.name) is before
+            else:
+                assert option.name in ("base_url", "responses_model"), (option.name, label)  # any text, checked later

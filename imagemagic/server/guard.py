@@ -20,11 +20,13 @@ from collections.abc import Iterable
 
 from starlette.routing import BaseRoute, Match
 
+from ..errors import quoted
 from .shared import JSON, error
+
+SHOWN = 100  # characters of a refused header shown in the message (a multipart type with its boundary is ~70)
 
 _HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?")
 _BODY_METHODS = ("POST", "PUT", "PATCH")
-SHOWN = 100  # characters of a refused header shown in the message
 
 
 def loopback(name: str) -> bool:
@@ -35,10 +37,6 @@ def loopback(name: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
-
-
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= SHOWN else text[:SHOWN] + "…")
 
 
 class Guard:
@@ -65,15 +63,15 @@ class Guard:
             where = "127.0.0.1, localhost or [::1]" + (f" at port {port}" if port else "")
             others = f", or {', '.join(sorted(self.allowed))} at any port" if self.allowed else ""
             message = (
-                f"Host {_shown(host)} is not allowed: this server answers to {where}{others} "
+                f"Host {quoted(host, SHOWN)} is not allowed: this server answers to {where}{others} "
                 "(imagemagic serve --allow-host NAME adds a name)."
             )
             return error(message, status=403, code="host_not_allowed")
         origin = headers.get(b"origin")
         if origin is not None and not self._origin_ok(origin.decode("latin-1")):
             message = (
-                f"Origin {_shown(origin.decode('latin-1'))} is not allowed: this server answers programs on this "
-                "machine, not web pages from elsewhere."
+                f"Origin {quoted(origin.decode('latin-1'), SHOWN)} is not allowed: this server answers programs on "
+                "this machine, not web pages from elsewhere."
             )
             return error(message, status=403, code="origin_not_allowed")
         if scope["method"] in _BODY_METHODS:
@@ -108,8 +106,8 @@ class Guard:
             return None
         if not given and headers.get(b"content-length", b"0") == b"0" and b"transfer-encoding" not in headers:
             return None  # no body at all
+        shown = quoted(given, SHOWN) if given else "(none)"
         message = (
-            f"Unsupported Content-Type {_shown(given) if given else '(none)'} for {scope['method']} {scope['path']}: "
-            f"it takes {' or '.join(takes)}."
+            f"Unsupported Content-Type {shown} for {scope['method']} {scope['path']}: it takes {' or '.join(takes)}."
         )
         return error(message, status=415, code="unsupported_content_type")
