@@ -59,3 +59,31 @@ def test_a_row_without_cached_rates_bills_cached_tokens_in_full():
 )
 def test_no_guess_without_usage_or_price(answer, model):
     assert cost(answer, price_for(model)) is None
+
+
+PRICE_LINE = (
+    "prices['gpt-image-2'] must be a dict of USD per 1M tokens: text_input, image_input, image_output (and optionally "
+    "cached_text_input, cached_image_input, text_output), each a finite number, 0 or more"
+)
+RATES = {"text_input": 1, "image_input": 2, "image_output": 3}
+
+
+@pytest.mark.parametrize(
+    "row",
+    [5, {"text_input": "x"}, {**RATES, "image_output": float("nan")}, {**RATES, "image_output": -30},
+     {**RATES, "image_output": 10**5000}, {**RATES, "surcharge": 1}, {"image_output": 3}],
+)  # fmt: skip
+def test_a_price_row_that_cannot_price_is_one_line_and_nothing_is_sent(recorder, row):
+    """Before: the row was taken, and the first estimate under a budget raised TypeError or KeyError."""
+    import imagemagic
+    from imagemagic.errors import ValidationError
+    from imagemagic.settings import Settings
+
+    with pytest.raises(ValidationError) as caught:
+        settings = Settings(base_url=f"{recorder.base}/v1", api_key="k-test", budget=1.0, prices={"gpt-image-2": row})
+        imagemagic.generate("a kite", size="1024x1024", settings=settings)
+    assert str(caught.value) == PRICE_LINE
+    assert recorder.requests == []
+    settings = Settings(base_url=f"{recorder.base}/v1", api_key="k-test", budget=1.0,
+                        prices={"gpt-image-2": {**RATES, "text_output": 1}})  # fmt: skip
+    assert len(imagemagic.generate("a kite", size="1024x1024", settings=settings)) == 1
