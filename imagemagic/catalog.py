@@ -271,6 +271,7 @@ CHAT_DIMS = {  # the pixels of each aspect at 1K, as Gemini's image models make 
     "1:1": (1024, 1024), "2:3": (832, 1248), "3:2": (1248, 832), "3:4": (864, 1184), "4:3": (1184, 864),
     "4:5": (896, 1152), "5:4": (1152, 896), "9:16": (768, 1344), "16:9": (1344, 768), "21:9": (1536, 672),
 }  # fmt: skip
+LONGEST_2K = 2 * max(max(dims) for dims in CHAT_DIMS.values())  # a 4K image's longest side is above this
 
 
 class ChatImageModel(NamedTuple):  # not a dataclass: made at %load_ext, where one costs about 0.4 ms
@@ -283,6 +284,12 @@ class ChatImageModel(NamedTuple):  # not a dataclass: made at %load_ext, where o
     input_price: float = 0.30
     image_price: float = 30.0
     aspect_ratios: tuple[str, ...] = CHAT_ASPECTS
+    tokens_4k: int | None = None  # tokens of a 4K image, when it bills more than 1K and 2K
+
+    def tokens_for(self, size: str | None) -> int:
+        """Output tokens of one image of `size` (WIDTHxHEIGHT as made; None: the model's default, 1K)."""
+        sides = [int(x) for x in size.split("x")] if size and "x" in size else [0]
+        return self.tokens_4k if self.tokens_4k and max(sides) > LONGEST_2K else self.image_tokens
 
 
 CHAT_MODELS: dict[str, ChatImageModel] = {
@@ -290,7 +297,7 @@ CHAT_MODELS: dict[str, ChatImageModel] = {
     for m in (
         ChatImageModel("gemini-2.5-flash-image"),
         ChatImageModel("gemini-2.5-flash-image-preview"),
-        ChatImageModel("gemini-3-pro-image-preview", ("1K", "2K", "4K"), 1120, 2.0, 120.0),
+        ChatImageModel("gemini-3-pro-image-preview", ("1K", "2K", "4K"), 1120, 2.0, 120.0, tokens_4k=2000),
     )
 }
 

@@ -200,8 +200,8 @@ def _gpt_image_2_tokens(factor: int, width: int, height: int) -> int:
 def image_tokens(model: str, size: str | None, quality: str | None) -> tuple[int | None, str | None]:
     """(output tokens of one image, a note on what was assumed) — or (None, why it cannot be priced)."""
     chat = chat_model(model)
-    if chat is not None:  # a fixed count per image, whatever the aspect (image_config only shapes it)
-        return chat.image_tokens, None
+    if chat is not None:  # a fixed count per image, whatever the aspect; 4K may bill more (Gemini 3 Pro)
+        return chat.tokens_for(size), None
     row = lookup(model)
     if row is None or row.family != "gpt-image" or row.series == "chatgpt-image-latest":
         return None, f"no token figures for {model}"

@@ -71,6 +71,17 @@ def test_a_known_chat_model_goes_as_a_chat_with_its_shape():
     assert plan.request.size == "1344x768" and plan.warnings == ()
 
 
+@pytest.mark.parametrize(("resolution", "dollars"), [(None, 0.134404), ("1K", 0.134404), ("2K", 0.134404),
+                                                    ("4K", 0.240004)])  # fmt: skip
+def test_gemini_3_pro_is_quoted_at_its_price_per_resolution(resolution, dollars):
+    """Google bills 1,120 image tokens at 1K and 2K ($0.134) and 2,000 at 4K ($0.24), at $120 per 1M; the prompt's
+    2 tokens at $2. Before: 4K was quoted at 1,120 tokens, so a budget let through runs that passed it."""
+    from imagemagic.usage import quote
+
+    plan = prepare("a fox", {"model": PRO, "size": "21:9", "resolution": resolution}, settings=Settings(offline=True))
+    assert quote(plan.request).amount == pytest.approx(dollars)
+
+
 def test_a_size_maps_to_the_nearest_aspect_and_a_resolution_to_image_size():
     plan = prepare("a fox", {"model": PRO, "size": "1536x1000", "resolution": "2k"}, settings=Settings(offline=True))
     assert plan.request.wire_body()["image_config"] == {"aspect_ratio": "3:2", "image_size": "2K"}
