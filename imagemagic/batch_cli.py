@@ -65,7 +65,11 @@ def run(args, parser) -> int:
         if args.action == "status":
             job.status()
         elif args.action == "wait":
-            job.wait(poll=args.poll)
+            try:
+                job.wait(poll=args.poll)
+            except KeyboardInterrupt:  # wait() said the job goes on
+                print(job.line())
+                return 130
         elif args.action == "cancel":
             job.cancel()
         elif args.action == "results":

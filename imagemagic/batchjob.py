@@ -299,12 +299,14 @@ class BatchJob:
         """Follow the job until it is done (or `timeout` seconds), with a progress bar; return its status.
 
         The bar reads validating → in_progress n/total → finalizing → completed. Ctrl-C stops waiting,
-        not the job: it stays recorded (imagemagic.batch(id) brings it back).
+        not the job: it says so in one line and raises KeyboardInterrupt (so "Run All" stops); the job stays
+        recorded (imagemagic.batch(id) brings it back).
         """
         from tqdm.auto import tqdm
 
         bar = tqdm(total=self.counts["total"] or None, desc=self.state, unit="req", disable=not progress)
         began = time.monotonic()
+        stopped = False
         try:
             while self.status() not in DONE and (timeout is None or time.monotonic() - began < timeout):
                 self._show(bar)
@@ -312,10 +314,13 @@ class BatchJob:
         except BaseException as exc:
             if not _interrupted(exc):
                 raise
-            print(f"stopped waiting; {self.id} goes on: imagemagic.batch({self.id!r})", file=sys.stderr)
+            stopped = True
         finally:
             self._show(bar)
             bar.close()
+        if stopped:  # below the bar's last line, not inside it; then the interrupt goes on, so "Run All" stops
+            print(f"stopped waiting; {self.id} goes on: imagemagic.batch({self.id!r})", file=sys.stderr)
+            raise KeyboardInterrupt
         return self.state
 
     def _show(self, bar) -> None:

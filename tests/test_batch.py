@@ -275,7 +275,7 @@ def test_a_restarted_kernel_finds_the_job_mid_run_and_collects_it(start_server, 
         replies = list(first.messages(waiting))
         said = "".join(c["text"] for t, c in replies if t == "stream" and c["name"] == "stderr")
         assert f"stopped waiting; {job_id} goes on: imagemagic.batch({job_id!r})\n" in said
-        assert [t for t, _ in replies if t == "error"] == []
+        assert [c["ename"] for t, c in replies if t == "error"] == ["KeyboardInterrupt"]  # "Run All" stops here
     with kernel(OPENAI_BASE_URL=url, IMAGEMAGIC_HOME=str(clean_env)) as second:
         found = second.output("import imagemagic\n[job] = imagemagic.batches()\nprint(job.id, job.state)")
         assert found.split()[0] == job_id and found.split()[1] in ("validating", "in_progress")
@@ -318,6 +318,26 @@ def test_cli_submit_wait_results_list(start_server, tmp_path, clean_env):
     assert got.stdout.splitlines() == [str(tmp_path / "out" / f"{job_id}-r{n}-1.png") for n in (1, 2)]
     listed = _cli("list", home=clean_env)
     assert listed.returncode == 0 and listed.stdout.startswith(f"{job_id}  completed 2/2")
+
+
+def test_cli_wait_stops_on_ctrl_c_below_its_bar_and_exits_130(start_server, tmp_path, clean_env):
+    """Before: the line was printed inside the bar (which then drew its last state after it), and exit was 0."""
+    import signal
+
+    url = start_server(batch_delay=0.5)
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("".join(f"a kite {n}\n" for n in range(20)))
+    job_id = _cli("submit", str(prompts), "--size", "256x256", "--base-url", url, home=clean_env).stdout.split()[0]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
+    proc = subprocess.Popen([sys.executable, "-m", "imagemagic", "batch", "wait", job_id, "--poll", "0.1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**env, "IMAGEMAGIC_HOME": str(clean_env)})  # fmt: skip
+    first = proc.stderr.read(1)  # the bar is drawn: the wait has begun
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert (first + err).endswith(f"]\nstopped waiting; {job_id} goes on: imagemagic.batch({job_id!r})\n")
+    assert out.startswith(f"{job_id}  ") and out.count("\n") == 1
 
 
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, clean_env):
