@@ -130,9 +130,10 @@ def submit_batch(
     earlier = None if force else _submitted(home, fingerprint)
     if earlier is not None:
         record.remove()
+        labels = ", with this submission's labels" if _relabel(earlier, ids, variants) else ""
         job = BatchJob(earlier, store=store, settings=settings, session=session)
         warnings.warn(
-            f"this batch was submitted before as {job.id} ({job.state}): returning that job; "
+            f"this batch was submitted before as {job.id} ({job.state}): returning that job{labels}; "
             "force=True (--force) submits a new one",
             ImageMagicWarning,
             stacklevel=2,
@@ -163,6 +164,17 @@ def _interrupted(exc: BaseException) -> bool:
     if isinstance(exc, BaseExceptionGroup):
         return exc.subgroup(KeyboardInterrupt) is not None
     return isinstance(exc, KeyboardInterrupt)
+
+
+def _relabel(record: JobRecord, ids: list[str], variants) -> bool:
+    """Give the earlier job `record` this submission's variables (its lines are identical, so only labels can
+    differ: paying again to rename a column would be absurd); whether any changed."""
+    requests = record.requests()
+    wanted = {cid: {**requests[cid], "variables": _jsonable(v.variables)} for cid, v in zip(ids, variants)}
+    if wanted == requests:
+        return False
+    record.write_requests(wanted)
+    return True
 
 
 def _submitted(home: Path, fingerprint: str) -> JobRecord | None:

@@ -94,3 +94,21 @@ def test_a_batch_keeps_the_labels_in_its_results_and_never_sends_them(start_serv
     assert [wanted["body"] for wanted in job.requests().values()] == [
         {"prompt": f"A {product} on marble", "model": "gpt-image-2", "size": "256x256"} for product in ("mug", "lamp")
     ]
+
+
+def test_a_batch_submitted_again_with_other_labels_returns_the_job_with_the_new_labels(start_server):
+    """Before: the earlier job came back with the labels it was first submitted with (a renamed sku was lost)."""
+    import imagemagic
+    from imagemagic.batchjob import batch
+
+    url = start_server(batch_delay=0)
+    first = submit_batch("A {product} on marble", rows=PRODUCTS, size="256x256", settings=Settings(base_url=url))
+    renamed = PRODUCTS.assign(sku=["A-1b", "B-2b"])
+    with pytest.warns(imagemagic.ImageMagicWarning) as said:
+        again = submit_batch("A {product} on marble", rows=renamed, size="256x256", settings=Settings(base_url=url))
+    assert again.id == first.id and str(said[-1].message) == (
+        f"this batch was submitted before as {first.id} (validating): returning that job, with this submission's "
+        "labels; force=True (--force) submits a new one"
+    )
+    assert again.wait(poll=0.05, progress=False) == "completed"
+    assert [run.variables for run in batch(first.id).results()] == renamed.to_dict("records")
