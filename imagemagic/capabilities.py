@@ -13,7 +13,7 @@ the rest applied), so the catalog is one source among several, not a second rule
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,12 +185,17 @@ def _override_problem(key: str, value: object) -> str | None:
     return f"{quoted(key)} is neither a capability ({', '.join(KEYS)}) nor a parameter"
 
 
-def left_out(values: Mapping[str, Any], explicit: set[str], cap: Capability | None) -> tuple[dict[str, Any], list[str]]:
-    """`values` without the defaults `cap`'s model does not take, and one note for each left out. A key in
-    `explicit` (given for this call) stays, to be refused by the request's rules: nothing is sent."""
+def left_out(
+    values: Mapping[str, Any], explicit: set[str], cap: Capability | None, not_taken: Iterable[str] = ()
+) -> tuple[dict[str, Any], list[str]]:
+    """`values` without the defaults `cap`'s model does not take (or the carrying API has no place for: `not_taken`),
+    and one note for each left out. A key in `explicit` (given for this call) stays, to be refused by the request's
+    rules: nothing is sent."""
     kept, notes = dict(values), []
+    model = cap.model if cap is not None else values.get("model")
     for name, value in values.items():
-        if cap is not None and name in BY_NAME and name not in explicit and not cap.accepts(name):
+        untaken = (cap is not None and not cap.accepts(name)) or name in not_taken
+        if untaken and name in BY_NAME and name not in explicit:
             del kept[name]
-            notes.append(f"{cap.model} does not take {name}: the default {name}={quoted(value)} is left out")
+            notes.append(f"{model} does not take {name}: the default {name}={quoted(value)} is left out")
     return kept, notes

@@ -302,6 +302,12 @@ CHAT_MODELS: dict[str, ChatImageModel] = {
 }
 
 
+CHAT_NOT_TAKEN = (  # the Images API parameters a chat completion has no place for
+    "quality", "background", "output_format", "output_compression", "moderation", "partial_images", "style",
+    "response_format", "complexity", "frame_count", "frame_duration_ms", "input_fidelity",
+)  # fmt: skip
+
+
 def chat_model(name):
     """The chat-completions image model a name stands for (following a gateway prefix: google/…), or None."""
     return CHAT_MODELS.get(name) or CHAT_MODELS.get(base_name(name)) if isinstance(name, str) else None

@@ -19,17 +19,13 @@ from functools import cached_property
 from typing import Any
 
 from .carried import Carried
-from .catalog import CHAT_ASPECTS, CHAT_DIMS, RESOLUTIONS, chat_model, lookup
+from .catalog import CHAT_ASPECTS, CHAT_DIMS, CHAT_NOT_TAKEN, RESOLUTIONS, chat_model, lookup
 from .edits import data_url
 from .errors import quoted, shown
 from .request import Problem
 from .sizes import aspect
 
 MODALITIES = ["image", "text"]
-NOT_TAKEN = (
-    "quality", "background", "output_format", "output_compression", "moderation", "partial_images", "style",
-    "response_format", "complexity", "frame_count", "frame_duration_ms", "input_fidelity",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -169,7 +165,7 @@ def chat_problems(req: ChatRequest) -> list[Problem]:
                 "api='images', or a model such as google/gemini-2.5-flash-image",
             )
         )
-    for name in NOT_TAKEN:
+    for name in CHAT_NOT_TAKEN:
         value = getattr(image, name, None)
         if value is not None:
             found.append(

@@ -33,7 +33,7 @@ from .progress import Status
 from .refinement import plan_refinement
 from .result import ImageResult, save_images
 from .run import RunPath, use_cache
-from .settings import Settings, prepare, request_for, size_note
+from .settings import Settings, prepare, request_for
 from .sizes import offered as offered_sizes
 from .static import WidgetDisplay, gallery_still
 from .usage import describe_tokens
@@ -512,23 +512,21 @@ class Panel(W.VBox):
         control.options = options
         control.value = value
 
-    def _problems(self):
-        """(the request, one line of its problems or "")."""
+    def _plan(self):
+        """(the Plan Generate would send, prepared as every front end prepares one, or None; one line of its
+        problems or "")."""
+        prompt = self.values()["prompt"].strip()
         try:
-            request = self.request()
-        except ValidationError as exc:
+            if self.refining is not None:
+                return plan_refinement(self.refining, prompt, self.params(), settings=self.settings), ""
+            return prepare(prompt, self.params(), settings=self.settings, **self._operation()), ""
+        except ValidationError as exc:  # a rule, the capability layer, a key that cannot be sent (CredentialError)
             return None, problems_line(exc)
-        problems = request.problems()
-        return request, "; ".join(p.message for p in problems)
 
     def _check(self):
-        """Explain inline, before Generate is pressed, what is wrong with the settings."""
-        request, line = self._problems()
-        operation = "edit" if self.inputs else "generate"
-        notes = (
-            [size_note(self.params(), self.settings, operation), *request.warnings()] if request and not line else []
-        )
-        warnings = "; ".join(note for note in notes if note)
+        """Explain inline, before Generate is pressed, what is wrong with the settings (or what will be assumed)."""
+        plan, line = self._plan()
+        warnings = "; ".join(plan.warnings) if plan is not None else ""
         self.hint.value = _html_line(line, "#b00020") or _html_line(warnings, "#8a6d00")
 
     def _say(self, text, tone="inherit"):
@@ -536,8 +534,8 @@ class Panel(W.VBox):
 
     def generate(self) -> asyncio.Task[Run] | None:
         """Start a generation as a task on the running event loop and return it (None if it cannot start)."""
-        _, line = self._problems()
-        if line:
+        plan, line = self._plan()
+        if plan is None:
             self._say(line, "#b00020")
             return None
         if self._call is not None:
@@ -546,15 +544,6 @@ class Panel(W.VBox):
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self._say("the panel generates on a running event loop: use it in a Jupyter kernel", "#b00020")
-            return None
-        prompt = self.values()["prompt"].strip()
-        try:
-            if self.refining is not None:
-                plan = plan_refinement(self.refining, prompt, self.params(), settings=self.settings)
-            else:
-                plan = prepare(prompt, self.params(), settings=self.settings, **self._operation())
-        except ValidationError as exc:  # e.g. a key in the environment that cannot be sent (CredentialError)
-            self._say(problems_line(exc), "#b00020")
             return None
         run = Run(len(self.cards) + 1, plan.request, plan.endpoint, self.settings.defaults, chosen=self.params())
         card = RunCard(run.number, plan.request, on_use=self.use_as_input, on_refine=self.refine_from)

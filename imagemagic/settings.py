@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from .catalog import DEFAULT_MODEL, DEFAULT_RESPONSES_MODEL, chat_model, lookup
+from .catalog import CHAT_NOT_TAKEN, DEFAULT_MODEL, DEFAULT_RESPONSES_MODEL, chat_model, lookup
 from .endpoint import Endpoint, resolve
 from .errors import Problem, ValidationError, choice_line, quoted
 from .params import for_operation, unknown_names
@@ -280,6 +280,7 @@ def request_for(
         shape = {**{k: settings.defaults.get(k) for k in ("size", "resolution")}, **given}
         rest = {k: v for k, v in given.items() if k not in ("size", "resolution")}
         defaults = {k: v for k, v in settings.defaults.items() if k not in ("size", "resolution")}
+        defaults = _taken(defaults, params, capability, chat=True)[0]
         image_request = request_for(
             prompt, rest, settings=settings.but(defaults=defaults), extra_body=extra_body, operation=operation,
             image=image, mask=mask, capability=capability, plain=True,
@@ -365,18 +366,20 @@ def prepare(
     reported = shutdowns(endpoint.base_url)  # the endpoint's dates if already cached; never fetched here
     notes = [
         *cap_notes,
-        *_taken(values, params, cap)[1],
+        *_taken(values, params, cap, chat=getattr(request, "api", "images") == "chat")[1],
         chosen.note,
         *request.warnings(endpoint.base_url, shutdowns=reported, offline=endpoint.offline),
     ]
     return Plan(request, endpoint, settings, tuple(note for note in notes if note), capability=cap)
 
 
-def _taken(values, params, capability):
-    """(values without the defaults `capability` does not take, a note for each): capabilities.left_out."""
+def _taken(values, params, capability, chat=False):
+    """(values without the defaults `capability` does not take, or a chat completion has no place for when `chat`,
+    a note for each): capabilities.left_out."""
     from .capabilities import left_out
 
-    return left_out(values, {k for k, v in (params or {}).items() if v is not None}, capability)
+    explicit = {k for k, v in (params or {}).items() if v is not None}
+    return left_out(values, explicit, capability, CHAT_NOT_TAKEN if chat else ())
 
 
 def _sized(params, settings, operation):
@@ -387,8 +390,3 @@ def _sized(params, settings, operation):
     values = {k: v for k, v in settings.defaults.items() if v is not None and k in takes}
     values.update({k: v for k, v in (params or {}).items() if v is not None})
     return apply_sizes(values, lookup(values["model"]) if isinstance(values.get("model"), str) else None)
-
-
-def size_note(params, settings, operation="generate") -> str | None:
-    """The one-line note on the size an aspect came to, when it is not exactly what was asked; else None."""
-    return _sized(params, settings, operation)[1].note

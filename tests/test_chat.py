@@ -231,3 +231,14 @@ def test_the_openrouter_profile_reaches_the_chat_route_under_api_v1(chat):
     result = imagemagic.generate("a kite", model=FLASH, size="9:16", settings=settings)
     assert result.images[0].pil.size == (768, 1344) and chat.bodies[-1]["image_config"] == {"aspect_ratio": "9:16"}
     assert (result.cost_source, result.cost) == ("provider", result.usage["cost"])
+
+
+def test_a_default_a_chat_model_has_no_place_for_is_left_out_with_a_note_a_given_one_refused(recwarn):
+    """Before: `%config ImageGenMagics.quality = 'high'` made every chat model's run a refusal, from every front end."""
+    settings = Settings(offline=True, defaults={"model": "gpt-image-2", "quality": "high"})
+    result = imagemagic.generate("a kite", model=FLASH, settings=settings)
+    assert len(result) == 1
+    assert f"{FLASH} does not take quality: the default quality='high' is left out" in warned(recwarn)
+    with pytest.raises(imagemagic.ValidationError) as caught:
+        imagemagic.generate("a kite", model=FLASH, quality="high", settings=settings)
+    assert str(caught.value) == "quality='high' is not taken by chat-completions image models: leave it out"

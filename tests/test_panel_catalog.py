@@ -63,3 +63,22 @@ def test_the_choices_follow_the_2_6_family():
     p.controls["model"].value = "gpt-image-2"
     assert p.controls["complexity"].disabled
     assert p.controls["complexity"].tooltip == "gpt-image-2 does not support complexity"
+
+
+def test_the_hint_judges_as_generate_does_with_the_capability_layer():
+    """Before: the hint judged without the capability layer: a size a model's override refuses showed no hint (only
+    Generate refused it), and a %config default a chat model does not take was an error where every other front end
+    leaves it out with a note, so the panel could not generate at all."""
+    from imagemagic.settings import Settings
+
+    overrides = {"house-model": {"takes": ["size"], "size": ["512x512"]}}
+    p = panel(settings=Settings(offline=True, capabilities=overrides))
+    p.controls["prompt"].value = "a red kite"
+    p.controls["model"].value = "house-model"
+    p.controls["size"].value = "1024x1024"
+    assert hint(p) == "size='1024x1024' is not allowed for house-model: use 512x512"
+    p.controls["size"].value = "512x512"
+    assert hint(p) == ""
+    chat = panel(settings=Settings(offline=True, defaults={"model": "gemini-2.5-flash-image", "quality": "high"}))
+    chat.controls["prompt"].value = "a red kite"
+    assert hint(chat) == "gemini-2.5-flash-image does not take quality: the default quality='high' is left out"
