@@ -77,6 +77,7 @@ def test_a_price_row_that_cannot_price_is_one_line_and_nothing_is_sent(recorder,
     """Before: the row was taken, and the first estimate under a budget raised TypeError or KeyError."""
     import imagemagic
     from imagemagic.errors import ValidationError
+    from imagemagic.session import Session
     from imagemagic.settings import Settings
 
     with pytest.raises(ValidationError) as caught:
@@ -86,4 +87,4 @@ def test_a_price_row_that_cannot_price_is_one_line_and_nothing_is_sent(recorder,
     assert recorder.requests == []
     settings = Settings(base_url=f"{recorder.base}/v1", api_key="k-test", budget=1.0,
                         prices={"gpt-image-2": {**RATES, "text_output": 1}})  # fmt: skip
-    assert len(imagemagic.generate("a kite", size="1024x1024", settings=settings)) == 1
+    assert len(imagemagic.generate("a kite", size="1024x1024", settings=settings, session=Session())) == 1
