@@ -42,6 +42,7 @@ FILE = "spending.sqlite3"
 LOCK_WAIT = 5.0  # seconds to wait for another kernel's transaction before the file counts as locked
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spending (day TEXT NOT NULL, at REAL NOT NULL, amount REAL NOT NULL, model TEXT);
+CREATE INDEX IF NOT EXISTS spending_at ON spending (at);  -- the day's total is read under every kernel's lock
 CREATE TABLE IF NOT EXISTS held (
     id TEXT PRIMARY KEY, at REAL NOT NULL, amount REAL NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
     expires REAL NOT NULL

@@ -365,3 +365,26 @@ def test_the_day_follows_the_configured_zone_and_the_report_names_it(clean_env, 
     assert str(caught.value) == (
         "budget_timezone='Mars/Olympus_Mons' is not a time zone: give an IANA name such as 'UTC' or 'Europe/Paris'"
     )
+
+
+def test_todays_spending_is_read_through_an_index_whatever_the_years_behind_it(clean_env):
+    """Every reservation reads today's total while holding the file's lock that every kernel waits on. Before: a
+    scan of every row ever written (6.5 ms at 200,000 rows); now an index range. Counted in SQLite's own steps,
+    against the same read over 100 times fewer rows."""
+    settings = Settings()
+    _, start, _ = budget._day(settings)
+
+    def steps_to_read_today(old_rows):
+        folder = clean_env / f"rows-{old_rows}"
+        db = budget._open(folder)
+        db.executemany("INSERT INTO spending VALUES ('old', ?, 0.04, 'm')", [(start - 1 - n,) for n in range(old_rows)])
+        db.executemany("INSERT INTO spending VALUES ('today', ?, 0.5, 'm')", [(start + n,) for n in range(3)])
+        steps = []
+        db.set_progress_handler(lambda: steps.append(1), 1)
+        spent, _ = budget._totals(db, settings)
+        db.close()
+        return spent, len(steps)
+
+    (few_spent, few), (many_spent, many) = steps_to_read_today(200), steps_to_read_today(20_000)
+    assert few_spent == many_spent == 1.5
+    assert many / few < 2  # a scan takes about 100 times the steps
