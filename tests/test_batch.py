@@ -333,6 +333,7 @@ def test_cli_wait_stops_on_ctrl_c_below_its_bar_and_exits_130(start_server, tmp_
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**env, "IMAGEMAGIC_HOME": str(clean_env)})  # fmt: skip
     first = proc.stderr.read(1)  # the bar is drawn: the wait has begun
+    time.sleep(0.5)  # well inside the polling loop (the job takes 10 s)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
