@@ -165,7 +165,11 @@ def option_problem(name: str, value: Any) -> str | None:
     None), timeouts and caps are finite and in range, budget_timezone a zone zoneinfo knows, capabilities and prices as
     capabilities.override_problems and usage.prices_problems say."""
     if name in ("budget", "daily_budget"):
-        if value is None or (_of_kind(value, float) and _finite(value) and value >= 0):
+        if value is None:
+            return None
+        from .usage import is_amount  # only when a budget is set: %load_ext loads no usage module
+
+        if is_amount(value):
             return None
         shown = f"{value:g}" if isinstance(value, float) else quoted(value)
         return f"{name}={shown} must be a finite number of dollars, 0 or more (None: no limit)"

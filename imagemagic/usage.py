@@ -10,6 +10,7 @@ import math
 import re
 import sys
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from .catalog import CHAT_MODELS, MODELS, base_name, chat_model, lookup
 from .errors import quoted
@@ -54,7 +55,7 @@ def prices_problems(prices: object) -> list[str]:
     for model, row in prices.items():
         rates = row if isinstance(row, dict) else {}
         odd = [key for key in rates if key not in (*RATES, *OPTIONAL_RATES)]
-        bad = [key for key, rate in rates.items() if key not in odd and not _dollars(rate)]
+        bad = [key for key, rate in rates.items() if key not in odd and not is_amount(rate)]
         if not isinstance(model, str) or set(RATES) - set(rates) or odd or bad:
             found.append(
                 f"prices[{quoted(model)}] must be a dict of USD per 1M tokens: {', '.join(RATES)} (and optionally "
@@ -63,8 +64,10 @@ def prices_problems(prices: object) -> list[str]:
     return found
 
 
-def _dollars(rate: object) -> bool:
-    return isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 <= rate <= sys.float_info.max
+def is_amount(value: object) -> TypeGuard[float]:
+    """Whether `value` is an amount of dollars (a price, a cost, a budget): a number, not True/False, 0 or more,
+    that a float holds (not NaN, not infinite, no whole number past 1e308)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= sys.float_info.max
 
 
 def price_for(model, prices=None):
@@ -80,9 +83,7 @@ def provider_cost(usage) -> float | None:
     """The USD the provider reported for an answer (`usage.cost`, as OpenRouter and LiteLLM send it), or None
     when it sent none (or something that is not a finite amount of 0 or more)."""
     found = usage.get("cost") if isinstance(usage, dict) else None
-    if isinstance(found, bool) or not isinstance(found, (int, float)) or not 0 <= found < float("inf"):
-        return None
-    return float(found)
+    return float(found) if is_amount(found) else None
 
 
 def images_shape(usage):
