@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from .b64scan import IMAGES_KEYS, B64Scanner, marker_index
-from .downloads import data_url_bytes
+from .b64scan import IMAGES_KEYS, MARKER, B64Scanner, marker_index
+from .downloads import check_data_url_head, data_url_bytes, data_url_cap, data_url_invalid, data_url_too_large
 from .errors import ContentPolicyViolationError, ImageDataError, TransportError, error_from_body, masked
 from .progress import Progress
 from .result import GeneratedImage, add_usage
@@ -31,11 +31,11 @@ from .sse import EventTooLarge, SSEStream
 class _Images:
     """The images of one JSON document being scanned: the scanner, and which spools an image took."""
 
-    def __init__(self, progress: Progress, keys: tuple[bytes, ...], wanted: Callable[[int], bool]):
-        """`keys`: the image keys of the answer's dialect; `wanted(k)`: whether the k-th value is an image kept
-        (else its bytes are dropped as they arrive)."""
+    def __init__(self, progress: Progress, reader: AnswerReader, wanted: Callable[[int], bool]):
+        """`reader`: the dialect, whose image keys (`KEYS`, `URL_KEYS`) are spooled; `wanted(k)`: whether the
+        k-th value is an image kept (else its bytes are dropped as they arrive)."""
         self.scanner: B64Scanner[Spool] = B64Scanner(
-            lambda: progress.spool() if wanted(len(self.scanner.sinks)) else NullSpool(), keys
+            lambda: progress.spool() if wanted(len(self.scanner.sinks)) else NullSpool(), reader.KEYS, reader.URL_KEYS
         )
         self._taken: set[int] = set()
 
@@ -54,6 +54,32 @@ class _Images:
             weakref.finalize(img, remove, img.spooled)
         return img
 
+    def spooled_url(self, url: str) -> tuple[str, int] | None:
+        """(head, k) when the data URL `url` was streamed into the k-th spool: it is that value's marker (the
+        head kept by the scanner), or a head and the marker of a base64 value (as an inline part is written)."""
+        head, _, rest = url.rpartition(",")
+        k = marker_index(rest)
+        if k is None or k >= len(self.scanner.sinks) or k in self._taken:
+            return None
+        head = head or self.scanner.heads.get(k, "")
+        return (head, k) if head else None
+
+    def data_url_image(self, head: str, k: int, slot: int, limit: int, **meta) -> GeneratedImage:
+        """The image of a data URL streamed into the k-th spool, checked as downloads.data_url_bytes checks one
+        given whole (the same lines), in an answer capped at `limit` bytes."""
+        sink = self.scanner.sinks[k]
+        try:
+            check_data_url_head(head, slot)
+            if k in self.scanner.errors:
+                raise data_url_invalid(slot)
+            if sink.size > data_url_cap(limit):
+                raise data_url_too_large(slot, limit)
+        except ImageDataError:
+            self._taken.add(k)
+            sink.discard()
+            raise
+        return self.image(f"{MARKER}{k}", slot, **meta)
+
     def discard(self) -> None:
         """Delete every spool no image took."""
         for k, sink in enumerate(self.scanner.sinks):
@@ -71,6 +97,7 @@ class AnswerReader:
     stream event, its images taken with `images.image(value, slot, **meta)`), the reading itself shared."""
 
     KEYS: tuple[bytes, ...] = IMAGES_KEYS
+    URL_KEYS: tuple[bytes, ...] = ()  # keys whose value, when a data: URL, is spooled too (b64scan)
 
     def __init__(
         self, host: str, api_key: str | None, max_answer_bytes: int, download: Callable[[str, int], Awaitable[bytes]]
@@ -101,7 +128,7 @@ class AnswerReader:
         declared = resp.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_answer_bytes:
             raise TransportError(self.too_large("the answer"))
-        images = _Images(progress, self.KEYS, lambda k: progress.slot(first_slot, k, count) is not None)
+        images = _Images(progress, self, lambda k: k < count)  # as progress.slot decides, without counting
         received = 0
         try:
             async for chunk in resp.aiter_bytes():
@@ -168,14 +195,14 @@ class AnswerReader:
         def keeps(name: str) -> bool:
             return self._keeps(name) and slot() is not None
 
-        sse, state = SSEStream(max_event_bytes=self.max_answer_bytes), _Event(progress, self.KEYS, keeps)
+        sse, state = SSEStream(max_event_bytes=self.max_answer_bytes), _Event(progress, self, keeps)
 
         try:
             async for chunk in resp.aiter_bytes():
                 for kind, value in sse.feed(chunk):
                     if state.take(kind, value):
                         done += self._event(state, slot, progress, request_id)
-                        state = _Event(progress, self.KEYS, keeps)
+                        state = _Event(progress, self, keeps)
             for kind, value in sse.close():
                 if state.take(kind, value):
                     done += self._event(state, slot, progress, request_id, at_end=True)
@@ -185,6 +212,11 @@ class AnswerReader:
             if state.images is not None:
                 state.images.discard()
             self._ended(progress)
+        await self._after_stream(done, count, first_slot, progress, request_id)
+
+    async def _after_stream(self, done, count, first_slot, progress, request_id) -> None:
+        """The stream ended in full, having completed `done` images: none is one line (a dialect that holds
+        its images to the end hands them on here)."""
         if not done:
             raise TransportError("the stream ended without a completed image")
 
@@ -248,9 +280,9 @@ class AnswerReader:
 class _Event:
     """The event being read: its name and, once its data starts, the scanner of that data."""
 
-    def __init__(self, progress: Progress, keys: tuple[bytes, ...], keeps: Callable[[str], bool]):
+    def __init__(self, progress: Progress, reader: AnswerReader, keeps: Callable[[str], bool]):
         self.progress = progress
-        self.keys = keys
+        self.reader = reader
         self.keeps = keeps  # whether an event of this name keeps its images (else they are never spooled)
         self.name = "message"
         self.images: _Images | None = None
@@ -261,7 +293,7 @@ class _Event:
             self.images.scanner.feed(value)  # type: ignore[union-attr]
         elif kind == "line":
             if self.images is None:
-                self.images = _Images(self.progress, self.keys, lambda k: self.keeps(self.name))
+                self.images = _Images(self.progress, self.reader, lambda k: self.keeps(self.name))
             else:
                 self.images.scanner.feed(b"\n")
         elif kind == "event":

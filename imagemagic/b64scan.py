@@ -4,7 +4,9 @@ Feed it the document's bytes in chunks of any size. The string value of every im
 default the Images API's `"b64_json"`; a dialect names its own, e.g. the Responses API's `RESPONSES_KEYS`) is
 base64-decoded piece by piece into a sink from `open_sink()` (anything with `write(bytes)`) and never
 kept; in the text kept for `json.loads` (`close()` returns it) that value is replaced by a marker,
-`"#b64:<k>"` (k counts values from 0; `#` is not base64, so no real value looks like one). Everything
+`"#b64:<k>"` (k counts values from 0; `#` is not base64, so no real value looks like one). The value of a
+URL key (`url_keys`, e.g. a chat completion's `"url"`) is streamed the same way when it is a
+`data:…;base64,` URL, its head (up to the comma) kept in `heads[k]`; any other URL is kept as text. Everything
 else (ids, usage, revised prompt, created) is kept as it came, to be parsed and checked by the caller.
 
 Strings are skipped whole, escapes included, so a `"b64_json"` inside another string is never taken
@@ -20,8 +22,10 @@ from typing import Generic, Protocol, TypeVar
 
 IMAGES_KEYS = (b"b64_json",)  # the Images API: data[].b64_json, and its stream events' b64_json
 RESPONSES_KEYS = (b"result", b"partial_image_b64")  # an image_generation_call item's result; a partial's image
+CHAT_KEYS, CHAT_URL_KEYS = (b"data",), (b"url",)  # an inline part's base64; an image_url's (data) URL
 MARKER = "#b64:"
-_OUT, _STRING, _ESCAPE, _AFTER_KEY, _VALUE, _VALUE_ESCAPE = range(6)
+HEAD_LIMIT = 256  # bytes of a data URL's head ("data:image/png;base64"): a longer one is kept as text
+_OUT, _STRING, _ESCAPE, _AFTER_KEY, _VALUE, _VALUE_ESCAPE, _HEAD = range(7)
 _SPACE = b" \t\r\n"
 
 
@@ -36,15 +40,21 @@ S = TypeVar("S", bound=Sink)
 
 class B64Scanner(Generic[S]):
     """`feed(chunk)` as the document arrives, then `close()` for the text to parse. `sinks[k]` is the sink
-    of the k-th value (opened when the value starts), `errors[k]` its decoding error, if any."""
+    of the k-th value (opened when the value starts), `errors[k]` its decoding error, if any, `heads[k]` the
+    head of a data URL's value."""
 
-    def __init__(self, open_sink: Callable[[], S], keys: tuple[bytes, ...] = IMAGES_KEYS):
+    def __init__(self, open_sink: Callable[[], S], keys: tuple[bytes, ...] = IMAGES_KEYS, url_keys=()):
         self.open_sink = open_sink
-        self.keys = frozenset(keys)
-        self._lengths = frozenset(map(len, keys))  # only a string of one of these lengths is copied to be compared
+        self.keys = frozenset(keys) | frozenset(url_keys)
+        self.url_keys = frozenset(url_keys)
+        self._lengths = frozenset(map(len, self.keys))  # only a string of one of these lengths is copied to compare
         self._key = 0  # the length of the key whose value comes next
+        self._url = False  # whether that key is a URL key
         self.sinks: list[S] = []
         self.errors: dict[int, str] = {}
+        self.heads: dict[int, str] = {}
+        self._head = bytearray()  # a URL value's text so far, unescaped, while it may be a data URL's head
+        self._head_escape = False
         self._kept = bytearray()  # the document without its base64 values
         self._state = _OUT
         self._string_start = 0  # where the current string's text starts in _kept
@@ -58,6 +68,8 @@ class B64Scanner(Generic[S]):
             state = self._state
             if state == _VALUE:
                 pos = self._value(chunk, pos)
+            elif state == _HEAD:
+                pos = self._head_byte(chunk[pos], pos)
             elif state == _VALUE_ESCAPE:
                 self._state = _VALUE
                 if chunk[pos] == 0x2F:  # "\/" is "/"
@@ -84,12 +96,51 @@ class B64Scanner(Generic[S]):
                     self._kept.append(byte)
                     pos += 1
                 elif byte == 0x22 and not self._colon_pending():
-                    self._kept += b'"' + f"{MARKER}{len(self.sinks)}".encode()
-                    self.sinks.append(self.open_sink())
-                    self._state, self._carry, self._padded = _VALUE, b"", False
+                    self._kept += b'"'
+                    if self._url:  # a data URL's head comes first, or it is a URL kept as text
+                        self._state, self._string_start, self._head_escape = _HEAD, len(self._kept), False
+                        self._head.clear()
+                    else:
+                        self._open_value()
                     pos += 1
                 else:
                     self._state = _OUT  # not a key with a string value: read on as plain JSON
+
+    def _open_value(self) -> None:
+        self._kept += f"{MARKER}{len(self.sinks)}".encode()
+        self.sinks.append(self.open_sink())
+        self._state, self._carry, self._padded = _VALUE, b"", False
+
+    def _head_byte(self, byte: int, pos: int) -> int:
+        """Read one byte of a URL value that may yet be a data URL: at its comma, a `data:…;base64` head opens
+        a streamed value; anything else makes it a plain string, read on as one (unconsumed bytes: `pos`)."""
+        if self._head_escape:  # "\/" is "/" (as PHP writes it); any other escape is not in a data URL's head
+            self._kept.append(byte)
+            self._head_escape = False
+            self._head.append(byte)
+            if byte != 0x2F:
+                self._state = _STRING
+            return pos + 1
+        if byte == 0x2C:  # the comma
+            head = bytes(self._head).lower()
+            if head.startswith(b"data:") and head.endswith(b";base64"):
+                del self._kept[self._string_start :]
+                self.heads[len(self.sinks)] = self._head.decode("ascii", "replace")
+                self._open_value()
+                return pos + 1
+            self._state = _STRING
+            return pos
+        if byte == 0x22:  # the value ended: a plain string
+            self._state = _STRING
+            return pos
+        self._kept.append(byte)
+        if byte == 0x5C:
+            self._head_escape = True
+            return pos + 1
+        self._head.append(byte)
+        if len(self._head) > HEAD_LIMIT or not (b"data:".startswith(self._head[:5].lower())):
+            self._state = _STRING
+        return pos + 1
 
     def close(self) -> bytes:
         """The document's text without its base64 values (a value still open is left unterminated)."""
@@ -112,8 +163,9 @@ class B64Scanner(Generic[S]):
         self._kept += chunk[pos : quote + 1]
         start = self._string_start
         self._key = len(self._kept) - 1 - start
-        is_key = self._key in self._lengths and bytes(self._kept[start:-1]) in self.keys
-        self._state = _AFTER_KEY if is_key else _OUT
+        text = bytes(self._kept[start:-1]) if self._key in self._lengths else None
+        self._url = text in self.url_keys
+        self._state = _AFTER_KEY if text in self.keys else _OUT
         return quote + 1
 
     def _value(self, chunk: bytes, pos: int) -> int:

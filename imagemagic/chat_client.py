@@ -10,18 +10,14 @@ them in `delta.images`, its usage in the last chunk. Usage is kept in the chat s
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import httpx
-
-from .answers import AnswerReader, event_payload
+from .answers import AnswerReader, checked, event_payload
+from .b64scan import CHAT_KEYS, CHAT_URL_KEYS
 from .client import AsyncImagesClient
-from .downloads import read_capped
 from .errors import TransportError
 from .progress import Progress
-from .result import add_usage
-from .sse import EventTooLarge, SSEDecoder
+from .result import GeneratedImage, add_usage
 
 __all__ = ["AsyncChatClient", "images_of"]
 
@@ -54,72 +50,82 @@ def images_of(message: Any) -> tuple[list[str], str]:
 
 class ChatReader(AnswerReader):
     """Reads one chat completion (JSON, or its chunk stream) into a Progress: the Images API reader's caps,
-    masking and dispatch, with the chat dialect's answers."""
+    masking, spooling and dispatch (a data URL's or an inline part's base64 is decoded as it arrives, never
+    held), with the chat dialect's answers."""
+
+    KEYS, URL_KEYS = CHAT_KEYS, CHAT_URL_KEYS
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.urls: list[str] = []  # the images of a stream so far, stored once its usage arrives
+        # each image so far: taken from its spool, a URL to fetch once the answer is in, or None (beyond n)
+        self.found: list[GeneratedImage | str | None] = []
         self.said: list[str] = []
         self.usage: dict | None = None
+        self.count, self.first_slot = 0, 0
 
-    async def _json(self, resp, content_type, count, first_slot, progress, request_id, deadline):
-        raw = await read_capped(resp, self.max_answer_bytes)
-        if raw is None:
-            raise TransportError(self.too_large("the answer"))
-        deadline.reschedule(None)
-        try:
-            payload = self._masked(json.loads(raw))
-        except ValueError as exc:
-            raise TransportError(f"the server answered {content_type or 'without a content type'}, not JSON") from exc
-        del raw
+    async def read(self, resp, count, first_slot, progress, request_id, deadline):
+        """Read the answer of `count` images into slots from `first_slot` (see AnswerReader.read)."""
+        self.count, self.first_slot = count, first_slot
+        await super().read(resp, count, first_slot, progress, request_id, deadline)
+
+    async def _answer(self, images, payload, count, first_slot, progress, request_id, resp):
         if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
             raise TransportError("the server's JSON answer is not a chat completion (no choices)")
-        for choice in payload["choices"]:
-            found, said = images_of(choice.get("message") if isinstance(choice, dict) else None)
-            self.urls += found
-            self.said.append(said)
         self.usage = _usage(payload)
+        for choice in payload["choices"]:
+            self._take(images, choice.get("message") if isinstance(choice, dict) else None, progress)
         progress.created = payload.get("created", progress.created)
         await self._deliver(count, first_slot, progress, request_id)
 
-    async def _stream(self, resp: httpx.Response, count: int, first_slot: int, progress: Progress, request_id: Any):
-        decoder = SSEDecoder(max_event_bytes=self.max_answer_bytes)
-        try:
-            async for chunk in resp.aiter_bytes():
-                for event in decoder.feed(chunk):
-                    self._chunk(event, progress, request_id)
-            for event in decoder.close():
-                self._chunk(event, progress, request_id, at_end=True)
-        except EventTooLarge as exc:
-            raise TransportError(self.too_large("a stream event")) from exc
-        await self._deliver(count, first_slot, progress, request_id)
-
-    def _chunk(self, event: Any, progress: Progress, request_id: Any, at_end: bool = False) -> None:
-        """Take one `chat.completion.chunk`: its images and text (`delta`), and its usage (the last chunk)."""
-        parsed = event_payload(event.event, event.data, request_id, self.api_key, at_end)
+    def _event_of(self, images, name, slot, progress, request_id, at_end):
+        """Take one `chat.completion.chunk`: its images and text (`delta`), and its usage (the last chunk); the
+        images it holds count as done, so that none beyond n is spooled."""
+        parsed = event_payload(name, images.scanner.close(), request_id, self.api_key, at_end)
         if parsed is None:
-            return
-        payload = parsed[1]
+            return 0
+        payload, before = parsed[1], len(self.found)
         for choice in payload.get("choices") or []:
-            found, said = images_of(choice.get("delta") if isinstance(choice, dict) else None)
-            self.urls += found
-            self.said.append(said)
-            if found:
-                progress.status(f"{len(self.urls)} image(s) received")
+            self._take(images, choice.get("delta") if isinstance(choice, dict) else None, progress)
+        if len(self.found) > before:
+            progress.status(f"{len(self.found)} image(s) received")
         self.usage = _usage(payload) or self.usage
         progress.created = payload.get("created", progress.created)
+        return len(self.found) - before
+
+    def _take(self, images, message, progress: Progress) -> None:
+        """Take the images of a message or delta: each spooled one from its spool now (before the event's
+        other spools go), each other URL to fetch once the answer is in; one beyond n is dropped."""
+        found, said = images_of(message)
+        self.said.append(said)
+        for url in found:
+            slot = progress.slot(self.first_slot, len(self.found), self.count)
+            spooled = images.spooled_url(url)
+            if slot is None:
+                self.found.append(None)
+            elif spooled is not None:
+                self.found.append(checked(images.data_url_image(*spooled, slot, self.max_answer_bytes)))
+            else:
+                self.found.append(url)
+
+    async def _after_stream(self, done, count, first_slot, progress, request_id):
+        await self._deliver(count, first_slot, progress, request_id)
 
     async def _deliver(self, count: int, first_slot: int, progress: Progress, request_id: Any) -> None:
         """Check and hand on every image received, with the call's usage; none is one line saying why."""
-        if not self.urls:
+        if not self.found:
             said = " ".join(s for s in self.said if s).strip()
             answer = f"; the model answered: {said[:200]!r}" if said else ""
             raise TransportError(f"the chat completion holds no image{answer}")
         add_usage(progress.usage, self.usage)
-        for offset, url in enumerate(self.urls):
+        for offset, item in enumerate(self.found):
             slot = progress.slot(first_slot, offset, count)
-            if slot is not None:  # an image beyond n is ignored (said once by the run path)
-                progress.image(await self.url_image(url, slot, request_id=request_id, usage=self.usage))
+            if slot is None or item is None:  # an image beyond n is ignored (said once by the run path)
+                continue
+            if isinstance(item, str):
+                item = await self.url_image(item, slot, request_id=request_id, usage=self.usage)
+            else:
+                item.request_id, item.usage = request_id, self.usage
+            progress.image(item)
 
 
 def _usage(payload: dict) -> dict | None:

@@ -48,22 +48,40 @@ def data_url_bytes(url: str, slot: int, limit: int) -> bytes:
     strict base64 of at most `limit` bytes (and the download's cap). Each refusal is one ImageDataError line;
     whether the bytes are an image is the reader's check (answers.checked)."""
     head, sep, text = url.partition(",")
+    check_data_url_head(head if sep else "", slot)
+    if len(text) * 3 // 4 - text[-2:].count("=") > data_url_cap(limit):  # the decoded size, known before decoding
+        raise data_url_too_large(slot, limit)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise data_url_invalid(slot) from exc
+
+
+def check_data_url_head(head: str, slot: int) -> None:
+    """Refuse, in one ImageDataError line, a data URL whose head (all before its comma) is not
+    `data:image/<type>;base64`."""
     head = head.lower()
-    if not (sep and head.startswith("data:") and head.endswith(";base64")):
+    if not (head.startswith("data:") and head.endswith(";base64")):
         raise ImageDataError(f"image {slot + 1}: refused a malformed data: URL (data:image/<type>;base64,… expected)")
     kind = head[5:].split(";")[0]
     if not kind.startswith("image/"):
         said = printable(kind[:40]) or "no type"
         raise ImageDataError(f"image {slot + 1}: refused a data: URL of {said} (only image/ types)")
-    cap = min(limit, URL_DOWNLOAD_LIMIT)
-    if len(text) * 3 // 4 - text[-2:].count("=") > cap:  # the decoded size, known before decoding
-        raise ImageDataError(f"image {slot + 1}: data: URL refused, larger than {cap:,} bytes")
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ImageDataError(
-            f"image {slot + 1}: the data: URL's base64 is invalid (only A-Z a-z 0-9 + / and = padding)"
-        ) from exc
+
+
+def data_url_cap(limit: int) -> int:
+    """The most bytes a data URL may hold in an answer capped at `limit`: the download's cap applies too."""
+    return min(limit, URL_DOWNLOAD_LIMIT)
+
+
+def data_url_too_large(slot: int, limit: int) -> ImageDataError:
+    """The refusal of image `slot`'s data URL, past data_url_cap(limit)."""
+    return ImageDataError(f"image {slot + 1}: data: URL refused, larger than {data_url_cap(limit):,} bytes")
+
+
+def data_url_invalid(slot: int) -> ImageDataError:
+    """The refusal of image `slot`'s data URL whose base64 is not strict."""
+    return ImageDataError(f"image {slot + 1}: the data: URL's base64 is invalid (only A-Z a-z 0-9 + / and = padding)")
 
 
 async def _fetch(http, url, slot, timeout, masked, endpoint):

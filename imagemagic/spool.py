@@ -39,6 +39,11 @@ class MemorySpool:
     def __init__(self) -> None:
         self.data = bytearray()
 
+    @property
+    def size(self) -> int:
+        """The bytes held."""
+        return len(self.data)
+
     def write(self, data: bytes) -> None:
         """Add decoded bytes."""
         self.data += data
@@ -56,6 +61,7 @@ class NullSpool:
     """Where the bytes of an image that is ignored go (one beyond `n`): nowhere, never to disk."""
 
     path: Path | None = None
+    size = 0
 
     def write(self, data: bytes) -> None:
         """Drop decoded bytes."""

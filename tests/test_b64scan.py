@@ -167,3 +167,47 @@ def test_a_dialect_names_its_own_image_keys():
     kept = json.loads(scanner.close())
     assert kept == {"output": [{"type": "result", "result": "#b64:0"}], "partial_image_b64": "#b64:1", "b64_json": "x"}
     assert [s.getvalue() for s in sinks] == [b"A", b"BB"]
+
+
+def test_a_url_key_streams_only_a_data_url_and_keeps_any_other_url_as_text():
+    """A chat completion's `url` (CHAT_URL_KEYS): a `data:…;base64,` value is streamed with its head kept apart,
+    also as a PHP encoder escapes it; a link, a data URL that is not base64 or has no comma, an escape in the
+    head and a head past HEAD_LIMIT stay text. Every chunk boundary."""
+    from imagemagic.b64scan import CHAT_KEYS, CHAT_URL_KEYS, HEAD_LIMIT
+
+    long_head = "data:image/" + "x" * HEAD_LIMIT + ";base64,QQ=="
+    doc = json.dumps(
+        {
+            "images": [
+                {"url": "data:image/png;base64," + B64},
+                {"url": "https://cdn.example/a.png"},
+                {"url": "data:image/png,QQ=="},
+                {"url": "data:image/png;base64"},
+                {"url": 'data:image/"png";base64,QQ=='},
+                {"url": long_head},
+                {"url": "DATA:Image/WebP;base64,QkI="},
+            ],
+            "inline_data": {"mime_type": "image/png", "data": "QkJC"},
+        }
+    ).replace("/", "\\/")
+    expected = {
+        "images": [
+            {"url": "#b64:0"},
+            {"url": "https://cdn.example/a.png"},
+            {"url": "data:image/png,QQ=="},
+            {"url": "data:image/png;base64"},
+            {"url": 'data:image/"png";base64,QQ=='},
+            {"url": long_head},
+            {"url": "#b64:1"},
+        ],
+        "inline_data": {"mime_type": "image/png", "data": "#b64:2"},
+    }
+    raw = doc.encode()
+    for size in (1, 2, 3, 7, len(raw)):
+        sinks: list[io.BytesIO] = []
+        scanner = B64Scanner(lambda got=sinks: got.append(io.BytesIO()) or got[-1], CHAT_KEYS, CHAT_URL_KEYS)
+        for i in range(0, len(raw), size):
+            scanner.feed(raw[i : i + size])
+        assert json.loads(scanner.close()) == expected, size
+        assert [s.getvalue() for s in sinks] == [PNG, b"BB", b"BBB"], size
+        assert scanner.heads == {0: "data:image/png;base64", 1: "DATA:Image/WebP;base64"} and not scanner.errors

@@ -4,6 +4,7 @@ checked as an image), never downloaded; each refusal is one line. Over real HTTP
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 from helpers.scripted import png_b64, reply
@@ -42,30 +43,6 @@ def test_a_data_url_is_the_image_with_no_download(scripted):
 TEXT = base64.b64encode(b"hello").decode()
 
 
-@pytest.mark.parametrize(
-    ("url", "line"),
-    [
-        ("data:image/png," + png_b64(), "image 1: refused a malformed data: URL (data:image/<type>;base64,… expected)"),
-        ("data:image/png;base64", "image 1: refused a malformed data: URL (data:image/<type>;base64,… expected)"),
-        ("data:text/plain;base64," + TEXT, "image 1: refused a data: URL of text/plain (only image/ types)"),
-        (
-            "data:image/png;base64,iVBORw0K*",
-            "image 1: the data: URL's base64 is invalid (only A-Z a-z 0-9 + / and = padding)",
-        ),
-        (
-            "data:image/png;base64,iVBORw0",
-            "image 1: the data: URL's base64 is invalid (only A-Z a-z 0-9 + / and = padding)",
-        ),
-        ("data:image/png;base64," + TEXT, "image 1: the data is not a PNG, JPEG, WebP, GIF or SVG image"),
-    ],
-)
-def test_a_bad_data_url_is_one_line(scripted, url, line):
-    server = answering(scripted, url)
-    error = generate(server)
-    assert type(error) is ImageDataError and str(error) == line
-    assert len(server.requests) == 1
-
-
 def test_a_data_url_is_bounded_as_a_download(scripted, monkeypatch):
     monkeypatch.setattr(downloads, "URL_DOWNLOAD_LIMIT", 1000)
     server = answering(scripted, "data:image/png;base64," + "A" * 1336)  # 1,002 bytes decoded
@@ -74,13 +51,71 @@ def test_a_data_url_is_bounded_as_a_download(scripted, monkeypatch):
     assert len(server.requests) == 1
 
 
-def test_a_chat_answer_s_data_url_goes_through_the_same_decoder(scripted):
-    """The chat reader (images in `message.images[].image_url.url`) refuses with the same line: one decoder."""
-    url = "data:text/plain;base64," + TEXT
-    message = {"content": "", "images": [{"type": "image_url", "image_url": {"url": url}}]}
-    server = scripted(reply(body={"object": "chat.completion", "choices": [{"message": message}]}))
-    settings = Settings(base_url=server.url, api_key="test-data-url-key", max_retries=0)
-    with pytest.raises(ImageDataError) as caught:
-        imagemagic.generate("a fox", model="gemini-2.5-flash-image", settings=settings)
-    assert str(caught.value) == "image 1: refused a data: URL of text/plain (only image/ types)"
+INVALID = "image 1: the data: URL's base64 is invalid (only A-Z a-z 0-9 + / and = padding)"
+BAD_URLS = [
+    ("data:image/png," + png_b64(), "image 1: refused a malformed data: URL (data:image/<type>;base64,… expected)"),
+    ("data:image/png;base64", "image 1: refused a malformed data: URL (data:image/<type>;base64,… expected)"),
+    ("data:text/plain;base64," + TEXT, "image 1: refused a data: URL of text/plain (only image/ types)"),
+    ("data:image/png;base64,iVBORw0K*", INVALID),
+    ("data:image/png;base64,iVBORw0", INVALID),
+    ("data:image/png;base64," + TEXT, "image 1: the data is not a PNG, JPEG, WebP, GIF or SVG image"),
+]
+
+
+@pytest.mark.parametrize(("url", "line"), BAD_URLS)
+def test_a_bad_data_url_is_one_line(scripted, url, line):
+    server = answering(scripted, url)
+    error = generate(server)
+    assert type(error) is ImageDataError and str(error) == line
     assert len(server.requests) == 1
+
+
+def chat_answers(url):
+    """The three ways a chat completion carries the image `url`: a message's images, a Gemini-style inline part
+    (its head and base64 apart) and a stream's delta; each (body, content type)."""
+    head, comma, b64 = url.partition(",")
+    message = {"content": "", "images": [{"type": "image_url", "image_url": {"url": url}}]}
+    mime = head[5:].split(";")[0]
+    inline = {"content": [{"inline_data": {"mime_type": mime, "data": b64}}]}
+    chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": message}]}
+    answers = {"images": message, **({"inline part": inline} if comma and head.endswith(";base64") else {})}
+    bodies = {name: ({"object": "chat.completion", "choices": [{"message": m}]}, None) for name, m in answers.items()}
+    return {**bodies, "stream": (f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(), "text/event-stream")}
+
+
+def chat_generate(scripted, body, content_type):
+    raw = body if isinstance(body, bytes) else None
+    server = scripted(reply(body=body, raw=raw, headers={"Content-Type": content_type or "application/json"}))
+    settings = Settings(base_url=server.url, api_key="test-data-url-key", max_retries=0, cache=False)
+    try:
+        return imagemagic.generate("a fox", model="gemini-2.5-flash-image", settings=settings), server
+    except ImageMagicError as exc:
+        return exc, server
+
+
+def test_a_chat_answer_s_data_url_is_refused_as_the_images_reader_refuses_it(scripted):
+    """Each form of a chat image (decoded as it arrives, or whole where its head is not a data URL's) refuses with
+    the Images reader's line: one rule."""
+    for url, line in BAD_URLS:
+        for form, (body, content_type) in chat_answers(url).items():
+            error, server = chat_generate(scripted, body, content_type)
+            assert (type(error), str(error)) == (ImageDataError, line), (form, url)
+            assert len(server.requests) == 1
+
+
+def test_a_chat_answer_s_data_url_is_bounded_as_a_download(scripted, monkeypatch):
+    monkeypatch.setattr(downloads, "URL_DOWNLOAD_LIMIT", 1000)
+    for body, content_type in chat_answers("data:image/png;base64," + "A" * 1336).values():
+        error, _ = chat_generate(scripted, body, content_type)
+        assert (type(error), str(error)) == (ImageDataError, "image 1: data: URL refused, larger than 1,000 bytes")
+
+
+def test_a_chat_answer_s_good_data_url_is_the_image_in_every_form(scripted, tmp_path, monkeypatch):
+    """Decoded into the history as it arrives, also as a PHP encoder writes it (every / as \\/)."""
+    monkeypatch.setenv("IMAGEMAGIC_HOME", str(tmp_path))
+    url = "data:image/png;base64," + png_b64((6, 4))
+    for form, (body, content_type) in chat_answers(url).items():
+        if content_type is None:
+            body, content_type = json.dumps(body).replace("/", "\\/").encode(), "application/json"
+        result, _ = chat_generate(scripted, body, content_type)
+        assert (result[0].size, result[0].format) == ((6, 4), "PNG"), form

@@ -33,6 +33,9 @@ def run(n):
     if kind.startswith("responses"):
         stream = {"stream": True, "partial_images": 2} if kind == "responses-stream" else {}
         return len(imagemagic.generate("photo", api="responses", settings=settings, **stream).files)
+    if kind.startswith("chat"):
+        stream = {"stream": True} if kind == "chat-stream" else {}
+        return len(imagemagic.generate("photo", model="gemini-2.5-flash-image", settings=settings, **stream).files)
     if kind == "images":
         return len(imagemagic.generate("photo", settings=settings).files)
     return len(imagemagic.generate("photo", stream=True, partial_images=3, settings=settings).files)
@@ -125,3 +128,31 @@ def test_a_responses_answer_is_spooled_as_an_images_answer_is(payload, tmp_path)
     assert stored == streamed_stored == 1
     assert answer <= baseline + 0.5, f"Responses JSON {answer:.1f} payloads, Images JSON {baseline:.1f}"
     assert streamed <= baseline + 0.5, f"Responses stream {streamed:.1f} payloads, Images JSON {baseline:.1f}"
+
+
+def test_a_chat_completion_is_spooled_as_an_images_answer_is(payload, tmp_path):
+    """A chat completion's image as a data URL (`message.images[].image_url.url`), as a Gemini-style inline part
+    (`inline_data.data`), and in a chunk stream (`delta.images`) peak as the Images API's JSON answer does.
+    Before: each was read whole and parsed (about 4 payloads for the JSON answer)."""
+    b64 = base64.b64encode(payload).decode()
+    images = json.dumps({"created": 1, "data": [{"b64_json": b64}]}).encode()
+    url = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{b64}"}}
+    usage = {"prompt_tokens": 3, "completion_tokens": 1290, "completion_tokens_details": {"image_tokens": 1290}}
+    message = {"role": "assistant", "content": "Here it is.", "images": [url]}
+    answer = {"id": "c1", "object": "chat.completion", "choices": [{"index": 0, "message": message}], "usage": usage}
+    inline = {"role": "assistant", "content": [{"inline_data": {"mime_type": "image/png", "data": b64}}]}
+    parts = {**answer, "choices": [{"index": 0, "message": inline}]}
+    chunks = [{"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"images": [url]}}]},
+              {"id": "c1", "object": "chat.completion.chunk", "choices": [], "usage": usage}]  # fmt: skip
+    stream = b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks) + b"data: [DONE]\n\n"
+    baseline, _ = peak_in_payloads(replay_app(images, b"application/json"), "images", 1, payload, tmp_path)
+    peaks = {}
+    for name, app, kind in [
+        ("data URL", replay_app(json.dumps(answer).encode(), b"application/json"), "chat"),
+        ("inline part", replay_app(json.dumps(parts).encode(), b"application/json"), "chat"),
+        ("stream", replay_app(stream, b"text/event-stream"), "chat-stream"),
+    ]:
+        peaks[name], stored = peak_in_payloads(app, kind, 1, payload, tmp_path)
+        assert stored == 1, name
+    over = {name: f"{peak:.1f}" for name, peak in peaks.items() if peak > baseline + 0.5}
+    assert not over, f"chat answers' peaks in payloads {over}, Images JSON {baseline:.1f}"
