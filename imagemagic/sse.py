@@ -4,7 +4,6 @@
 small pieces, an event's data included, so a 25 MB image event can be decoded as it arrives and never
 held: ("event", name), ("id", id), ("line", b"") when a `data:` line starts, ("data", bytes) for the
 value of that line as it arrives, ("dispatch", b"") at an event's blank line (and at `close()`).
-`SSEDecoder` collects those pieces into whole `Event`s (data joined once: linear in the stream's size).
 
 Lines end in CR, LF or CRLF; several `data:` lines join with a newline; comments are skipped;
 `close()` dispatches a final event that lacks its trailing blank line. `max_event_bytes` bounds what
@@ -14,8 +13,6 @@ EventTooLarge instead of reading without end.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 _BOM = b"\xef\xbb\xbf"
 _NAME, _SPACE, _DATA, _VALUE, _COMMENT = range(5)  # where in a line the stream is
 
@@ -24,15 +21,6 @@ Piece = tuple[str, object]
 
 class EventTooLarge(ValueError):
     """An event or line grew past the decoder's `max_event_bytes`."""
-
-
-@dataclass(frozen=True)
-class Event:
-    """One dispatched event: its type (default "message"), its data as bytes, its id."""
-
-    event: str
-    data: bytes
-    id: str | None = None
 
 
 class SSEStream:
@@ -165,43 +153,3 @@ class SSEStream:
         self._mode, self._line_bytes = _NAME, 0
         self._name.clear()
         self._value.clear()
-
-
-class SSEDecoder:
-    """Incremental decoder of whole events: `feed(chunk)` and finally `close()`, each returning the
-    events completed."""
-
-    def __init__(self, max_event_bytes: int | None = None):
-        self._stream = SSEStream(max_event_bytes)
-        self._event = ""
-        self._data: list[bytes] = []
-        self._lines = 0  # data lines of the current event
-        self._id: str | None = None
-
-    def feed(self, chunk: bytes) -> list[Event]:
-        """Decode one chunk of bytes; return the events it completed."""
-        return self._collect(self._stream.feed(chunk))
-
-    def close(self) -> list[Event]:
-        """End of stream: deliver a last event even without its blank line."""
-        return self._collect(self._stream.close())
-
-    def _collect(self, pieces: list[Piece]) -> list[Event]:
-        events = []
-        for kind, value in pieces:
-            if kind == "data":
-                self._data.append(value)  # type: ignore[arg-type]
-            elif kind == "line":
-                if self._lines:
-                    self._data.append(b"\n")
-                self._lines += 1
-            elif kind == "event":
-                self._event = value  # type: ignore[assignment]
-            elif kind == "id":
-                self._id = value  # type: ignore[assignment]
-            else:
-                if self._lines:
-                    data = self._data[0] if len(self._data) == 1 else b"".join(self._data)
-                    events.append(Event(self._event or "message", data, self._id))
-                self._data, self._lines, self._event = [], 0, ""
-        return events

@@ -15,9 +15,8 @@ import httpx
 import openai
 import pytest
 from helpers.schemas import schema_errors
+from helpers.sse_events import SSEDecoder
 from PIL import Image
-
-from imagemagic.sse import SSEDecoder
 
 
 def _free_port():

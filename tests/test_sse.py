@@ -6,10 +6,9 @@ import io
 import time
 
 import pytest
+from helpers.sse_events import Event, SSEDecoder
 from hypothesis import given
 from hypothesis import strategies as st
-
-from imagemagic.sse import Event, SSEDecoder
 
 # (stream, events) pairs; every one is also checked split at every point and byte by byte.
 CASES = {
