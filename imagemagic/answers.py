@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from .b64scan import IMAGES_KEYS, MARKER, B64Scanner, marker_index
+from .b64scan import IMAGES_KEYS, MARKER, URL_KEYS, B64Scanner, marker_index
 from .downloads import check_data_url_head, data_url_bytes, data_url_cap, data_url_invalid, data_url_too_large
 from .errors import ContentPolicyViolationError, ImageDataError, TransportError, error_from_body, masked
 from .progress import Progress
@@ -97,7 +97,7 @@ class AnswerReader:
     stream event, its images taken with `images.image(value, slot, **meta)`), the reading itself shared."""
 
     KEYS: tuple[bytes, ...] = IMAGES_KEYS
-    URL_KEYS: tuple[bytes, ...] = ()  # keys whose value, when a data: URL, is spooled too (b64scan)
+    URL_KEYS: tuple[bytes, ...] = URL_KEYS  # keys whose value, when a data: URL, is spooled too (b64scan)
 
     def __init__(
         self, host: str, api_key: str | None, max_answer_bytes: int, download: Callable[[str, int], Awaitable[bytes]]
@@ -174,8 +174,17 @@ class AnswerReader:
         if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
             return checked(images.image(item["b64_json"], slot, **meta))
         if isinstance(item, dict) and isinstance(item.get("url"), str):
-            return await self.url_image(item["url"], slot, **meta)
+            url = item["url"]
+            return self.spooled_image(images, url, slot, **meta) or await self.url_image(url, slot, **meta)
         raise TransportError(f"image {slot + 1} in the answer has neither b64_json nor url")
+
+    def spooled_image(self, images: _Images, url: str, slot: int, **meta) -> GeneratedImage | None:
+        """Image `slot` when `url` is a data URL that was streamed into one of `images`' spools, checked as
+        url_image checks one given whole (the same lines); else None."""
+        spooled = images.spooled_url(url)
+        if spooled is None:
+            return None
+        return checked(images.data_url_image(*spooled, slot, self.max_answer_bytes, **meta))
 
     async def url_image(self, url: str, slot: int, **meta) -> GeneratedImage:
         """Image `slot` given as `url`, checked: a data: URL decoded here (downloads.data_url_bytes, bounded by

@@ -5,7 +5,7 @@ default the Images API's `"b64_json"`; a dialect names its own, e.g. the Respons
 base64-decoded piece by piece into a sink from `open_sink()` (anything with `write(bytes)`) and never
 kept; in the text kept for `json.loads` (`close()` returns it) that value is replaced by a marker,
 `"#b64:<k>"` (k counts values from 0; `#` is not base64, so no real value looks like one). The value of a
-URL key (`url_keys`, e.g. a chat completion's `"url"`) is streamed the same way when it is a
+URL key (`url_keys`, e.g. `URL_KEYS`: an answer's `"url"`) is streamed the same way when it is a
 `data:…;base64,` URL, its head (up to the comma) kept in `heads[k]`; any other URL is kept as text. Everything
 else (ids, usage, revised prompt, created) is kept as it came, to be parsed and checked by the caller.
 
@@ -22,7 +22,8 @@ from typing import Generic, Protocol, TypeVar
 
 IMAGES_KEYS = (b"b64_json",)  # the Images API: data[].b64_json, and its stream events' b64_json
 RESPONSES_KEYS = (b"result", b"partial_image_b64")  # an image_generation_call item's result; a partial's image
-CHAT_KEYS, CHAT_URL_KEYS = (b"data",), (b"url",)  # an inline part's base64; an image_url's (data) URL
+URL_KEYS = (b"url",)  # an Images answer's or a chat completion's image URL: streamed when it is a data URL
+CHAT_KEYS = (b"data",)  # a Gemini-style inline part's base64
 MARKER = "#b64:"
 HEAD_LIMIT = 256  # bytes of a data URL's head ("data:image/png;base64"): a longer one is kept as text
 _OUT, _STRING, _ESCAPE, _AFTER_KEY, _VALUE, _VALUE_ESCAPE, _HEAD = range(7)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .answers import AnswerReader, checked, event_payload
-from .b64scan import CHAT_KEYS, CHAT_URL_KEYS
+from .answers import AnswerReader, event_payload
+from .b64scan import CHAT_KEYS
 from .client import AsyncImagesClient
 from .errors import TransportError
 from .progress import Progress
@@ -53,7 +53,7 @@ class ChatReader(AnswerReader):
     masking, spooling and dispatch (a data URL's or an inline part's base64 is decoded as it arrives, never
     held), with the chat dialect's answers."""
 
-    KEYS, URL_KEYS = CHAT_KEYS, CHAT_URL_KEYS
+    KEYS = CHAT_KEYS
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -99,13 +99,7 @@ class ChatReader(AnswerReader):
         self.said.append(said)
         for url in found:
             slot = progress.slot(self.first_slot, len(self.found), self.count)
-            spooled = images.spooled_url(url)
-            if slot is None:
-                self.found.append(None)
-            elif spooled is not None:
-                self.found.append(checked(images.data_url_image(*spooled, slot, self.max_answer_bytes)))
-            else:
-                self.found.append(url)
+            self.found.append(None if slot is None else self.spooled_image(images, url, slot) or url)
 
     async def _after_stream(self, done, count, first_slot, progress, request_id):
         await self._deliver(count, first_slot, progress, request_id)

@@ -170,10 +170,10 @@ def test_a_dialect_names_its_own_image_keys():
 
 
 def test_a_url_key_streams_only_a_data_url_and_keeps_any_other_url_as_text():
-    """A chat completion's `url` (CHAT_URL_KEYS): a `data:…;base64,` value is streamed with its head kept apart,
+    """An answer's `url` (URL_KEYS): a `data:…;base64,` value is streamed with its head kept apart,
     also as a PHP encoder escapes it; a link, a data URL that is not base64 or has no comma, an escape in the
     head and a head past HEAD_LIMIT stay text. Every chunk boundary."""
-    from imagemagic.b64scan import CHAT_KEYS, CHAT_URL_KEYS, HEAD_LIMIT
+    from imagemagic.b64scan import CHAT_KEYS, HEAD_LIMIT, URL_KEYS
 
     long_head = "data:image/" + "x" * HEAD_LIMIT + ";base64,QQ=="
     doc = json.dumps(
@@ -205,7 +205,7 @@ def test_a_url_key_streams_only_a_data_url_and_keeps_any_other_url_as_text():
     raw = doc.encode()
     for size in (1, 2, 3, 7, len(raw)):
         sinks: list[io.BytesIO] = []
-        scanner = B64Scanner(lambda got=sinks: got.append(io.BytesIO()) or got[-1], CHAT_KEYS, CHAT_URL_KEYS)
+        scanner = B64Scanner(lambda got=sinks: got.append(io.BytesIO()) or got[-1], CHAT_KEYS, URL_KEYS)
         for i in range(0, len(raw), size):
             scanner.feed(raw[i : i + size])
         assert json.loads(scanner.close()) == expected, size

@@ -83,10 +83,11 @@ def chat_answers(url):
     return {**bodies, "stream": (f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(), "text/event-stream")}
 
 
-def chat_generate(scripted, body, content_type):
+def chat_generate(scripted, body, content_type, api_key="test-data-url-key"):
+    """Generate with a chat model from a scripted server answering `body` (JSON, or bytes of `content_type`)."""
     raw = body if isinstance(body, bytes) else None
     server = scripted(reply(body=body, raw=raw, headers={"Content-Type": content_type or "application/json"}))
-    settings = Settings(base_url=server.url, api_key="test-data-url-key", max_retries=0, cache=False)
+    settings = Settings(base_url=server.url, api_key=api_key, max_retries=0, cache=False)
     try:
         return imagemagic.generate("a fox", model="gemini-2.5-flash-image", settings=settings), server
     except ImageMagicError as exc:
@@ -119,3 +120,20 @@ def test_a_chat_answer_s_good_data_url_is_the_image_in_every_form(scripted, tmp_
             body, content_type = json.dumps(body).replace("/", "\\/").encode(), "application/json"
         result, _ = chat_generate(scripted, body, content_type)
         assert (result[0].size, result[0].format) == ((6, 4), "PNG"), form
+
+
+def test_a_key_of_one_letter_never_touches_an_image(scripted, tmp_path, monkeypatch):
+    """Masking the key out of what a server says never reaches image data, in any form: a key that is one letter of
+    the base64 (a test key) used to corrupt a data URL (`the data: URL's base64 is invalid`)."""
+    monkeypatch.setenv("IMAGEMAGIC_HOME", str(tmp_path))
+    b64 = png_b64((64, 48))
+    letter = max(set(b64) - set("+/="), key=b64.count)
+    url = "data:image/png;base64," + b64
+    images = {"b64_json": {"created": 1, "data": [{"b64_json": b64}]}, "url": {"created": 1, "data": [{"url": url}]}}
+    for form, body in images.items():
+        server = scripted(reply(body=body))
+        settings = Settings(base_url=server.url, api_key=letter, max_retries=0, cache=False)
+        assert imagemagic.generate("a kite", settings=settings)[0].size == (64, 48), form
+    for form, (body, content_type) in chat_answers(url).items():
+        result, _ = chat_generate(scripted, body, content_type, api_key=letter)
+        assert result[0].size == (64, 48), form

@@ -130,10 +130,10 @@ def test_a_responses_answer_is_spooled_as_an_images_answer_is(payload, tmp_path)
     assert streamed <= baseline + 0.5, f"Responses stream {streamed:.1f} payloads, Images JSON {baseline:.1f}"
 
 
-def test_a_chat_completion_is_spooled_as_an_images_answer_is(payload, tmp_path):
-    """A chat completion's image as a data URL (`message.images[].image_url.url`), as a Gemini-style inline part
-    (`inline_data.data`), and in a chunk stream (`delta.images`) peak as the Images API's JSON answer does.
-    Before: each was read whole and parsed (about 4 payloads for the JSON answer)."""
+def test_a_data_url_or_a_chat_completion_is_spooled_as_b64_json_is(payload, tmp_path):
+    """An Images answer's `url` as a data URL, a chat completion's image as a data URL
+    (`message.images[].image_url.url`), as a Gemini-style inline part (`inline_data.data`), and in a chunk stream
+    (`delta.images`) peak as the Images API's `b64_json` does. Before: 5.0, 5.0, 6.4 and 5.0 payloads."""
     b64 = base64.b64encode(payload).decode()
     images = json.dumps({"created": 1, "data": [{"b64_json": b64}]}).encode()
     url = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{b64}"}}
@@ -147,7 +147,9 @@ def test_a_chat_completion_is_spooled_as_an_images_answer_is(payload, tmp_path):
     stream = b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks) + b"data: [DONE]\n\n"
     baseline, _ = peak_in_payloads(replay_app(images, b"application/json"), "images", 1, payload, tmp_path)
     peaks = {}
+    images_url = {"created": 1, "data": [{"url": f"data:image/png;base64,{b64}"}]}
     for name, app, kind in [
+        ("Images data URL", replay_app(json.dumps(images_url).encode(), b"application/json"), "images"),
         ("data URL", replay_app(json.dumps(answer).encode(), b"application/json"), "chat"),
         ("inline part", replay_app(json.dumps(parts).encode(), b"application/json"), "chat"),
         ("stream", replay_app(stream, b"text/event-stream"), "chat-stream"),
@@ -155,4 +157,4 @@ def test_a_chat_completion_is_spooled_as_an_images_answer_is(payload, tmp_path):
         peaks[name], stored = peak_in_payloads(app, kind, 1, payload, tmp_path)
         assert stored == 1, name
     over = {name: f"{peak:.1f}" for name, peak in peaks.items() if peak > baseline + 0.5}
-    assert not over, f"chat answers' peaks in payloads {over}, Images JSON {baseline:.1f}"
+    assert not over, f"peaks in payloads {over}, Images b64_json {baseline:.1f}"
