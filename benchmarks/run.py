@@ -285,8 +285,8 @@ def photo_events():
     return b"".join(f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode() for kind, data in events)
 
 
-def replay_server(body):
-    """A loopback server answering every POST with `body` as an event stream; returns its base URL."""
+def replay_server(body, content_type="text/event-stream"):
+    """A loopback server answering every POST with `body` (an event stream, or `content_type`); its base URL."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -294,7 +294,7 @@ def replay_server(body):
         def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
             self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Type", content_type)
             self.end_headers()
             for start in range(0, len(body), 65536):
                 self.wfile.write(body[start : start + 65536])
