@@ -15,7 +15,7 @@ import typing
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, CInt, Dict, Enum, Float, TraitError, Unicode, validate
+from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 from .catalog import DEFAULT_MODEL, lookup
@@ -32,7 +32,17 @@ from .flags import (
 from .params import NAMES, PARAMS
 from .settings import Settings, option_problem, options
 
-_TRAITS = {bool: Bool, int: CInt, float: Float, str: Unicode, dict: Dict}
+
+class _Number(Float):
+    """A number, taken as given: True is not 1.0 (traitlets' Float takes a bool as a number)."""
+
+    def validate(self, obj, value):
+        if isinstance(value, bool):
+            self.error(obj, value)
+        return super().validate(obj, value)
+
+
+_TRAITS = {bool: Bool, int: Int, float: _Number, str: Unicode, dict: Dict}  # none converts: '3' or 2.5 is no 3
 
 
 OPTION_NAMES = tuple(f.name for f in options())

@@ -415,3 +415,32 @@ def test_every_option_refuses_what_it_cannot_use_in_one_line_the_same_in_python_
                 assert getattr(magics, option.name) is before
             else:
                 assert option.name in ("base_url", "responses_model"), (option.name, label)  # any text, checked later
+
+
+def test_config_takes_exactly_what_settings_takes_and_never_converts(ip):
+    """Before: traitlets converted for %config what Settings refuses: `%config ImageGenMagics.n = 2.5` made n 2,
+    `max_retries = '3'` made 3 and `max_concurrency = True` made 1, silently."""
+    from IPython.utils.capture import capture_output
+
+    from imagemagic.magics import OPTION_NAMES
+    from imagemagic.params import NAMES
+    from imagemagic.settings import Settings
+
+    magics = ip.magics_manager.registry["ImageGenMagics"]
+    for name in (*OPTION_NAMES, "n", "partial_images", "output_compression"):
+        for value in ("3", 2.5, True, 3, 0.5):
+            ip.user_ns["value"], before = value, getattr(magics, name)
+            with capture_output() as captured:
+                ip.run_line_magic("config", f"ImageGenMagics.{name} = value")
+            try:
+                problem = magics._default_problem(name, value) if name in NAMES else Settings(**{name: value}) and None
+            except ValidationError as refused:
+                problem = str(refused)
+            if problem:  # as a cell or Settings() refuses it
+                assert captured.stderr == f"UsageError: {problem} (ImageGenMagics keeps its settings)\n", (name, value)
+                assert getattr(magics, name) is before
+            else:
+                taken = getattr(magics, name)
+                assert (captured.stderr, taken, isinstance(taken, bool)) == ("", value, isinstance(value, bool)), name
+                ip.user_ns["value"] = before
+                ip.run_line_magic("config", f"ImageGenMagics.{name} = value")
