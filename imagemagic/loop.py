@@ -64,8 +64,8 @@ def run_sync(coro, on_interrupt=None, private_loop=asyncio.new_event_loop):
             try:
                 result = loop.run_until_complete(task)
             except BaseException as exc:
-                if ctrl_c.count and not isinstance(exc, KeyboardInterrupt):
-                    raise KeyboardInterrupt from exc  # the cancel, or whatever the task made of it
+                if ctrl_c.count and not isinstance(exc, KeyboardInterrupt):  # the cancel, or what the task made of it
+                    raise KeyboardInterrupt from (None if isinstance(exc, asyncio.CancelledError) else exc)
                 raise
             if ctrl_c.count:
                 raise KeyboardInterrupt
