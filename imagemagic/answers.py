@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from .b64scan import IMAGES_KEYS, MARKER, URL_KEYS, B64Scanner, marker_index
+from .b64scan import IMAGES_KEYS, URL_KEYS, B64Scanner, marker_index
 from .downloads import check_data_url_head, data_url_bytes, data_url_cap, data_url_invalid, data_url_too_large
 from .errors import ContentPolicyViolationError, ImageDataError, TransportError, error_from_body, masked
 from .progress import Progress
@@ -28,15 +28,52 @@ from .spool import NullSpool, Spool, remove
 from .sse import EventTooLarge, SSEStream
 
 
+def _made(sink: Spool, slot: int, **meta) -> GeneratedImage:
+    """The image whose bytes `sink` holds; its file (a partial's, or one never stored) goes when the image does."""
+    img = GeneratedImage(index=slot, **meta, **sink.finish())
+    if img.spooled is not None:
+        weakref.finalize(img, remove, img.spooled)
+    return img
+
+
+class SpooledURL:
+    """A data URL of an answer whose base64 was streamed into a spool: taken from its document as it is read,
+    judged when its image is made (so a later refusal leaves earlier images and the usage as they came)."""
+
+    def __init__(self, head: str, sink: Spool, error: str | None):
+        self.head, self.sink, self.error = head, sink, error
+
+    def image(self, slot: int, limit: int, **meta) -> GeneratedImage:
+        """Image `slot`, checked as downloads.data_url_bytes checks a data URL given whole (the same lines, in the
+        same order), in an answer capped at `limit` bytes."""
+        try:
+            check_data_url_head(self.head, slot)
+            if self.sink.size > data_url_cap(limit):
+                raise data_url_too_large(slot, limit)
+            if self.error is not None:
+                raise data_url_invalid(slot)
+        except ImageDataError:
+            self.sink.discard()
+            raise
+        return checked(_made(self.sink, slot, **meta))
+
+    def discard(self) -> None:
+        """Delete the spool: its image is not made."""
+        self.sink.discard()
+
+
 class _Images:
     """The images of one JSON document being scanned: the scanner, and which spools an image took."""
 
     def __init__(self, progress: Progress, reader: AnswerReader, wanted: Callable[[int], bool]):
         """`reader`: the dialect, whose image keys (`KEYS`, `URL_KEYS`) are spooled; `wanted(k)`: whether the
-        k-th value is an image kept (else its bytes are dropped as they arrive)."""
+        k-th value is an image kept (else it goes to the dialect's `PAST_N` spool)."""
         self.scanner: B64Scanner[Spool] = B64Scanner(
-            lambda: progress.spool() if wanted(len(self.scanner.sinks)) else NullSpool(), reader.KEYS, reader.URL_KEYS
+            lambda: progress.spool() if wanted(len(self.scanner.sinks)) else reader.PAST_N(),
+            reader.KEYS,
+            reader.URL_KEYS,
         )
+        self._masked = reader._masked
         self._taken: set[int] = set()
 
     def image(self, value: str, slot: int, **meta) -> GeneratedImage:
@@ -49,36 +86,23 @@ class _Images:
         if k in scanner.errors:
             scanner.sinks[k].discard()
             raise ImageDataError(f"image {slot + 1}: the base64 data is invalid ({scanner.errors[k]})")
-        img = GeneratedImage(index=slot, **meta, **scanner.sinks[k].finish())
-        if img.spooled is not None:  # a partial's file (or one never stored) goes when the image does
-            weakref.finalize(img, remove, img.spooled)
-        return img
+        return _made(scanner.sinks[k], slot, **meta)
 
-    def spooled_url(self, url: str) -> tuple[str, int] | None:
-        """(head, k) when the data URL `url` was streamed into the k-th spool: it is that value's marker (the
-        head kept by the scanner), or a head and the marker of a base64 value (as an inline part is written)."""
-        head, _, rest = url.rpartition(",")
-        k = marker_index(rest)
-        if k is None or k >= len(self.scanner.sinks) or k in self._taken:
+    def take_url(self, url: str) -> SpooledURL | None:
+        """The data URL `url`, taken, when its base64 was streamed into a spool: the marker of a URL key's value
+        (its head kept by the scanner), or a `data:` head and the marker of a base64 value (an inline part)."""
+        head, comma, rest = url.rpartition(",")
+        k, scanner = marker_index(rest), self.scanner
+        if k is None or k >= len(scanner.sinks) or k in self._taken:
             return None
-        head = head or self.scanner.heads.get(k, "")
-        return (head, k) if head else None
-
-    def data_url_image(self, head: str, k: int, slot: int, limit: int, **meta) -> GeneratedImage:
-        """The image of a data URL streamed into the k-th spool, checked as downloads.data_url_bytes checks one
-        given whole (the same lines), in an answer capped at `limit` bytes."""
-        sink = self.scanner.sinks[k]
-        try:
-            check_data_url_head(head, slot)
-            if k in self.scanner.errors:
-                raise data_url_invalid(slot)
-            if sink.size > data_url_cap(limit):
-                raise data_url_too_large(slot, limit)
-        except ImageDataError:
-            self._taken.add(k)
-            sink.discard()
-            raise
-        return self.image(f"{MARKER}{k}", slot, **meta)
+        if comma and (k in scanner.heads or head[:5].lower() != "data:"):
+            return None
+        if not comma:
+            if k not in scanner.heads:
+                return None
+            head = scanner.heads[k]
+        self._taken.add(k)
+        return SpooledURL(self._masked(head), scanner.sinks[k], scanner.errors.get(k))
 
     def discard(self) -> None:
         """Delete every spool no image took."""
@@ -98,6 +122,7 @@ class AnswerReader:
 
     KEYS: tuple[bytes, ...] = IMAGES_KEYS
     URL_KEYS: tuple[bytes, ...] = URL_KEYS  # keys whose value, when a data: URL, is spooled too (b64scan)
+    PAST_N: Callable[[], Spool] = NullSpool  # where a value past n goes: its k-th value is its k-th image
 
     def __init__(
         self, host: str, api_key: str | None, max_answer_bytes: int, download: Callable[[str, int], Awaitable[bytes]]
@@ -174,22 +199,16 @@ class AnswerReader:
         if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
             return checked(images.image(item["b64_json"], slot, **meta))
         if isinstance(item, dict) and isinstance(item.get("url"), str):
-            url = item["url"]
-            return self.spooled_image(images, url, slot, **meta) or await self.url_image(url, slot, **meta)
+            spooled = images.take_url(item["url"])
+            if spooled is not None:
+                return spooled.image(slot, self.max_answer_bytes, **meta)
+            return await self.url_image(item["url"], slot, **meta)
         raise TransportError(f"image {slot + 1} in the answer has neither b64_json nor url")
-
-    def spooled_image(self, images: _Images, url: str, slot: int, **meta) -> GeneratedImage | None:
-        """Image `slot` when `url` is a data URL that was streamed into one of `images`' spools, checked as
-        url_image checks one given whole (the same lines); else None."""
-        spooled = images.spooled_url(url)
-        if spooled is None:
-            return None
-        return checked(images.data_url_image(*spooled, slot, self.max_answer_bytes, **meta))
 
     async def url_image(self, url: str, slot: int, **meta) -> GeneratedImage:
         """Image `slot` given as `url`, checked: a data: URL decoded here (downloads.data_url_bytes, bounded by
         max_answer_bytes and the download cap), any other downloaded (`download`)."""
-        if url.startswith("data:"):
+        if url[:5].lower() == "data:":  # the scheme, in any case (RFC 2397)
             return checked(
                 GeneratedImage.from_bytes(data_url_bytes(url, slot, self.max_answer_bytes), index=slot, **meta)
             )
@@ -201,8 +220,8 @@ class AnswerReader:
         def slot():
             return progress.slot(first_slot, done, count)
 
-        def keeps(name: str) -> bool:
-            return self._keeps(name) and slot() is not None
+        def keeps(name: str, k: int) -> bool:  # the k-th value of an event named `name`: as slot() will decide
+            return self._keeps(name) and done + k < count
 
         sse, state = SSEStream(max_event_bytes=self.max_answer_bytes), _Event(progress, self, keeps)
 
@@ -289,10 +308,10 @@ class AnswerReader:
 class _Event:
     """The event being read: its name and, once its data starts, the scanner of that data."""
 
-    def __init__(self, progress: Progress, reader: AnswerReader, keeps: Callable[[str], bool]):
+    def __init__(self, progress: Progress, reader: AnswerReader, keeps: Callable[[str, int], bool]):
         self.progress = progress
         self.reader = reader
-        self.keeps = keeps  # whether an event of this name keeps its images (else they are never spooled)
+        self.keeps = keeps  # whether the k-th value of an event of this name is kept (else not spooled)
         self.name = "message"
         self.images: _Images | None = None
 
@@ -302,7 +321,7 @@ class _Event:
             self.images.scanner.feed(value)  # type: ignore[union-attr]
         elif kind == "line":
             if self.images is None:
-                self.images = _Images(self.progress, self.reader, lambda k: self.keeps(self.name))
+                self.images = _Images(self.progress, self.reader, lambda k: self.keeps(self.name, k))
             else:
                 self.images.scanner.feed(b"\n")
         elif kind == "event":
@@ -348,6 +367,12 @@ def _usage(payload):
 
 
 def checked(img: GeneratedImage) -> GeneratedImage:
-    """Refuse an image that is empty, not an image, or a decompression bomb, before anything shows or stores it."""
-    img.check()
+    """Refuse an image that is empty, not an image, or a decompression bomb, before anything shows or stores it;
+    a refused image's spool goes at once (the error, kept by a notebook as its last, would keep it alive)."""
+    try:
+        img.check()
+    except ImageDataError:
+        if img.spooled is not None:
+            remove(img.spooled)
+        raise
     return img

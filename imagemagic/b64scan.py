@@ -44,7 +44,9 @@ class B64Scanner(Generic[S]):
     of the k-th value (opened when the value starts), `errors[k]` its decoding error, if any, `heads[k]` the
     head of a data URL's value."""
 
-    def __init__(self, open_sink: Callable[[], S], keys: tuple[bytes, ...] = IMAGES_KEYS, url_keys=()):
+    def __init__(
+        self, open_sink: Callable[[], S], keys: tuple[bytes, ...] = IMAGES_KEYS, url_keys: tuple[bytes, ...] = ()
+    ):
         self.open_sink = open_sink
         self.keys = frozenset(keys) | frozenset(url_keys)
         self.url_keys = frozenset(url_keys)
@@ -118,10 +120,10 @@ class B64Scanner(Generic[S]):
         if self._head_escape:  # "\/" is "/" (as PHP writes it); any other escape is not in a data URL's head
             self._kept.append(byte)
             self._head_escape = False
-            self._head.append(byte)
             if byte != 0x2F:
                 self._state = _STRING
-            return pos + 1
+                return pos + 1
+            return self._grown(byte, pos)
         if byte == 0x2C:  # the comma
             head = bytes(self._head).lower()
             if head.startswith(b"data:") and head.endswith(b";base64"):
@@ -138,6 +140,10 @@ class B64Scanner(Generic[S]):
         if byte == 0x5C:
             self._head_escape = True
             return pos + 1
+        return self._grown(byte, pos)
+
+    def _grown(self, byte: int, pos: int) -> int:
+        """Add `byte` to the head; past HEAD_LIMIT, or not starting `data:`, the value is a plain string."""
         self._head.append(byte)
         if len(self._head) > HEAD_LIMIT or not (b"data:".startswith(self._head[:5].lower())):
             self._state = _STRING

@@ -104,8 +104,9 @@ class Call:
         except ImageMagicError as exc:
             if exc.partial is not None:
                 self._with_files(exc.partial)
-                if exc.partial.usage:  # images that arrived were billed, even if the call then failed
-                    self._charge(exc.partial, hold)
+            arrived = exc.partial if exc.partial is not None else self.progress.result(self.request)
+            if arrived.usage:  # what the answer says was billed counts, even if the call then failed (all its
+                self._charge(arrived, hold)  # images refused included)
             raise
         except (KeyboardInterrupt, asyncio.CancelledError):  # it may have been billed: its estimate counts
             for line in hold.settle(None):

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .answers import AnswerReader, event_payload
+from .answers import AnswerReader, SpooledURL, event_payload
 from .b64scan import CHAT_KEYS
 from .client import AsyncImagesClient
 from .errors import TransportError
 from .progress import Progress
-from .result import GeneratedImage, add_usage
+from .result import add_usage
+from .spool import MemorySpool
 
 __all__ = ["AsyncChatClient", "images_of"]
 
@@ -54,11 +55,12 @@ class ChatReader(AnswerReader):
     held), with the chat dialect's answers."""
 
     KEYS = CHAT_KEYS
+    PAST_N = MemorySpool  # a value past n may still be an image (a reasoning detail's `data` counts as a value)
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        # each image so far: taken from its spool, a URL to fetch once the answer is in, or None (beyond n)
-        self.found: list[GeneratedImage | str | None] = []
+        # each image so far: its spool (judged once the answer is in), a URL to fetch then, or None (beyond n)
+        self.found: list[SpooledURL | str | None] = []
         self.said: list[str] = []
         self.usage: dict | None = None
         self.count, self.first_slot = 0, 0
@@ -66,7 +68,12 @@ class ChatReader(AnswerReader):
     async def read(self, resp, count, first_slot, progress, request_id, deadline):
         """Read the answer of `count` images into slots from `first_slot` (see AnswerReader.read)."""
         self.count, self.first_slot = count, first_slot
-        await super().read(resp, count, first_slot, progress, request_id, deadline)
+        try:
+            await super().read(resp, count, first_slot, progress, request_id, deadline)
+        finally:  # the spools of images not handed on (an error came first) go now
+            for item in self.found:
+                if isinstance(item, SpooledURL):
+                    item.discard()
 
     async def _answer(self, images, payload, count, first_slot, progress, request_id, resp):
         if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
@@ -93,13 +100,18 @@ class ChatReader(AnswerReader):
         return len(self.found) - before
 
     def _take(self, images, message, progress: Progress) -> None:
-        """Take the images of a message or delta: each spooled one from its spool now (before the event's
-        other spools go), each other URL to fetch once the answer is in; one beyond n is dropped."""
+        """Take the images of a message or delta: each spooled one's spool now (before the event's other spools
+        go), each other URL to fetch once the answer is in; one beyond n is dropped."""
         found, said = images_of(message)
         self.said.append(said)
         for url in found:
-            slot = progress.slot(self.first_slot, len(self.found), self.count)
-            self.found.append(None if slot is None else self.spooled_image(images, url, slot) or url)
+            spooled = images.take_url(url)
+            if progress.slot(self.first_slot, len(self.found), self.count) is not None:
+                self.found.append(spooled or url)
+                continue
+            self.found.append(None)
+            if spooled is not None:
+                spooled.discard()
 
     async def _after_stream(self, done, count, first_slot, progress, request_id):
         await self._deliver(count, first_slot, progress, request_id)
@@ -115,11 +127,12 @@ class ChatReader(AnswerReader):
             slot = progress.slot(first_slot, offset, count)
             if slot is None or item is None:  # an image beyond n is ignored (said once by the run path)
                 continue
+            self.found[offset] = None  # handed on or refused: its spool is no longer ours to delete
+            meta = {"request_id": request_id, "usage": self.usage}
             if isinstance(item, str):
-                item = await self.url_image(item, slot, request_id=request_id, usage=self.usage)
+                progress.image(await self.url_image(item, slot, **meta))
             else:
-                item.request_id, item.usage = request_id, self.usage
-            progress.image(item)
+                progress.image(item.image(slot, self.max_answer_bytes, **meta))
 
 
 def _usage(payload: dict) -> dict | None:

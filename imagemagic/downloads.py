@@ -61,7 +61,7 @@ def check_data_url_head(head: str, slot: int) -> None:
     """Refuse, in one ImageDataError line, a data URL whose head (all before its comma) is not
     `data:image/<type>;base64`."""
     head = head.lower()
-    if not (head.startswith("data:") and head.endswith(";base64")):
+    if not (head.startswith("data:") and head.endswith(";base64")) or "," in head:
         raise ImageDataError(f"image {slot + 1}: refused a malformed data: URL (data:image/<type>;base64,… expected)")
     kind = head[5:].split(";")[0]
     if not kind.startswith("image/"):

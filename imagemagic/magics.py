@@ -34,7 +34,7 @@ from .settings import Settings, option_problem, options
 
 
 class _Number(Float):
-    """A number, taken as given: True is not 1.0 (traitlets' Float takes a bool as a number)."""
+    """A number; True is not one (traitlets' Float takes a bool as 1.0)."""
 
     def validate(self, obj, value):
         if isinstance(value, bool):

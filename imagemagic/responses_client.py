@@ -38,6 +38,7 @@ class ResponsesReader(AnswerReader):
     answers."""
 
     KEYS = RESPONSES_KEYS
+    URL_KEYS = ()  # its images are only ever base64 values: a `url` there is text
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)

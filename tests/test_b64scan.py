@@ -172,7 +172,7 @@ def test_a_dialect_names_its_own_image_keys():
 def test_a_url_key_streams_only_a_data_url_and_keeps_any_other_url_as_text():
     """An answer's `url` (URL_KEYS): a `data:…;base64,` value is streamed with its head kept apart,
     also as a PHP encoder escapes it; a link, a data URL that is not base64 or has no comma, an escape in the
-    head and a head past HEAD_LIMIT stay text. Every chunk boundary."""
+    head and a head past HEAD_LIMIT stay text. Split at every point, and byte by byte."""
     from imagemagic.b64scan import CHAT_KEYS, HEAD_LIMIT, URL_KEYS
 
     long_head = "data:image/" + "x" * HEAD_LIMIT + ";base64,QQ=="
@@ -203,11 +203,13 @@ def test_a_url_key_streams_only_a_data_url_and_keeps_any_other_url_as_text():
         "inline_data": {"mime_type": "image/png", "data": "#b64:2"},
     }
     raw = doc.encode()
-    for size in (1, 2, 3, 7, len(raw)):
+    splits = [[raw[:cut], raw[cut:]] for cut in range(len(raw) + 1)] + [[raw[i : i + 1] for i in range(len(raw))]]
+    for chunks in splits:
         sinks: list[io.BytesIO] = []
         scanner = B64Scanner(lambda got=sinks: got.append(io.BytesIO()) or got[-1], CHAT_KEYS, URL_KEYS)
-        for i in range(0, len(raw), size):
-            scanner.feed(raw[i : i + size])
+        for chunk in chunks:
+            scanner.feed(chunk)
+        size = len(chunks[0])
         assert json.loads(scanner.close()) == expected, size
         assert [s.getvalue() for s in sinks] == [PNG, b"BB", b"BBB"], size
         assert scanner.heads == {0: "data:image/png;base64", 1: "DATA:Image/WebP;base64"} and not scanner.errors

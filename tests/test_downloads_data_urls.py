@@ -137,3 +137,14 @@ def test_a_key_of_one_letter_never_touches_an_image(scripted, tmp_path, monkeypa
     for form, (body, content_type) in chat_answers(url).items():
         result, _ = chat_generate(scripted, body, content_type, api_key=letter)
         assert result[0].size == (64, 48), form
+
+
+def test_a_data_url_s_head_is_masked_before_a_refusal_quotes_it(scripted):
+    """Before: the head of a data URL decoded as it arrived was quoted as the server sent it, key and all."""
+    url = "data:test-data-url-key;base64,QQ=="
+    line = "image 1: refused a data: URL of *** (only image/ types)"
+    error = generate(answering(scripted, url))
+    assert (type(error), str(error)) == (ImageDataError, line)
+    for form, (body, content_type) in chat_answers(url).items():
+        error, _ = chat_generate(scripted, body, content_type)
+        assert (type(error), str(error)) == (ImageDataError, line), form
