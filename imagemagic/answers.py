@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from .b64scan import IMAGES_KEYS, URL_KEYS, B64Scanner, marker_index
-from .downloads import check_data_url_head, data_url_bytes, data_url_cap, data_url_invalid, data_url_too_large
+from .downloads import check_data_url, data_url_bytes, data_url_invalid
 from .errors import ContentPolicyViolationError, ImageDataError, TransportError, error_from_body, masked
 from .progress import Progress
 from .result import GeneratedImage, add_usage
@@ -47,9 +47,7 @@ class SpooledURL:
         """Image `slot`, checked as downloads.data_url_bytes checks a data URL given whole (the same lines, in the
         same order), in an answer capped at `limit` bytes."""
         try:
-            check_data_url_head(self.head, slot)
-            if self.sink.size > data_url_cap(limit):
-                raise data_url_too_large(slot, limit)
+            check_data_url(self.head, self.sink.size, slot, limit)
             if self.error is not None:
                 raise data_url_invalid(slot)
         except ImageDataError:
@@ -95,12 +93,12 @@ class _Images:
         k, scanner = marker_index(rest), self.scanner
         if k is None or k >= len(scanner.sinks) or k in self._taken:
             return None
-        if comma and (k in scanner.heads or head[:5].lower() != "data:"):
-            return None
         if not comma:
-            if k not in scanner.heads:
-                return None
-            head = scanner.heads[k]
+            head = scanner.heads.get(k, "")
+        elif k in scanner.heads or head[:5].lower() != "data:":
+            return None
+        if not head:
+            return None
         self._taken.add(k)
         return SpooledURL(self._masked(head), scanner.sinks[k], scanner.errors.get(k))
 

@@ -48,18 +48,16 @@ def data_url_bytes(url: str, slot: int, limit: int) -> bytes:
     strict base64 of at most `limit` bytes (and the download's cap). Each refusal is one ImageDataError line;
     whether the bytes are an image is the reader's check (answers.checked)."""
     head, sep, text = url.partition(",")
-    check_data_url_head(head if sep else "", slot)
-    if len(text) * 3 // 4 - text[-2:].count("=") > data_url_cap(limit):  # the decoded size, known before decoding
-        raise data_url_too_large(slot, limit)
+    check_data_url(head if sep else "", len(text) * 3 // 4 - text[-2:].count("="), slot, limit)  # size: before decoding
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise data_url_invalid(slot) from exc
 
 
-def check_data_url_head(head: str, slot: int) -> None:
-    """Refuse, in one ImageDataError line, a data URL whose head (all before its comma) is not
-    `data:image/<type>;base64`."""
+def check_data_url(head: str, size: int, slot: int, limit: int) -> None:
+    """Refuse, in one ImageDataError line, image `slot`'s data URL whose head (all before its comma) is not
+    `data:image/<type>;base64`, or whose `size` decoded bytes are more than `limit` (or the download's cap)."""
     head = head.lower()
     if not (head.startswith("data:") and head.endswith(";base64")) or "," in head:
         raise ImageDataError(f"image {slot + 1}: refused a malformed data: URL (data:image/<type>;base64,… expected)")
@@ -67,16 +65,9 @@ def check_data_url_head(head: str, slot: int) -> None:
     if not kind.startswith("image/"):
         said = printable(kind[:40]) or "no type"
         raise ImageDataError(f"image {slot + 1}: refused a data: URL of {said} (only image/ types)")
-
-
-def data_url_cap(limit: int) -> int:
-    """The most bytes a data URL may hold in an answer capped at `limit`: the download's cap applies too."""
-    return min(limit, URL_DOWNLOAD_LIMIT)
-
-
-def data_url_too_large(slot: int, limit: int) -> ImageDataError:
-    """The refusal of image `slot`'s data URL, past data_url_cap(limit)."""
-    return ImageDataError(f"image {slot + 1}: data: URL refused, larger than {data_url_cap(limit):,} bytes")
+    cap = min(limit, URL_DOWNLOAD_LIMIT)
+    if size > cap:
+        raise ImageDataError(f"image {slot + 1}: data: URL refused, larger than {cap:,} bytes")
 
 
 def data_url_invalid(slot: int) -> ImageDataError:
